@@ -1,0 +1,239 @@
+// Package protocol holds the wire types of LivePerson's Messaging Window API
+// (consumer v3 and the agent v2.1 dialect) and their codecs: liberal when
+// decoding exactly where protocol.md says, strict when encoding.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Frame kinds.
+const (
+	KindReq          = "req"
+	KindResp         = "resp"
+	KindNotification = "notification"
+)
+
+// Frame is one JSON text message on a messaging socket. Body stays raw so
+// that a relay can pass it on and a reader decodes it once it knows the type.
+type Frame struct {
+	Kind string
+	// ID is a request's id (kind req).
+	ID ID
+	// ReqID is the id of the request a response answers (kind resp). It is
+	// always encoded, even when empty, as protocol.md §7 requires.
+	ReqID ID
+	// Code is a response's HTTP-like status (kind resp).
+	Code int
+	// Type is the type name as it was sent; use Canonical to compare it.
+	Type string
+	// Headers are InitConnection's authentication and client properties.
+	Headers List[Header]
+	// Body is the frame's body, raw; absent bodies are nil.
+	Body json.RawMessage
+	// Metadata is a request's optional metadata array, raw.
+	Metadata json.RawMessage
+}
+
+// Header is one element of InitConnection's headers.
+type Header struct {
+	Type         string  `json:"type"`
+	DeviceFamily string  `json:"deviceFamily,omitempty"`
+	OS           string  `json:"os,omitempty"`
+	Integration  string  `json:"integration,omitempty"`
+	Features     Strings `json:"features,omitempty"`
+	JWT          string  `json:"jwt,omitempty"`
+}
+
+// ErrMalformed is returned (wrapped) for frames that are not JSON objects or
+// lack their kind or type.
+var ErrMalformed = errors.New("malformed frame")
+
+// wireFrame is the decoding shape: every field of every kind.
+type wireFrame struct {
+	Kind     string          `json:"kind"`
+	ID       ID              `json:"id"`
+	ReqID    ID              `json:"reqId"`
+	Code     int             `json:"code"`
+	Type     string          `json:"type"`
+	Headers  List[Header]    `json:"headers"`
+	Body     json.RawMessage `json:"body"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+// ParseFrame decodes one frame. Unknown fields are ignored. A frame that is
+// not a JSON object, or has no kind or type, is ErrMalformed; when its id
+// could be read it is still returned so that the error can answer it.
+func ParseFrame(b []byte) (Frame, error) {
+	var w wireFrame
+	if err := json.Unmarshal(b, &w); err != nil {
+		// Try to salvage the request id so the error response can carry it.
+		var idOnly struct {
+			ID ID `json:"id"`
+		}
+		_ = json.Unmarshal(b, &idOnly)
+		return Frame{ID: idOnly.ID}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	f := Frame{
+		Kind:     w.Kind,
+		ID:       w.ID,
+		ReqID:    w.ReqID,
+		Code:     w.Code,
+		Type:     w.Type,
+		Headers:  w.Headers,
+		Body:     nullToNil(w.Body),
+		Metadata: nullToNil(w.Metadata),
+	}
+	switch {
+	case f.Kind == "":
+		return f, fmt.Errorf("%w: no kind", ErrMalformed)
+	case f.Type == "" && f.Kind != KindResp:
+		// Acks may omit the type; requests and notifications may not.
+		return f, fmt.Errorf("%w: no type", ErrMalformed)
+	}
+	return f, nil
+}
+
+func nullToNil(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return nil
+	}
+	return b
+}
+
+// The encoding shapes, one per kind, so that field order is fixed and
+// reqId is always present on responses.
+type (
+	reqOut struct {
+		Kind     string          `json:"kind"`
+		ID       string          `json:"id"`
+		Type     string          `json:"type"`
+		Headers  []Header        `json:"headers,omitempty"`
+		Body     json.RawMessage `json:"body,omitempty"`
+		Metadata json.RawMessage `json:"metadata,omitempty"`
+	}
+	respOut struct {
+		Kind  string          `json:"kind"`
+		ReqID string          `json:"reqId"`
+		Code  int             `json:"code"`
+		Type  string          `json:"type,omitempty"`
+		Body  json.RawMessage `json:"body,omitempty"`
+	}
+	notificationOut struct {
+		Kind string          `json:"kind"`
+		Type string          `json:"type"`
+		Body json.RawMessage `json:"body,omitempty"`
+	}
+)
+
+// MarshalJSON encodes the frame strictly for its kind: ids as strings,
+// fields in the documented order, nothing of another kind.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	switch f.Kind {
+	case KindReq:
+		return Marshal(reqOut{Kind: f.Kind, ID: string(f.ID), Type: f.Type, Headers: f.Headers, Body: f.Body, Metadata: f.Metadata})
+	case KindResp:
+		return Marshal(respOut{Kind: f.Kind, ReqID: string(f.ReqID), Code: f.Code, Type: f.Type, Body: f.Body})
+	case KindNotification:
+		return Marshal(notificationOut{Kind: f.Kind, Type: f.Type, Body: f.Body})
+	default:
+		return nil, fmt.Errorf("encode frame: unknown kind %q", f.Kind)
+	}
+}
+
+// Marshal encodes v as compact JSON without HTML escaping, so that message
+// text such as "<b>" travels as written.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// NewRequest builds a request frame with body encoded from v (nil for none).
+func NewRequest(id, typ string, body any) (Frame, error) {
+	raw, err := rawBody(body)
+	if err != nil {
+		return Frame{}, fmt.Errorf("encode %s body: %w", typ, err)
+	}
+	return Frame{Kind: KindReq, ID: ID(id), Type: typ, Body: raw}, nil
+}
+
+// NewResponse builds a response frame answering reqID.
+func NewResponse(reqID ID, code int, typ string, body any) (Frame, error) {
+	raw, err := rawBody(body)
+	if err != nil {
+		return Frame{}, fmt.Errorf("encode %s body: %w", typ, err)
+	}
+	return Frame{Kind: KindResp, ReqID: reqID, Code: code, Type: typ, Body: raw}, nil
+}
+
+// NewNotification builds a notification frame.
+func NewNotification(typ string, body any) (Frame, error) {
+	raw, err := rawBody(body)
+	if err != nil {
+		return Frame{}, fmt.Errorf("encode %s body: %w", typ, err)
+	}
+	return Frame{Kind: KindNotification, Type: typ, Body: raw}, nil
+}
+
+func rawBody(v any) (json.RawMessage, error) {
+	switch b := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return b, nil
+	}
+	return Marshal(v)
+}
+
+// DecodeBody decodes the frame's body into v. An absent body leaves v as it is.
+func (f Frame) DecodeBody(v any) error {
+	if len(f.Body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(f.Body, v); err != nil {
+		return fmt.Errorf("decode %s body: %w", f.Type, err)
+	}
+	return nil
+}
+
+// BodyString returns a string body (error texts, "OK"), or the raw body
+// when it is not a JSON string.
+func (f Frame) BodyString() string {
+	var s string
+	if err := json.Unmarshal(f.Body, &s); err == nil {
+		return s
+	}
+	return string(f.Body)
+}
+
+// Error is a response with code >= 400, as a Go error that carries the code
+// and the service's text.
+type Error struct {
+	Code int
+	Type string
+	Text string
+}
+
+func (e *Error) Error() string {
+	if e.Type != "" {
+		return fmt.Sprintf("%s: %d %s", e.Type, e.Code, e.Text)
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Text)
+}
+
+// ResponseError returns an *Error for a response with code >= 400 and nil
+// otherwise.
+func (f Frame) ResponseError() error {
+	if f.Kind != KindResp || f.Code < 400 {
+		return nil
+	}
+	return &Error{Code: f.Code, Type: f.Type, Text: f.BodyString()}
+}
