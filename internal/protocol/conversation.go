@@ -105,8 +105,9 @@ type ConversationDetails struct {
 }
 
 // Members returns the conversation's participants by their ids as the
-// consumer socket knows them: participants when present, else
-// participantsPId (older payloads carry only that).
+// consumer socket knows them (PIds): participantsPId when present (older
+// consumer payloads carry only that, and in the agent form participants
+// holds agents' old ids), else participants.
 func (d ConversationDetails) Members() []Participant {
 	if len(d.ParticipantsPID.List) > 0 {
 		return d.ParticipantsPID.List
@@ -156,8 +157,10 @@ type Participants struct {
 	AsMap bool
 }
 
-// IsZero lets omitzero drop an empty list.
-func (p Participants) IsZero() bool { return len(p.List) == 0 }
+// IsZero lets omitzero drop an empty list. An empty map is kept: it was
+// sent (or is to be sent) as {}, and the agent SDK requires participantsPId
+// to be present.
+func (p Participants) IsZero() bool { return len(p.List) == 0 && !p.AsMap }
 
 // UnmarshalJSON accepts a list of participants, a bare participant, or a
 // role → ids map (ids as a list or a bare id).

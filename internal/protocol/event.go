@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Event is the event of a messaging event: text, structured content, a
@@ -79,8 +80,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		// Some docs put the card under "message" (protocol.md §4).
 		e.Content = msg
 	default:
-		// Anything else is kept as its JSON text rather than refused.
-		e.Message = string(bytes.TrimSpace(msg))
+		// Anything else is kept as its JSON text rather than refused, made
+		// valid UTF-8 as encoding/json does for strings, so that it
+		// encodes and decodes back to the same text.
+		e.Message = strings.ToValidUTF8(string(bytes.TrimSpace(msg)), "\uFFFD")
 	}
 	return nil
 }
@@ -92,8 +95,10 @@ type eventOut struct {
 	QuickReplies json.RawMessage `json:"quickReplies,omitempty"`
 	Content      json.RawMessage `json:"content,omitempty"`
 	Status       string          `json:"status,omitempty"`
-	SequenceList Seqs            `json:"sequenceList,omitempty"`
-	ChatState    string          `json:"chatState,omitempty"`
+	// omitzero, not omitempty: a receipt's empty list is written as [],
+	// other events' nil list not at all.
+	SequenceList Seqs   `json:"sequenceList,omitzero"`
+	ChatState    string `json:"chatState,omitempty"`
 }
 
 // MarshalJSON encodes only the fields of the event's type; a text message

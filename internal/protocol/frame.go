@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Frame kinds.
@@ -48,8 +49,9 @@ type Header struct {
 	JWT          string  `json:"jwt,omitempty"`
 }
 
-// ErrMalformed is returned (wrapped) for frames that are not JSON objects or
-// lack their kind or type.
+// ErrMalformed is returned (wrapped) for frames that are not JSON objects,
+// have fields of the wrong JSON type, lack their kind or type, or have a kind
+// other than req, resp and notification.
 var ErrMalformed = errors.New("malformed frame")
 
 // wireFrame is the decoding shape: every field of every kind.
@@ -65,17 +67,15 @@ type wireFrame struct {
 }
 
 // ParseFrame decodes one frame. Unknown fields are ignored. A frame that is
-// not a JSON object, or has no kind or type, is ErrMalformed; when its id
-// could be read it is still returned so that the error can answer it.
+// not a JSON object, has a field of the wrong JSON type, has no kind or type
+// or a kind of its own, is ErrMalformed; when its id could be read (also
+// from a frame that breaks after it) it is still returned so that the error
+// can answer it.
 func ParseFrame(b []byte) (Frame, error) {
 	var w wireFrame
 	if err := json.Unmarshal(b, &w); err != nil {
-		// Try to salvage the request id so the error response can carry it.
-		var idOnly struct {
-			ID ID `json:"id"`
-		}
-		_ = json.Unmarshal(b, &idOnly)
-		return Frame{ID: idOnly.ID}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		// Salvage the request id so the error response can carry it.
+		return Frame{ID: salvageID(b)}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	f := Frame{
 		Kind:     w.Kind,
@@ -90,11 +90,80 @@ func ParseFrame(b []byte) (Frame, error) {
 	switch {
 	case f.Kind == "":
 		return f, fmt.Errorf("%w: no kind", ErrMalformed)
+	case f.Kind != KindReq && f.Kind != KindResp && f.Kind != KindNotification:
+		// A frame of no known kind can be neither answered nor encoded.
+		return f, fmt.Errorf("%w: unknown kind %q", ErrMalformed, f.Kind)
 	case f.Type == "" && f.Kind != KindResp:
 		// Acks may omit the type; requests and notifications may not.
 		return f, fmt.Errorf("%w: no type", ErrMalformed)
 	}
 	return f, nil
+}
+
+// salvageID reads a frame's top-level "id" (a string or a number) for as far
+// as the frame is well formed, so that a frame broken after its id, or with
+// a field of the wrong type, is still answered with its id (protocol.md §7).
+// Like encoding/json, the key matches case-insensitively and the last one
+// read wins.
+func salvageID(b []byte) ID {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	var id ID
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return id
+		}
+		key, ok := tok.(string)
+		if !ok { // the closing brace
+			return id
+		}
+		tok, err = dec.Token()
+		if err != nil {
+			return id
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if !skipNested(dec, d) {
+				return id
+			}
+			continue
+		}
+		if !strings.EqualFold(key, "id") {
+			continue
+		}
+		switch v := tok.(type) {
+		case string:
+			id = ID(v)
+		case json.Number:
+			id = ID(v.String())
+		case nil:
+			id = ""
+		}
+	}
+}
+
+// skipNested consumes the rest of an object or array whose opening
+// delimiter was just read; false when the input ends or breaks first.
+func skipNested(dec *json.Decoder, open json.Delim) bool {
+	if open != '{' && open != '[' {
+		return false
+	}
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return true
 }
 
 func nullToNil(b json.RawMessage) json.RawMessage {

@@ -48,13 +48,22 @@ const (
 
 // Canonical returns a type name without the fully qualified ".ams." prefix
 // (or a bare leading "."), so ".ams.ms.PublishEvent" and "ms.PublishEvent"
-// compare equal, as do ".GetClock" and "GetClock".
+// compare equal, as do ".GetClock" and "GetClock". It is idempotent
+// (prefixes and spaces are stripped until none is left), so that a
+// canonical name, encoded and decoded again, stays the same.
 func Canonical(t string) string {
-	t = strings.TrimSpace(t)
-	if s, ok := strings.CutPrefix(t, ".ams."); ok {
-		return s
+	for {
+		c := strings.TrimSpace(t)
+		if s, ok := strings.CutPrefix(c, ".ams."); ok {
+			c = s
+		} else {
+			c = strings.TrimPrefix(c, ".")
+		}
+		if c == t {
+			return c
+		}
+		t = c
 	}
-	return strings.TrimPrefix(t, ".")
 }
 
 // Event type names.

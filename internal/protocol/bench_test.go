@@ -1,0 +1,82 @@
+package protocol
+
+import "testing"
+
+// Typical frames: an agent's text as the consumer receives it, and the
+// consumer's text as it publishes it. The benchmarks measure; they assert
+// nothing about speed.
+var (
+	benchNotification = []byte(`{"kind":"notification","type":"ms.MessagingEventNotification","body":{"changes":[{"sequence":3,"originatorId":"2b3c8a9e-4c7d-4a8e-9a55-3f0e6f1d2c11","originatorMetadata":{"id":"2b3c8a9e-4c7d-4a8e-9a55-3f0e6f1d2c11","role":"ASSIGNED_AGENT"},"serverTimestamp":1487455441507,"dialogId":"940f401e-dc4c-49a9-bff2-2bbb5bd0df64","conversationId":"940f401e-dc4c-49a9-bff2-2bbb5bd0df64","event":{"type":"ContentEvent","message":"Hello, how can I help you today?","contentType":"text/plain"}}]}}`)
+	benchPublish      = []byte(`{"kind":"req","id":"42","type":"ms.PublishEvent","body":{"dialogId":"940f401e-dc4c-49a9-bff2-2bbb5bd0df64","conversationId":"940f401e-dc4c-49a9-bff2-2bbb5bd0df64","event":{"type":"ContentEvent","contentType":"text/plain","message":"I'd like to change my <b>delivery</b> address"}}}`)
+)
+
+func BenchmarkDecodeMessagingEventNotification(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchNotification)))
+	for b.Loop() {
+		f, err := ParseFrame(benchNotification)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n MessagingEventNotification
+		if err := f.DecodeBody(&n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeMessagingEventNotification(b *testing.B) {
+	f, err := ParseFrame(benchNotification)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n MessagingEventNotification
+	if err := f.DecodeBody(&n); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchNotification)))
+	for b.Loop() {
+		out, err := NewNotification(TypeMessagingEventNotification, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Marshal(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodePublishEvent(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchPublish)))
+	for b.Loop() {
+		f, err := ParseFrame(benchPublish)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p PublishEvent
+		if err := f.DecodeBody(&p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodePublishEvent(b *testing.B) {
+	p := PublishEvent{
+		DialogID:       "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		ConversationID: "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		Event:          Event{Type: EventContent, ContentType: "text/plain", Message: "I'd like to change my <b>delivery</b> address"},
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchPublish)))
+	for b.Loop() {
+		f, err := NewRequest("42", TypePublishEvent, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Marshal(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
