@@ -1,0 +1,360 @@
+package simulator
+
+import (
+	"fmt"
+
+	"github.com/chatwindow/chatwindow/internal/protocol"
+)
+
+// handleConsumer answers one request of a consumer socket (protocol.md §2–§5).
+func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := protocol.Canonical(f.Type)
+	if t == protocol.TypeInitConnection {
+		s.initConnection(c, f)
+		return
+	}
+	if !c.authed.Load() {
+		c.fail(f, 401, "send InitConnection first")
+		return
+	}
+	switch t {
+	case protocol.TypeGetClock:
+		c.respond(f, 200, protocol.TypeGetClockResponse, protocol.GetClockResponse{CurrentTime: s.now()})
+	case protocol.TypeKeepAlive:
+		c.respond(f, 200, "", nil)
+	case protocol.TypeConsumerRequestConversation:
+		s.requestConversation(c, f)
+	case protocol.TypeSubscribeExConversations:
+		s.subscribeConversations(c, f, false)
+	case protocol.TypeUnsubscribeExConversations:
+		s.unsubscribeConversations(c, f, protocol.TypeUnsubscribeExConvResponse)
+	case protocol.TypeSubscribeMessagingEvents:
+		s.subscribeMessagingEvents(c, f)
+	case protocol.TypePublishEvent:
+		s.publishEvent(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypePublishEventResponse)
+	case protocol.TypeUpdateConversationField:
+		s.updateConversationField(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypeStringResponse)
+	default:
+		c.fail(f, 400, fmt.Sprintf("unknown request type %q", f.Type))
+	}
+}
+
+// initConnection authenticates a consumer socket by the jwt of the
+// ConsumerAuthentication header; a missing or bad token gets 401 and the
+// socket closes with 4401.
+func (s *Service) initConnection(c *socket, f protocol.Frame) {
+	var token string
+	for _, h := range f.Headers {
+		if h.JWT != "" {
+			token = h.JWT
+		}
+	}
+	if token == "" && c.authed.Load() {
+		// Authenticated by header: the frame only brings client properties.
+		c.respond(f, 200, protocol.TypeStringResponse, "OK")
+		return
+	}
+	if token == "" {
+		c.fail(f, 401, "no ConsumerAuthentication jwt")
+		c.closeAfterQueued(statusTokenInvalid, "no token")
+		return
+	}
+	cl, err := s.tokens.verify(token)
+	if err != nil {
+		c.fail(f, 401, err.Error())
+		c.closeAfterQueued(statusTokenInvalid, err.Error())
+		return
+	}
+	if c.authed.Load() && cl.Sub != c.consumerID {
+		c.fail(f, 400, "socket already authenticated as another consumer")
+		return
+	}
+	c.consumerID = cl.Sub
+	c.authed.Store(true)
+	s.ensureConsumer(cl.Sub)
+	c.respond(f, 200, protocol.TypeStringResponse, "OK")
+}
+
+// requestConversation opens a conversation, unless the consumer has an open
+// one (409 naming it).
+func (s *Service) requestConversation(c *socket, f protocol.Frame) {
+	var b protocol.ConsumerRequestConversation
+	if err := f.DecodeBody(&b); err != nil {
+		c.fail(f, 400, "bad body: "+err.Error())
+		return
+	}
+	if b.BrandID != "" && string(b.BrandID) != s.cfg.Account {
+		c.fail(f, 400, fmt.Sprintf("brandId %q is not this account", b.BrandID))
+		return
+	}
+	if open := s.openConversationOf(c.consumerID); open != nil {
+		c.fail(f, 409, fmt.Sprintf("conversation %s is already open", open.id))
+		return
+	}
+	skill := string(b.SkillID)
+	if skill == "" {
+		skill = "-1"
+	}
+	cv := s.createConversation(c.consumerID, skill)
+	s.log.Info("conversation opened", "conversation_id", cv.id, "consumer_id", c.consumerID)
+	c.respond(f, 200, protocol.TypeRequestConversationResponse, protocol.RequestConversationResponse{ConversationID: cv.id})
+	s.convChanged(cv)
+	s.offer(cv)
+}
+
+// subscribeConversations subscribes to conversation metadata: response,
+// snapshot, then one notification per change. The consumer sees only its
+// own conversations; an agent sees the account's (or those of agentIds).
+func (s *Service) subscribeConversations(c *socket, f protocol.Frame, agentView bool) {
+	var b protocol.SubscribeExConversations
+	if err := f.DecodeBody(&b); err != nil {
+		c.fail(f, 400, "bad body: "+err.Error())
+		return
+	}
+	sub := &convSub{
+		id:        s.cfg.NewID(),
+		sock:      c,
+		agentView: agentView,
+		convState: b.ConvState,
+		stage:     b.Stage,
+		shown:     map[string]bool{},
+	}
+	typ := protocol.TypeSubscribeExConvResponse
+	if agentView {
+		sub.agentIDs = b.AgentIDs
+		typ = f.Type + "$Response"
+	}
+	s.convSubs[sub] = struct{}{}
+	c.subs[sub] = struct{}{}
+	c.respond(f, 200, typ, protocol.SubscriptionResponse{SubscriptionID: sub.id})
+	s.snapshot(sub, b.MinLastUpdatedTime)
+}
+
+func (s *Service) unsubscribeConversations(c *socket, f protocol.Frame, typ string) {
+	var b protocol.SubscriptionResponse
+	if err := f.DecodeBody(&b); err != nil || b.SubscriptionID == "" {
+		c.fail(f, 400, "body must be {\"subscriptionId\":…}")
+		return
+	}
+	for sub := range c.subs {
+		if sub.id == b.SubscriptionID {
+			delete(c.subs, sub)
+			delete(s.convSubs, sub)
+			c.respond(f, 200, typ, nil)
+			return
+		}
+	}
+	c.fail(f, 404, "unknown subscription")
+}
+
+// subscribeMessagingEvents replays the dialog from fromSeq and registers the
+// socket for live events, under the same lock: no gap, no duplicate.
+func (s *Service) subscribeMessagingEvents(c *socket, f protocol.Frame) {
+	var b protocol.SubscribeMessagingEvents
+	if err := f.DecodeBody(&b); err != nil {
+		c.fail(f, 400, "bad body: "+err.Error())
+		return
+	}
+	d, code, text := s.lookupDialog(b.DialogID, b.ConversationID)
+	if code != 0 {
+		c.fail(f, code, text)
+		return
+	}
+	if d.conv.consumerID != c.consumerID {
+		c.fail(f, 403, "not a participant of the conversation")
+		return
+	}
+	c.respond(f, 200, protocol.TypeGenericSubscribeResponse, nil)
+	if events := eventsFrom(d, b.FromSeq); len(events) > 0 {
+		changes := make([]protocol.MessagingEvent, 0, len(events))
+		for _, e := range events {
+			changes = append(changes, e.consumerView())
+		}
+		c.notify(protocol.TypeMessagingEventNotification, protocol.MessagingEventNotification{Changes: changes})
+	}
+	d.subs[c] = struct{}{}
+	c.dialogSubs[d] = struct{}{}
+}
+
+// lookupDialog finds a dialog by its id or, without one, by the
+// conversation id (the MAIN dialog's id).
+func (s *Service) lookupDialog(dialogID, conversationID string) (*dialog, int, string) {
+	id := dialogID
+	if id == "" {
+		id = conversationID
+	}
+	if id == "" {
+		return nil, 400, "no dialogId"
+	}
+	d := s.dialogs[id]
+	if d == nil {
+		return nil, 404, fmt.Sprintf("unknown dialog %s", id)
+	}
+	if conversationID != "" && conversationID != d.conv.id {
+		return nil, 400, fmt.Sprintf("dialog %s is not of conversation %s", id, conversationID)
+	}
+	return d, 0, ""
+}
+
+// isParticipant reports whether m may publish to and change cv: the
+// consumer of its own conversation, an agent while a participant.
+func isParticipant(cv *conversation, m member) (member, bool) {
+	if m.agent == nil {
+		return m, cv.consumerID == m.consumerID
+	}
+	return cv.agentMember(m.agent)
+}
+
+// publishEvent stores and distributes an event; the response comes first,
+// then the echo to every subscriber, the sender included.
+func (s *Service) publishEvent(c *socket, f protocol.Frame, caller member, typ string) {
+	var b protocol.PublishEvent
+	if err := f.DecodeBody(&b); err != nil {
+		c.fail(f, 400, "bad body: "+err.Error())
+		return
+	}
+	d, code, text := s.lookupDialog(b.DialogID, b.ConversationID)
+	if code != 0 {
+		c.fail(f, code, text)
+		return
+	}
+	from, ok := isParticipant(d.conv, caller)
+	if !ok {
+		c.fail(f, 403, "not a participant of the conversation")
+		return
+	}
+	if code, text := validateEvent(d, &b.Event); code != 0 {
+		c.fail(f, code, text)
+		return
+	}
+	if d.state != protocol.StateOpen {
+		c.fail(f, 409, fmt.Sprintf("dialog %s is closed", d.id))
+		return
+	}
+	e := s.record(d, from, b.Event, f.Metadata)
+	var seq int64
+	if e.seq != nil {
+		seq = *e.seq
+	}
+	c.respond(f, 200, typ, protocol.PublishEventResponse{Sequence: seq})
+	s.distribute(e)
+}
+
+// updateConversationField applies the fields in order and stops at the
+// first refused one (the ones before it stay applied).
+func (s *Service) updateConversationField(c *socket, f protocol.Frame, caller member, typ string) {
+	var b protocol.UpdateConversationField
+	if err := f.DecodeBody(&b); err != nil {
+		c.fail(f, 400, "bad body: "+err.Error())
+		return
+	}
+	if b.ConversationID == "" {
+		c.fail(f, 400, "no conversationId")
+		return
+	}
+	if len(b.ConversationField) == 0 {
+		c.fail(f, 400, "no conversationField")
+		return
+	}
+	cv := s.conversations[b.ConversationID]
+	if cv == nil {
+		c.fail(f, 404, fmt.Sprintf("unknown conversation %s", b.ConversationID))
+		return
+	}
+	reply := "OK"
+	for _, field := range b.ConversationField {
+		var code int
+		var text string
+		switch field.Field {
+		case protocol.FieldConversationState:
+			code, text = s.fieldConversationState(cv, caller, field)
+			reply = "OK Conversation resolved successfully"
+		case protocol.FieldDialogChange:
+			code, text = s.fieldDialogChange(cv, caller, field)
+		case protocol.FieldCSATRate:
+			code, text = s.fieldCSAT(cv, caller, field)
+		case protocol.FieldParticipantsChange:
+			code, text = s.fieldParticipants(cv, caller, field)
+		default:
+			code, text = 400, fmt.Sprintf("unknown field %q", field.Field)
+		}
+		if code != 0 {
+			c.fail(f, code, text)
+			return
+		}
+	}
+	c.respond(f, 200, typ, reply)
+}
+
+func (s *Service) fieldConversationState(cv *conversation, caller member, field protocol.ConversationField) (int, string) {
+	if field.ConversationState != protocol.StateClose {
+		return 400, fmt.Sprintf("conversationState %q: only CLOSE", field.ConversationState)
+	}
+	by, ok := isParticipant(cv, caller)
+	if !ok {
+		return 403, "not a participant of the conversation"
+	}
+	if !cv.isOpen() {
+		return 409, fmt.Sprintf("conversation %s is already closed", cv.id)
+	}
+	s.closeConversation(cv, by, "")
+	s.log.Info("conversation closed", "conversation_id", cv.id, "by", by.role)
+	return 0, ""
+}
+
+func (s *Service) fieldDialogChange(cv *conversation, caller member, field protocol.ConversationField) (int, string) {
+	if field.Dialog == nil || field.Dialog.DialogID == "" {
+		return 400, "DialogChange without dialog.dialogId"
+	}
+	if field.Type != "" && field.Type != "UPDATE" {
+		return 400, fmt.Sprintf("DialogChange type %q: only UPDATE", field.Type)
+	}
+	if field.Dialog.State != protocol.StateClose {
+		return 400, fmt.Sprintf("dialog state %q: only CLOSE", field.Dialog.State)
+	}
+	by, ok := isParticipant(cv, caller)
+	if !ok {
+		return 403, "not a participant of the conversation"
+	}
+	d := s.dialogs[field.Dialog.DialogID]
+	if d == nil || d.conv != cv {
+		return 404, fmt.Sprintf("unknown dialog %s", field.Dialog.DialogID)
+	}
+	if d.state != protocol.StateOpen {
+		return 409, fmt.Sprintf("dialog %s is already closed", d.id)
+	}
+	s.closeDialog(d, by, field.Dialog.ClosedCause)
+	return 0, ""
+}
+
+func (s *Service) fieldCSAT(cv *conversation, caller member, field protocol.ConversationField) (int, string) {
+	if caller.agent != nil {
+		return 400, "only the consumer rates a conversation"
+	}
+	if cv.consumerID != caller.consumerID {
+		return 403, "not a participant of the conversation"
+	}
+	lowest := 1
+	if field.Status == "SKIPPED" {
+		lowest = 0
+	}
+	if field.CSATRate < lowest || field.CSATRate > 5 {
+		return 400, "csatRate must be 1 to 5"
+	}
+	if cv.state() == protocol.StateOpen {
+		return 409, "rate a conversation once it is closed"
+	}
+	status := field.Status
+	if status == "" {
+		status = "FILLED"
+	}
+	cv.csat = &protocol.CSAT{CSATRate: field.CSATRate, Status: status}
+	if field.CSATResolutionConfirmation != nil {
+		cv.csat.CSATResolutionConfirmation = *field.CSATResolutionConfirmation
+	}
+	cv.lastUpdate = s.now()
+	s.convChanged(cv)
+	return 0, ""
+}

@@ -1,0 +1,265 @@
+// Package simulator is the embedded LivePerson-compatible messaging service:
+// the domain API, the IDP, agent login, the consumer socket (v3) and the
+// agent socket (v2.1, the dialect of LivePerson's Node.js agent SDK), with
+// conversations kept in memory. It speaks protocol.md exactly, so that the
+// client's real code path runs against it unchanged; decisions where
+// protocol.md is silent are listed in docs/simulator.md.
+package simulator
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/protocol"
+)
+
+// Agent is an agent account that may log in through the agent login.
+type Agent struct{ Name, Password string }
+
+// Config configures a Service. Zero values take the defaults named on each
+// field.
+type Config struct {
+	// Account is the one account (brand id) the service serves.
+	Account string
+	// Agents are the agent accounts that may log in.
+	Agents []Agent
+	// Logger receives the service's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock of every timestamp, token expiry and ring expiry
+	// timestamp; default time.Now.
+	Now func() time.Time
+	// NewID makes the ids of consumers, conversations, dialogs,
+	// subscriptions, rings and agent PIds; default a random UUID v4.
+	NewID func() string
+	// IdleTimeout closes a socket on which nothing (not even a ping) was
+	// received for that long; default 60 s.
+	IdleTimeout time.Duration
+	// InitTimeout closes (4401) a consumer socket that did not authenticate
+	// by header and sent no InitConnection within it; default 5 s.
+	InitTimeout time.Duration
+	// RingTimeout is how long a ring waits for an answer before it expires
+	// and the agent is rung again; default 60 s.
+	RingTimeout time.Duration
+	// TokenTTL is the lifetime of the consumer tokens of signup; default 24 h.
+	TokenTTL time.Duration
+	// RateLimit and RateBurst are the per-socket request budget; default 50
+	// requests per second with bursts of 200 (protocol.md §7).
+	RateLimit float64
+	RateBurst int
+	// SigningKey signs consumer tokens; generated once per Service when nil.
+	// Tests share one key to save the generation time.
+	SigningKey *rsa.PrivateKey
+}
+
+// AgentInfo describes a configured agent and its ids (protocol.md §6).
+type AgentInfo struct {
+	Name string
+	// UserID is the numeric user id of agent login's config.userId.
+	UserID string
+	// OldID is the agent's old id, account.userId.
+	OldID string
+	// PID is the agent's PId (config.userPid).
+	PID string
+}
+
+// Limits of protocol.md §7.
+const (
+	maxFrameBytes   = 64 << 10
+	maxTextBytes    = 8 << 10
+	maxSequenceList = 1000
+	maxIDChars      = 64
+	maxJWTChars     = 2048
+	// outboxSize bounds a socket's queue of frames not yet written; a
+	// socket that falls that far behind is closed rather than slowing
+	// everyone down.
+	outboxSize = 1024
+	// writeTimeout bounds every write on a socket.
+	writeTimeout = 10 * time.Second
+)
+
+// Service is the embedded messaging service for one account. It is an
+// http.Handler; Close ends every socket and goroutine it started.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	// outbox is the capacity of each new socket's outbox (outboxSize;
+	// tests shrink it).
+	outbox int
+	tokens *tokenIssuer
+	mux    *http.ServeMux
+
+	// wg counts socket handlers still running; Close waits for them.
+	wg sync.WaitGroup
+
+	// mu guards everything below and every entity reachable from it
+	// (conversations, dialogs, subscriptions, rings, agents' state).
+	mu            sync.Mutex
+	closed        bool
+	sockets       map[*socket]struct{}
+	agents        []*agentAccount
+	sessions      map[string]*agentSession // by bearer
+	consumers     map[string]*consumerRec
+	conversations map[string]*conversation
+	convOrder     []*conversation // creation order, for snapshots
+	dialogs       map[string]*dialog
+	convSubs      map[*convSub]struct{}
+	rings         map[string]*ring
+}
+
+// New validates cfg, fills in its defaults and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Account == "" {
+		return nil, errors.New("simulator: no account")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = newUUID
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = 5 * time.Second
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 60 * time.Second
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 24 * time.Hour
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 50
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 200
+	}
+	key := cfg.SigningKey
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("simulator: generate signing key: %w", err)
+		}
+	}
+	s := &Service{
+		cfg:           cfg,
+		log:           cfg.Logger,
+		outbox:        outboxSize,
+		tokens:        &tokenIssuer{key: key, account: cfg.Account, now: cfg.Now},
+		sockets:       map[*socket]struct{}{},
+		sessions:      map[string]*agentSession{},
+		consumers:     map[string]*consumerRec{},
+		conversations: map[string]*conversation{},
+		dialogs:       map[string]*dialog{},
+		convSubs:      map[*convSub]struct{}{},
+		rings:         map[string]*ring{},
+	}
+	seen := map[string]bool{}
+	for _, a := range cfg.Agents {
+		if a.Name == "" {
+			return nil, errors.New("simulator: agent without a name")
+		}
+		if seen[a.Name] {
+			return nil, fmt.Errorf("simulator: agent %q configured twice", a.Name)
+		}
+		seen[a.Name] = true
+		userID := numericUserID(cfg.Account, a.Name)
+		s.agents = append(s.agents, &agentAccount{
+			name:         a.Name,
+			password:     a.Password,
+			userID:       userID,
+			oldID:        cfg.Account + "." + userID,
+			pid:          cfg.NewID(),
+			availability: "OFFLINE",
+			sockets:      map[*socket]struct{}{},
+		})
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// numericUserID derives a stable numeric user id from the agent's name, so
+// that an agent keeps its old id across restarts of the service.
+func numericUserID(account, name string) string {
+	h := fnv.New64a()
+	h.Write([]byte(account + "\x00" + name))
+	return fmt.Sprintf("%d", 1_000_000_000+h.Sum64()%9_000_000_000)
+}
+
+// ServeHTTP serves every path of protocol.md for the configured account.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close closes every socket with StatusGoingAway, stops every ring timer and
+// waits until every socket goroutine has ended. It is idempotent.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		for c := range s.sockets {
+			c.kill(statusGoingAway, "service closing")
+		}
+		for _, r := range s.rings {
+			r.stop()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// DialogEvents returns a copy of a dialog's stored events as the consumer
+// socket shows them (nil for an unknown dialog). Tests use it to count
+// receipts at the service.
+func (s *Service) DialogEvents(dialogID string) []protocol.MessagingEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dialogs[dialogID]
+	if d == nil {
+		return nil
+	}
+	out := make([]protocol.MessagingEvent, 0, len(d.events))
+	for _, e := range d.events {
+		out = append(out, e.consumerView())
+	}
+	return out
+}
+
+// Agents describes the configured agents and their ids.
+func (s *Service) Agents() []AgentInfo {
+	out := make([]AgentInfo, 0, len(s.agents))
+	for _, a := range s.agents {
+		out = append(out, AgentInfo{Name: a.name, UserID: a.userID, OldID: a.oldID, PID: a.pid})
+	}
+	return out
+}
+
+// now is the service clock in epoch milliseconds.
+func (s *Service) now() int64 { return s.cfg.Now().UnixMilli() }
+
+// newUUID returns a random UUID v4.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// randomToken returns an unguessable hex string for bearers and csrf tokens.
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x", b[:])
+}

@@ -1,0 +1,276 @@
+package simulator
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/chatwindow/chatwindow/internal/protocol"
+)
+
+// The in-memory model. Everything here is guarded by Service.mu; methods
+// named *View build wire shapes and never change state.
+
+// agentAccount is a configured agent with its ids and routing state.
+type agentAccount struct {
+	name, password string
+	userID         string // numeric, config.userId
+	oldID          string // account.userId
+	pid            string // config.userPid
+	availability   string
+	sockets        map[*socket]struct{}
+}
+
+// agentSession is one agent login: its bearer opens agent sockets, its csrf
+// refreshes it.
+type agentSession struct {
+	bearer, csrf string
+	agent        *agentAccount
+}
+
+// consumerRec is a consumer the IDP signed up (or authenticated).
+type consumerRec struct {
+	id string
+}
+
+// member is a participant of a conversation: a consumer or an agent.
+type member struct {
+	role       string
+	consumerID string        // when a consumer
+	agent      *agentAccount // when an agent
+}
+
+// pid is the id the consumer socket shows: the consumer id or the agent PId.
+func (m member) pid() string {
+	if m.agent != nil {
+		return m.agent.pid
+	}
+	return m.consumerID
+}
+
+// oldID is the id the agent socket shows in originatorId and participants:
+// the consumer id or the agent's old id.
+func (m member) oldID() string {
+	if m.agent != nil {
+		return m.agent.oldID
+	}
+	return m.consumerID
+}
+
+// conversation is one conversation of a consumer with the brand.
+type conversation struct {
+	id          string
+	consumerID  string
+	brandID     string
+	skillID     string
+	stage       string // OPEN while any dialog is open
+	startTs     int64
+	endTs       int64
+	lastUpdate  int64
+	closeReason string
+	members     []member
+	dialogs     []*dialog
+	csat        *protocol.CSAT
+	task        *task // the routing task while the conversation waits for an agent
+}
+
+func (cv *conversation) main() *dialog { return cv.dialogs[0] }
+
+// state is the conversation's state: its MAIN dialog's (protocol.md §4).
+func (cv *conversation) state() string { return cv.main().state }
+
+func (cv *conversation) isOpen() bool { return cv.stage == protocol.StateOpen }
+
+// assignedAgent returns the ASSIGNED_AGENT, if any.
+func (cv *conversation) assignedAgent() *agentAccount {
+	for _, m := range cv.members {
+		if m.agent != nil && m.role == protocol.RoleAssignedAgent {
+			return m.agent
+		}
+	}
+	return nil
+}
+
+// agentMember returns the agent's membership, if any.
+func (cv *conversation) agentMember(a *agentAccount) (member, bool) {
+	for _, m := range cv.members {
+		if m.agent == a {
+			return m, true
+		}
+	}
+	return member{}, false
+}
+
+// needsAgent reports whether the conversation should ring agents.
+func (cv *conversation) needsAgent() bool {
+	return cv.isOpen() && cv.main().state == protocol.StateOpen && cv.assignedAgent() == nil
+}
+
+// dialog is one dialog of a conversation, with its stored events and the
+// consumer sockets subscribed to it.
+type dialog struct {
+	id          string
+	typ         string
+	conv        *conversation
+	state       string
+	creationTs  int64
+	endTs       int64
+	closedBy    string
+	closedCause string
+	events      []*storedEvent
+	subs        map[*socket]struct{}
+}
+
+func (d *dialog) nextSeq() int64 { return int64(len(d.events)) }
+
+// storedEvent is one event of a dialog. Chat states are built the same way
+// but never stored (seq nil).
+type storedEvent struct {
+	seq      *int64
+	ts       int64
+	from     member
+	dialog   *dialog
+	event    protocol.Event
+	metadata json.RawMessage
+}
+
+// consumerView is the event as the consumer socket shows it: PIds only.
+func (e *storedEvent) consumerView() protocol.MessagingEvent {
+	m := protocol.MessagingEvent{
+		Sequence:           e.seq,
+		OriginatorID:       e.from.pid(),
+		OriginatorMetadata: &protocol.OriginatorMetadata{ID: e.from.pid(), Role: e.from.role},
+		DialogID:           e.dialog.id,
+		ConversationID:     e.dialog.conv.id,
+		Event:              e.event,
+		Metadata:           e.metadata,
+	}
+	if e.seq != nil {
+		m.ServerTimestamp = e.ts
+	}
+	return m
+}
+
+// agentView is the event as the agent socket shows it: originatorId is the
+// old id of agents, originatorPId the PId (protocol.md §6).
+func (e *storedEvent) agentView() protocol.MessagingEvent {
+	m := e.consumerView()
+	m.OriginatorID = e.from.oldID()
+	m.OriginatorPID = e.from.pid()
+	return m
+}
+
+// convSub is a conversation-metadata subscription: cqm on a consumer
+// socket, aam on an agent socket.
+type convSub struct {
+	id        string
+	sock      *socket
+	agentView bool
+	convState []string
+	stage     []string
+	agentIDs  []string
+	// shown holds the conversations last sent as matching, so that one that
+	// stops matching is sent as DELETE once.
+	shown map[string]bool
+}
+
+// matches reports whether the subscription's filter selects cv.
+func (sub *convSub) matches(cv *conversation) bool {
+	if !sub.agentView && cv.consumerID != sub.sock.consumerID {
+		return false
+	}
+	if len(sub.convState) > 0 && !slices.Contains(sub.convState, cv.state()) {
+		return false
+	}
+	if len(sub.stage) > 0 && !slices.Contains(sub.stage, cv.stage) {
+		return false
+	}
+	if len(sub.agentIDs) > 0 {
+		found := false
+		for _, m := range cv.members {
+			if m.agent != nil && (slices.Contains(sub.agentIDs, m.agent.oldID) || slices.Contains(sub.agentIDs, m.agent.pid)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// change returns the subscription's change for cv (UPSERT or DELETE), or
+// false when it has nothing to say, and records what was shown.
+func (sub *convSub) change(cv *conversation) (protocol.ConversationChange, bool) {
+	match := sub.matches(cv)
+	switch {
+	case match:
+		sub.shown[cv.id] = true
+		return protocol.ConversationChange{Type: protocol.ChangeUpsert, Result: conversationView(cv, sub.agentView)}, true
+	case sub.shown[cv.id]:
+		delete(sub.shown, cv.id)
+		return protocol.ConversationChange{Type: protocol.ChangeDelete, Result: conversationView(cv, sub.agentView)}, true
+	}
+	return protocol.ConversationChange{}, false
+}
+
+// notificationType is the type of the subscription's change notifications.
+func (sub *convSub) notificationType() string {
+	if sub.agentView {
+		return ".ams." + protocol.TypeAgentExConversationChange
+	}
+	return protocol.TypeExConversationChange
+}
+
+// conversationView builds a conversation's metadata: on the consumer
+// socket participants is a list of PIds; on the agent socket participants
+// is a role → old ids map and participantsPId the same map of PIds, and
+// every dialog lists participantsDetails (protocol.md §6).
+func conversationView(cv *conversation, agentView bool) protocol.ConversationResult {
+	var byPID, byOld []protocol.Participant
+	for _, m := range cv.members {
+		byPID = append(byPID, protocol.Participant{ID: m.pid(), Role: m.role})
+		byOld = append(byOld, protocol.Participant{ID: m.oldID(), Role: m.role})
+	}
+	details := protocol.ConversationDetails{
+		BrandID:              protocol.ID(cv.brandID),
+		SkillID:              protocol.ID(cv.skillID),
+		State:                cv.state(),
+		Stage:                cv.stage,
+		StartTs:              cv.startTs,
+		EndTs:                cv.endTs,
+		MetaDataLastUpdateTs: cv.lastUpdate,
+		CloseReason:          cv.closeReason,
+		TTR:                  &protocol.TTR{TTRType: "NORMAL", Value: 3600},
+		CSAT:                 cv.csat,
+	}
+	if agentView {
+		details.Participants = protocol.Participants{List: byOld, AsMap: true}
+		details.ParticipantsPID = protocol.Participants{List: byPID, AsMap: true}
+	} else {
+		details.Participants = protocol.Participants{List: byPID}
+	}
+	for _, d := range cv.dialogs {
+		var pd []protocol.Participant
+		for _, m := range cv.members {
+			pd = append(pd, protocol.Participant{ID: m.pid(), Role: m.role, State: "ACTIVE"})
+		}
+		details.Dialogs = append(details.Dialogs, protocol.Dialog{
+			DialogID:             d.id,
+			DialogType:           d.typ,
+			ChannelType:          "MESSAGING",
+			State:                d.state,
+			CreationTs:           d.creationTs,
+			EndTs:                d.endTs,
+			MetaDataLastUpdateTs: cv.lastUpdate,
+			ClosedBy:             d.closedBy,
+			ClosedCause:          d.closedCause,
+			ParticipantsDetails:  pd,
+		})
+	}
+	return protocol.ConversationResult{
+		ConvID:              cv.id,
+		LastUpdateTime:      cv.lastUpdate,
+		ConversationDetails: details,
+	}
+}
