@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -36,6 +37,8 @@ func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 		s.publishEvent(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypePublishEventResponse)
 	case protocol.TypeUpdateConversationField:
 		s.updateConversationField(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypeStringResponse)
+	case protocol.TypeGetUserProfile:
+		s.agentProfile(c, f)
 	default:
 		c.fail(f, 400, fmt.Sprintf("unknown request type %q", f.Type))
 	}
@@ -357,4 +360,22 @@ func (s *Service) fieldCSAT(cv *conversation, caller member, field protocol.Conv
 	cv.lastUpdate = s.now()
 	s.convChanged(cv)
 	return 0, ""
+}
+
+// agentProfile answers a consumer's userprofile.GetUserProfile for an agent
+// (its PId as a string body) with the agent's name as nickname [ours]: the
+// window shows who the customer is talking to.
+func (s *Service) agentProfile(c *socket, f protocol.Frame) {
+	var id string
+	if err := json.Unmarshal(f.Body, &id); err != nil || id == "" {
+		c.fail(f, 400, "body must be the agent's id as a string")
+		return
+	}
+	for _, a := range s.agents {
+		if a.pid == id || a.oldID == id {
+			c.respond(f, 200, protocol.TypeGetUserProfileResponse, protocol.UserProfile{FirstName: a.name, Nickname: a.name})
+			return
+		}
+	}
+	c.fail(f, 404, "unknown agent")
 }
