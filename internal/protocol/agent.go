@@ -57,9 +57,12 @@ type Ring struct {
 	BrandID          ID     `json:"brandId"`
 }
 
-// UserProfile is the body of GetUserProfile's response.
+// UserProfile is the body of GetUserProfile's response: a consumer's
+// profile for agents, or [ours] an agent's for consumers (nickname is what
+// the window shows).
 type UserProfile struct {
 	FirstName   string            `json:"firstName"`
 	LastName    string            `json:"lastName"`
+	Nickname    string            `json:"nickname,omitempty"`
 	PrivateData map[string]string `json:"privateData,omitempty"`
 }

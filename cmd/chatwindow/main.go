@@ -1,0 +1,21 @@
+// Command chatwindow serves the customer's chat window and, with the
+// simulate subcommand, the embedded LivePerson-compatible messaging service.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chatwindow:", err)
+		os.Exit(1)
+	}
+}

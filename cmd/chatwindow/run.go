@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/static"
+	"github.com/chatwindow/chatwindow/web"
+)
+
+// shutdownGrace bounds how long a stopping server waits for its
+// connections to finish.
+const shutdownGrace = 5 * time.Second
+
+// run is the whole program: it parses args (the environment through getenv
+// as a fallback), wires the pieces and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "simulate" {
+		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+	}
+	return runWindow(ctx, args, getenv, stdout, stderr)
+}
+
+// runWindow starts the chat window: on LivePerson when LP_ACCOUNT is set
+// (hosts discovered through LP_CSDS), else on the embedded service, started
+// in this process on loopback (design.md §6).
+func runWindow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chatwindow", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(getenv, "CHATWINDOW_ADDR", "localhost:8080"), "listen address of the chat window")
+	simAddr := fs.String("sim-addr", envOr(getenv, "CHATWINDOW_SIM_ADDR", "127.0.0.1:0"), "listen address of the embedded messaging service (without LP_ACCOUNT)")
+	account := fs.String("account", getenv("LP_ACCOUNT"), "LivePerson account; empty: the embedded service")
+	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
+	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (did you mean: chatwindow simulate?)", fs.Args())
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	keys, generated, err := sessionKeys(getenv("CHATWINDOW_SESSION_KEYS"))
+	if err != nil {
+		return err
+	}
+	if generated {
+		logger.Warn("CHATWINDOW_SESSION_KEYS is not set: using generated keys; sessions will not survive a restart")
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	hc := &http.Client{Timeout: 15 * time.Second}
+	if *account == "" {
+		// The embedded service, in this process, on loopback.
+		*account = "12345678"
+		password := randomPassword()
+		svc, err := simulator.New(simulator.Config{Account: *account, Agents: []simulator.Agent{{Name: "agent", Password: password}}, Logger: logger.With("component", "simulator")})
+		if err != nil {
+			return fmt.Errorf("embedded service: %w", err)
+		}
+		defer svc.Close()
+		ln, err := net.Listen("tcp", *simAddr)
+		if err != nil {
+			return fmt.Errorf("embedded service: listen %s: %w", *simAddr, err)
+		}
+		*csds = "http://" + ln.Addr().String()
+		fmt.Fprintf(stdout, "messaging service on %s (account %s; agent \"agent\", password %s)\n", *csds, *account, password)
+		wg.Add(1)
+		// The embedded service serves until ctx ends.
+		go func() {
+			defer wg.Done()
+			if err := serve(ctx, logger, ln, svc, svc.Close); err != nil {
+				logger.Error("embedded service stopped", "error", err)
+			}
+		}()
+	}
+
+	ep, err := messaging.Discover(ctx, hc, *csds, *account, messaging.Overrides{
+		AsyncMessagingEnt: getenv("LP_ASYNCMESSAGINGENT"),
+		IDP:               getenv("LP_IDP"),
+	})
+	if err != nil {
+		return fmt.Errorf("discover %s: %w", *account, err)
+	}
+	fixed := getenv("LP_JWT")
+	signup := func(ctx context.Context) (string, error) {
+		if fixed != "" {
+			return fixed, nil
+		}
+		return messaging.Signup(ctx, hc, ep)
+	}
+
+	mgr := relay.NewManager(ctx, relay.Config{
+		Logger:   logger.With("component", "relay"),
+		Renderer: web.Renderer(),
+		Grace:    *grace,
+		Consumer: func(token string) (relay.Upstream, error) {
+			first := true
+			return messaging.NewConsumer(messaging.ConsumerConfig{
+				Endpoints:  ep,
+				HTTPClient: hc,
+				// The cookie's token first; when it is refused, a new identity
+				// the way the first was obtained.
+				Token: func(ctx context.Context) (string, error) {
+					if first {
+						first = false
+						return token, nil
+					}
+					return signup(ctx)
+				},
+				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "upstream")},
+			})
+		},
+	})
+	assets, err := static.Load()
+	if err != nil {
+		return err
+	}
+	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
+		SessionKeys: keys,
+		Secure:      !isLoopback(*addr),
+		Signup:      signup,
+	}, assets, mgr)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	fmt.Fprintf(stdout, "chat window on http://%s\n", displayAddr(ln.Addr().String(), *addr))
+	err = serve(ctx, logger, ln, srv, cancel)
+	cancel()
+	mgr.Wait()
+	return err
+}
+
+// sessionKeys parses CHATWINDOW_SESSION_KEYS (base64 keys, comma
+// separated, in hash/encryption pairs, newest first) or generates a pair.
+func sessionKeys(v string) (keys [][]byte, generated bool, err error) {
+	if v == "" {
+		return [][]byte{[]byte(rand.Text() + rand.Text()), []byte(rand.Text())[:32]}, true, nil
+	}
+	for i, f := range strings.Split(v, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f))
+		if err != nil {
+			return nil, false, fmt.Errorf("CHATWINDOW_SESSION_KEYS key %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys)%2 != 0 {
+		return nil, false, errors.New("CHATWINDOW_SESSION_KEYS: keys come in pairs (hash key, encryption key)")
+	}
+	for i := 1; i < len(keys); i += 2 {
+		if n := len(keys[i]); n != 16 && n != 24 && n != 32 {
+			return nil, false, fmt.Errorf("CHATWINDOW_SESSION_KEYS: encryption key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
+		}
+	}
+	return keys, false, nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// displayAddr keeps the name the person asked for (localhost) with the
+// port actually bound.
+func displayAddr(bound, asked string) string {
+	host, _, _ := net.SplitHostPort(asked)
+	_, port, _ := net.SplitHostPort(bound)
+	if host == "" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// agentFlags collects repeated -agent NAME:PASSWORD flags.
+type agentFlags []simulator.Agent
+
+func (a *agentFlags) String() string {
+	names := make([]string, len(*a))
+	for i, ag := range *a {
+		names[i] = ag.Name
+	}
+	return strings.Join(names, ",")
+}
+
+func (a *agentFlags) Set(v string) error {
+	name, password, ok := strings.Cut(v, ":")
+	if !ok || name == "" || password == "" {
+		return fmt.Errorf("want NAME:PASSWORD, got %q", v)
+	}
+	*a = append(*a, simulator.Agent{Name: name, Password: password})
+	return nil
+}
+
+// runSimulate runs the embedded messaging service alone.
+func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chatwindow simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9090", "listen address (HOST:PORT; loopback unless you mean otherwise)")
+	account := fs.String("account", envOr(getenv, "LP_ACCOUNT", "12345678"), "the account (brand) id it serves")
+	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); generated self-signed when missing")
+	tlsKey := fs.String("tls-key", "", "the certificate's key (PEM); generated when missing")
+	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	var agents agentFlags
+	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("simulate: unexpected arguments %q", fs.Args())
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("simulate: -tls-cert and -tls-key go together")
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	generated := len(agents) == 0
+	if generated {
+		agents = agentFlags{{Name: "agent", Password: randomPassword()}}
+	}
+
+	svc, err := simulator.New(simulator.Config{Account: *account, Agents: agents, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	defer svc.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("simulate: listen %s: %w", *addr, err)
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		cert, created, err := simulator.LoadOrCreateCert(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("simulate: %w", err)
+		}
+		if created {
+			logger.Info("generated a self-signed certificate; trust it with NODE_EXTRA_CA_CERTS or SSL_CERT_FILE", "cert", *tlsCert, "key", *tlsKey)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "account %s\n", *account)
+	for _, a := range agents {
+		if generated {
+			fmt.Fprintf(stdout, "agent %s password %s\n", a.Name, a.Password)
+		} else {
+			fmt.Fprintf(stdout, "agent %s\n", a.Name)
+		}
+	}
+	return serve(ctx, logger, ln, svc, svc.Close)
+}
+
+// serve serves h on ln until ctx ends, then shuts down: it stops
+// accepting, calls beforeWait (which closes long-lived sockets) and waits up
+// to shutdownGrace for requests in flight.
+func serve(ctx context.Context, logger *slog.Logger, ln net.Listener, h http.Handler, beforeWait func()) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// Shutdown does not touch hijacked (WebSocket) connections: close them
+	// as soon as shutting down starts.
+	srv.RegisterOnShutdown(beforeWait)
+	errc := make(chan error, 1)
+	// This goroutine ends when the server stops serving (Shutdown below).
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "addr", ln.Addr().String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func randomPassword() string {
+	return rand.Text()[:16]
+}

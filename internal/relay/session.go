@@ -1,0 +1,913 @@
+// Package relay holds a browser session's live state: its one upstream
+// consumer connection, the conversation, the receipt policy and the tabs
+// that show it. Every event is rendered once and fanned out to every tab;
+// every tab's report goes through the receipt policy before anything is
+// published (design.md §3, §4).
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
+)
+
+// Renderer turns the session's state into what a tab's socket sends: the
+// whole live window (for a tab that just attached, or after a reset) and
+// the fragments of one change. It is called from the session's goroutine
+// only, once per change whatever the number of tabs.
+type Renderer interface {
+	Window(v View) ([]byte, error)
+	Change(v View, ch Change) ([]byte, error)
+}
+
+// View is what the window shows.
+type View struct {
+	Connection string // connecting, open, reconnecting, offline
+	Phase      string
+	AgentName  string
+	Typing     bool
+	Rating     int
+	// Messages is filled for Window only.
+	Messages []Message
+}
+
+// Config configures the sessions of one server node.
+type Config struct {
+	Logger *slog.Logger
+	// Consumer builds the upstream connection of a session whose token is
+	// the one given (its TokenSource decides what happens when that token
+	// is refused).
+	Consumer func(token string) (Upstream, error)
+	Renderer Renderer
+	// Grace is how long a session keeps its upstream after its last tab
+	// left, so that a reload reuses it.
+	Grace time.Duration
+	// FlushWindow batches receipts (design.md §3 rule 4: ≤ 100 ms).
+	FlushWindow time.Duration
+	// TypingTimeout ends the agent's typing indicator when no other state
+	// came (the agent's tab may have died mid-word).
+	TypingTimeout time.Duration
+	// TabBuffer bounds each tab's outbox; a tab that falls that far behind
+	// is dropped rather than slowing the session.
+	TabBuffer int
+	// Now is the clock for local message times.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Grace == 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.FlushWindow == 0 {
+		c.FlushWindow = 50 * time.Millisecond
+	}
+	if c.TypingTimeout == 0 {
+		c.TypingTimeout = 10 * time.Second
+	}
+	if c.TabBuffer == 0 {
+		c.TabBuffer = 128
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Upstream is what a session needs of its consumer connection
+// (*messaging.Consumer provides it).
+type Upstream interface {
+	Run(ctx context.Context) error
+	Updates() <-chan messaging.Update
+	Token() string
+	SubscribeConversations(ctx context.Context, filter protocol.SubscribeExConversations) error
+	RequestConversation(ctx context.Context, req protocol.ConsumerRequestConversation) (string, error)
+	Follow(ctx context.Context, dialogID, conversationID string, fromSeq int64) error
+	Publish(ctx context.Context, dialogID, conversationID string, ev protocol.Event) (int64, error)
+	CloseConversation(ctx context.Context, conversationID string) error
+	RateCSAT(ctx context.Context, conversationID string, rate int, resolved bool, status string) error
+	GetUserProfile(ctx context.Context, userID string) (protocol.UserProfile, error)
+	Sync(ctx context.Context) error
+}
+
+// Manager holds this node's sessions by session id.
+type Manager struct {
+	cfg Config
+	ctx context.Context
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	wg       sync.WaitGroup
+}
+
+// NewManager returns a manager whose sessions live until ctx ends.
+func NewManager(ctx context.Context, cfg Config) *Manager {
+	cfg.defaults()
+	return &Manager{cfg: cfg, ctx: ctx, sessions: map[string]*Session{}}
+}
+
+// Identity is what the session cookie holds.
+type Identity struct {
+	SessionID string
+	Token     string
+}
+
+// Attach adds a tab to the session of id, starting the session (and its
+// upstream connection) if it is not running.
+func (m *Manager) Attach(id Identity) (*Tab, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	s, ok := m.sessions[id.SessionID]
+	if !ok {
+		var err error
+		s, err = m.start(id)
+		if err != nil {
+			return nil, err
+		}
+		m.sessions[id.SessionID] = s
+	}
+	t := &Tab{s: s, out: make(chan []byte, m.cfg.TabBuffer), done: make(chan struct{})}
+	select {
+	case s.cmds <- attachCmd{t}:
+	case <-s.ended:
+		return nil, errors.New("attach: session ended")
+	}
+	return t, nil
+}
+
+// View returns the window of a running session, for a page load.
+func (m *Manager) View(sessionID string) (View, bool) {
+	m.mu.Lock()
+	s, ok := m.sessions[sessionID]
+	m.mu.Unlock()
+	if !ok {
+		return View{}, false
+	}
+	reply := make(chan View, 1)
+	select {
+	case s.cmds <- viewCmd{reply}:
+	case <-s.ended:
+		return View{}, false
+	}
+	select {
+	case v := <-reply:
+		return v, true
+	case <-s.ended:
+		return View{}, false
+	}
+}
+
+// Sessions is the number of live sessions.
+func (m *Manager) Sessions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+// Wait blocks until every session has ended (after the manager's ctx).
+func (m *Manager) Wait() { m.wg.Wait() }
+
+func (m *Manager) start(id Identity) (*Session, error) {
+	self, err := messaging.Subject(id.Token)
+	if err != nil {
+		return nil, fmt.Errorf("start session: %w", err)
+	}
+	up, err := m.cfg.Consumer(id.Token)
+	if err != nil {
+		return nil, fmt.Errorf("start session: %w", err)
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	s := &Session{
+		cfg:     m.cfg,
+		log:     m.cfg.Logger.With("session_id", shortID(id.SessionID)),
+		id:      id.SessionID,
+		up:      up,
+		conv:    NewConversation(self),
+		tracker: receipts.New(self),
+		tabs:    map[*Tab]struct{}{},
+		cmds:    make(chan any, 64),
+		results: make(chan func(), 64),
+		ended:   make(chan struct{}),
+		cancel:  cancel,
+		conn:    messaging.StateConnecting.String(),
+	}
+	s.ops = newOpQueue()
+	m.wg.Add(3)
+	// The upstream runs until the session's ctx ends (grace expired or the
+	// manager stopped).
+	go func() {
+		defer m.wg.Done()
+		if err := up.Run(ctx); err != nil {
+			s.log.Warn("upstream ended", "error", err)
+		}
+	}()
+	// The sender runs the session's requests one at a time, in order, until
+	// ctx ends.
+	go func() {
+		defer m.wg.Done()
+		s.ops.run(ctx, s.results)
+	}()
+	// The loop owns the session's state until ctx ends; then it removes the
+	// session from the manager.
+	go func() {
+		defer m.wg.Done()
+		s.loop(ctx)
+		m.mu.Lock()
+		if m.sessions[s.id] == s {
+			delete(m.sessions, s.id)
+		}
+		m.mu.Unlock()
+	}()
+	s.ops.push(func(ctx context.Context) func() {
+		err := up.SubscribeConversations(ctx, protocol.SubscribeExConversations{})
+		return func() {
+			if err != nil {
+				s.log.Warn("subscribe conversations", "error", err)
+			}
+		}
+	})
+	return s, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// Session is one browser session's live state. Its fields are owned by its
+// loop goroutine.
+type Session struct {
+	cfg     Config
+	log     *slog.Logger
+	id      string
+	up      Upstream
+	conv    *Conversation
+	tracker *receipts.Tracker
+	tabs    map[*Tab]struct{}
+	cmds    chan any
+	results chan func()
+	ops     *opQueue
+	ended   chan struct{}
+	cancel  context.CancelFunc
+
+	conn         string // connection state shown on the banner
+	wasOpen      bool
+	syncing      bool // reconnected: receipts wait for the catch-up
+	flushArmed   bool
+	flushTimer   *time.Timer
+	typingTimer  *time.Timer
+	graceTimer   *time.Timer
+	followed     map[string]bool
+	nextLocal    int
+	creating     bool     // a conversation request is in flight
+	waiting      []string // local ids of messages waiting for the conversation
+	lastComposed time.Time
+}
+
+// Tab is one browser tab's attachment to its session.
+type Tab struct {
+	s    *Session
+	out  chan []byte
+	done chan struct{}
+	once sync.Once
+	// Dropped is set before done closes when the tab was too slow.
+	dropped bool
+}
+
+// Out is what to send to the tab's socket, in order.
+func (t *Tab) Out() <-chan []byte { return t.out }
+
+// Done is closed when the session let go of the tab (it was detached, too
+// slow, or the session ended).
+func (t *Tab) Done() <-chan struct{} { return t.done }
+
+// Dropped reports whether the session let go of the tab for being slow.
+func (t *Tab) Dropped() bool {
+	select {
+	case <-t.done:
+		return t.dropped
+	default:
+		return false
+	}
+}
+
+func (t *Tab) close(dropped bool) {
+	t.once.Do(func() {
+		t.dropped = dropped
+		close(t.done)
+	})
+}
+
+func (t *Tab) cmd(c any) {
+	select {
+	case t.s.cmds <- c:
+	case <-t.s.ended:
+	case <-t.done:
+	}
+}
+
+// Detach removes the tab; the session keeps its upstream for the grace
+// period after its last tab left.
+func (t *Tab) Detach() { t.cmd(detachCmd{t}) }
+
+// Send publishes the customer's text (creating the conversation first if
+// there is none).
+func (t *Tab) Send(text string) { t.cmd(sendCmd{text: text}) }
+
+// Retry publishes a failed message again.
+func (t *Tab) Retry(localID string) { t.cmd(retryCmd{localID}) }
+
+// Report records what a tab did with agent messages: "delivered" (inserted
+// into the page) or "seen" (read by the customer).
+func (t *Tab) Report(status string, items []Item) { t.cmd(reportCmd{status, items}) }
+
+// Item is one message a tab reports on.
+type Item struct {
+	DialogID string `json:"dialogId"`
+	Seq      int64  `json:"seq"`
+}
+
+// Typing publishes the customer's chat state (COMPOSING, PAUSE, ACTIVE).
+func (t *Tab) Typing(state string) { t.cmd(typingCmd{state}) }
+
+// CloseConversation ends the conversation.
+func (t *Tab) CloseConversation() { t.cmd(closeCmd{}) }
+
+// Rate answers the satisfaction survey (1–5).
+func (t *Tab) Rate(n int) { t.cmd(rateCmd{n}) }
+
+// NewConversation leaves a closed conversation for a fresh window.
+func (t *Tab) NewConversation() { t.cmd(newCmd{}) }
+
+type (
+	viewCmd   struct{ reply chan View }
+	attachCmd struct{ t *Tab }
+	detachCmd struct{ t *Tab }
+	sendCmd   struct{ text string }
+	retryCmd  struct{ localID string }
+	reportCmd struct {
+		status string
+		items  []Item
+	}
+	typingCmd struct{ state string }
+	closeCmd  struct{}
+	rateCmd   struct{ n int }
+	newCmd    struct{}
+)
+
+func (s *Session) view(withMessages bool) View {
+	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating}
+	if withMessages {
+		v.Messages = s.conv.Messages()
+	}
+	return v
+}
+
+// loop is the session's one goroutine of state. It ends with ctx.
+func (s *Session) loop(ctx context.Context) {
+	defer close(s.ended)
+	defer func() {
+		for t := range s.tabs {
+			t.close(false)
+		}
+	}()
+	stop := func(t **time.Timer) {
+		if *t != nil {
+			(*t).Stop()
+		}
+	}
+	defer stop(&s.flushTimer)
+	defer stop(&s.typingTimer)
+	defer stop(&s.graceTimer)
+	flush := make(chan struct{}, 1)
+	typingDone := make(chan struct{}, 1)
+	graceDone := make(chan struct{}, 1)
+	s.flushTimer = time.AfterFunc(time.Hour, func() { signal(flush) })
+	s.flushTimer.Stop()
+	s.typingTimer = time.AfterFunc(time.Hour, func() { signal(typingDone) })
+	s.typingTimer.Stop()
+	s.graceTimer = time.AfterFunc(s.cfg.Grace, func() { signal(graceDone) })
+	updates := s.up.Updates()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-updates:
+			if !ok {
+				updates = nil
+				s.setConn(messaging.StateOffline.String())
+				continue
+			}
+			s.upstream(ctx, u)
+		case c := <-s.cmds:
+			s.command(c)
+		case done := <-s.results:
+			done()
+		case <-flush:
+			s.flushArmed = false
+			s.flushReceipts()
+		case <-typingDone:
+			s.broadcast(s.conv.StopTyping())
+		case <-graceDone:
+			if len(s.tabs) == 0 {
+				s.log.Debug("session ended after its grace period")
+				s.cancel()
+				return
+			}
+		}
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) upstream(ctx context.Context, u messaging.Update) {
+	switch u := u.(type) {
+	case messaging.StateChange:
+		st := u.State.String()
+		if u.State == messaging.StateOpen {
+			if s.wasOpen {
+				// Reconnected: receipts that were in flight may or may not
+				// have landed; hold them until the catch-up has shown us.
+				s.tracker.Requeue()
+				s.syncing = true
+				s.ops.push(func(ctx context.Context) func() {
+					err := s.up.Sync(ctx)
+					return func() {
+						if err != nil {
+							s.log.Debug("sync after reconnect", "error", err)
+						}
+					}
+				})
+			}
+			s.wasOpen = true
+		}
+		s.setConn(st)
+	case messaging.SyncUpdate:
+		if s.syncing {
+			s.syncing = false
+			s.armFlush()
+		}
+	case messaging.ConversationUpdate:
+		s.conversation(u.Change)
+	case messaging.EventUpdate:
+		s.event(u.Event)
+	}
+}
+
+func (s *Session) setConn(st string) {
+	if st == s.conn {
+		return
+	}
+	s.conn = st
+	s.broadcast(Change{Connection: true})
+}
+
+func (s *Session) conversation(ch protocol.ConversationChange) {
+	r := ch.Result
+	d := r.ConversationDetails
+	open := ch.Type == protocol.ChangeUpsert && d.Stage != protocol.StateClose && d.State != protocol.StateClose
+	// Only the current conversation, or an open one when there is none.
+	if s.conv.ID == "" && !open {
+		return
+	}
+	if s.conv.ID != "" && s.conv.ID != r.ConvID {
+		return
+	}
+	before := s.conv.AgentID
+	change, ok := s.conv.ApplyConversation(ch)
+	if !ok {
+		return
+	}
+	s.follow(r.ConvID, d)
+	if s.conv.AgentID != "" && s.conv.AgentID != before {
+		s.fetchAgentName(s.conv.AgentID)
+	}
+	s.broadcast(change)
+	if open {
+		s.sendWaiting()
+	}
+}
+
+// follow subscribes to every dialog of the conversation (the MAIN dialog's
+// id is the conversation's).
+func (s *Session) follow(convID string, d protocol.ConversationDetails) {
+	ids := []string{convID}
+	for _, dl := range d.Dialogs {
+		if dl.DialogID != "" && dl.DialogID != convID {
+			ids = append(ids, dl.DialogID)
+		}
+	}
+	if s.followed == nil {
+		s.followed = map[string]bool{}
+	}
+	for _, id := range ids {
+		if s.followed[id] {
+			continue
+		}
+		s.followed[id] = true
+		s.tracker.Track(id)
+		s.ops.push(func(ctx context.Context) func() {
+			err := s.up.Follow(ctx, id, convID, 0)
+			return func() {
+				if err != nil {
+					s.log.Warn("follow dialog", "dialog_id", id, "error", err)
+					delete(s.followed, id)
+				}
+			}
+		})
+	}
+}
+
+func (s *Session) fetchAgentName(agentID string) {
+	s.ops.push(func(ctx context.Context) func() {
+		p, err := s.up.GetUserProfile(ctx, agentID)
+		return func() {
+			if err != nil {
+				s.log.Debug("agent profile", "error", err)
+				s.broadcast(s.conv.SetAgentName(agentID, "an agent"))
+				return
+			}
+			name := strings.TrimSpace(p.Nickname)
+			if name == "" {
+				name = strings.TrimSpace(p.FirstName + " " + p.LastName)
+			}
+			if name == "" {
+				name = "an agent"
+			}
+			s.broadcast(s.conv.SetAgentName(agentID, name))
+		}
+	})
+}
+
+func (s *Session) event(ev protocol.MessagingEvent) {
+	if !s.followed[ev.DialogID] {
+		return
+	}
+	s.tracker.Observe(ev)
+	ch := s.conv.Apply(ev)
+	if ch.Typing {
+		if s.conv.Typing {
+			s.typingTimer.Reset(s.cfg.TypingTimeout)
+		} else {
+			s.typingTimer.Stop()
+		}
+	} else if s.conv.Typing && ev.Event.Type == protocol.EventChatState {
+		s.typingTimer.Reset(s.cfg.TypingTimeout)
+	}
+	s.broadcast(ch)
+}
+
+func (s *Session) command(c any) {
+	switch c := c.(type) {
+	case viewCmd:
+		c.reply <- s.view(true)
+	case attachCmd:
+		s.tabs[c.t] = struct{}{}
+		s.graceTimer.Stop()
+		b, err := s.cfg.Renderer.Window(s.view(true))
+		if err != nil {
+			s.log.Error("render window", "error", err)
+			return
+		}
+		s.deliver(c.t, b)
+	case detachCmd:
+		if _, ok := s.tabs[c.t]; ok {
+			delete(s.tabs, c.t)
+			c.t.close(false)
+		}
+		if len(s.tabs) == 0 {
+			s.graceTimer.Reset(s.cfg.Grace)
+		}
+	case sendCmd:
+		s.send(c.text)
+	case retryCmd:
+		m, ok := s.conv.Local(c.localID)
+		if !ok || m.Receipt != ReceiptFailed {
+			return
+		}
+		s.broadcast(s.conv.Sending(c.localID, m.Text, s.cfg.Now()))
+		s.publishText(c.localID, m.Text)
+	case reportCmd:
+		s.report(c.status, c.items)
+	case typingCmd:
+		s.typing(c.state)
+	case closeCmd:
+		id := s.conv.ID
+		if id == "" || s.conv.Phase != PhaseOpen {
+			return
+		}
+		s.ops.push(func(ctx context.Context) func() {
+			err := s.up.CloseConversation(ctx, id)
+			return func() {
+				if err != nil {
+					s.log.Warn("close conversation", "conversation_id", id, "error", err)
+					s.broadcast(Change{Announce: "The conversation could not be ended. Please try again."})
+				}
+			}
+		})
+	case rateCmd:
+		id := s.conv.ID
+		if id == "" || s.conv.Phase != PhaseClosed || c.n < 1 || c.n > 5 {
+			return
+		}
+		n := c.n
+		s.ops.push(func(ctx context.Context) func() {
+			err := s.up.RateCSAT(ctx, id, n, true, "FILLED")
+			return func() {
+				if err != nil {
+					s.log.Warn("rate conversation", "conversation_id", id, "error", err)
+					s.broadcast(Change{Announce: "Your rating could not be sent. Please try again."})
+					return
+				}
+				if s.conv.ID == id {
+					s.broadcast(s.conv.SetRating(n))
+				}
+			}
+		})
+	case newCmd:
+		if s.conv.Phase != PhaseClosed && s.conv.Phase != PhaseRated {
+			return
+		}
+		s.conv.Reset()
+		s.typingTimer.Stop()
+		s.broadcastWindow()
+	}
+}
+
+// MaxText bounds a customer's message (the service refuses more than 8 KiB).
+const MaxText = 8000
+
+func (s *Session) send(text string) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return
+	}
+	if len(text) > MaxText {
+		s.broadcast(Change{Announce: "Your message is too long."})
+		return
+	}
+	if s.conv.Phase == PhaseClosed || s.conv.Phase == PhaseRated {
+		return
+	}
+	s.nextLocal++
+	localID := strconv.Itoa(s.nextLocal)
+	s.broadcast(s.conv.Sending(localID, text, s.cfg.Now()))
+	if s.conv.ID == "" {
+		s.waiting = append(s.waiting, localID)
+		s.createConversation()
+		return
+	}
+	s.publishText(localID, text)
+}
+
+// createConversation asks for a conversation (once at a time); messages
+// typed meanwhile wait and go out in order when it exists.
+func (s *Session) createConversation() {
+	if s.creating {
+		return
+	}
+	s.creating = true
+	s.ops.push(func(ctx context.Context) func() {
+		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
+		var perr *protocol.Error
+		if errors.As(err, &perr) && perr.Code == 409 {
+			// One was open after all: its id is in the text (protocol.md §4).
+			if open := uuidIn(perr.Text); open != "" {
+				id, err = open, nil
+			}
+		}
+		return func() {
+			s.creating = false
+			if err != nil {
+				s.log.Warn("request conversation", "error", err)
+				for _, l := range s.waiting {
+					s.broadcast(s.conv.Failed(l))
+				}
+				s.waiting = nil
+				return
+			}
+			if s.conv.ID == "" {
+				s.conv.ID = id
+				s.conv.Phase = PhaseOpen
+				s.follow(id, protocol.ConversationDetails{})
+				s.broadcast(Change{Phase: true})
+			}
+			s.sendWaiting()
+		}
+	})
+}
+
+func (s *Session) sendWaiting() {
+	if s.conv.ID == "" || len(s.waiting) == 0 {
+		return
+	}
+	for _, l := range s.waiting {
+		if m, ok := s.conv.Local(l); ok {
+			s.publishText(l, m.Text)
+		}
+	}
+	s.waiting = nil
+}
+
+func (s *Session) publishText(localID, text string) {
+	conv := s.conv.ID
+	if conv == "" {
+		s.waiting = append(s.waiting, localID)
+		s.createConversation()
+		return
+	}
+	s.ops.push(func(ctx context.Context) func() {
+		seq, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+		return func() {
+			if err != nil {
+				s.log.Info("publish text failed", "conversation_id", conv, "error", err)
+				s.broadcast(s.conv.Failed(localID))
+				return
+			}
+			s.broadcast(s.conv.Sent(localID, conv, seq))
+		}
+	})
+	s.publishChatState(protocol.ChatActive)
+}
+
+func (s *Session) typing(state string) {
+	switch state {
+	case protocol.ChatComposing, protocol.ChatPause, protocol.ChatActive, protocol.ChatInactive:
+	default:
+		return
+	}
+	if s.conv.ID == "" || s.conv.Phase != PhaseOpen {
+		return
+	}
+	now := s.cfg.Now()
+	if state == protocol.ChatComposing {
+		if now.Sub(s.lastComposed) < 2*time.Second {
+			return // throttled: the page sends one every few seconds anyway
+		}
+		s.lastComposed = now
+	} else {
+		s.lastComposed = time.Time{}
+	}
+	s.publishChatState(state)
+}
+
+func (s *Session) publishChatState(state string) {
+	conv := s.conv.ID
+	if conv == "" {
+		return
+	}
+	s.ops.push(func(ctx context.Context) func() {
+		_, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventChatState, ChatState: state})
+		return func() {
+			if err != nil {
+				s.log.Debug("publish chat state", "state", state, "error", err)
+			}
+		}
+	})
+}
+
+func (s *Session) report(status string, items []Item) {
+	for _, it := range items {
+		var err error
+		switch status {
+		case "delivered":
+			err = s.tracker.Delivered(it.DialogID, it.Seq)
+		case "seen":
+			err = s.tracker.Seen(it.DialogID, it.Seq)
+		default:
+			err = fmt.Errorf("unknown report %q", status)
+		}
+		if err != nil {
+			s.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "seq", it.Seq, "error", err)
+		}
+	}
+	s.armFlush()
+}
+
+func (s *Session) armFlush() {
+	if s.flushArmed || s.syncing || !s.tracker.Pending() {
+		return
+	}
+	s.flushArmed = true
+	s.flushTimer.Reset(s.cfg.FlushWindow)
+}
+
+func (s *Session) flushReceipts() {
+	if s.syncing || s.conn != messaging.StateOpen.String() {
+		return // the reconnect's sync re-arms the flush
+	}
+	batches := s.tracker.Flush()
+	if len(batches) == 0 {
+		return
+	}
+	conv := s.conv.ID
+	s.ops.push(func(ctx context.Context) func() {
+		results := make([]error, len(batches))
+		for i, b := range batches {
+			if i > 0 && results[i-1] != nil && retryable(results[i-1]) {
+				results[i] = results[i-1] // keep READ behind its ACCEPT
+				continue
+			}
+			_, results[i] = s.up.Publish(ctx, b.DialogID, conv, b.Event())
+		}
+		return func() {
+			for i, b := range batches {
+				switch err := results[i]; {
+				case err == nil:
+					s.tracker.Published(b)
+				case retryable(err):
+					s.tracker.Failed(b, true)
+				default:
+					s.log.Warn("receipt dropped", "dialog_id", b.DialogID, "status", b.Status, "sequences", b.Sequences, "error", err)
+					s.tracker.Failed(b, false)
+				}
+			}
+			s.armFlush()
+		}
+	})
+}
+
+// retryable: anything but a definite 4xx (429 is worth a retry).
+func retryable(err error) bool {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return perr.Code == 429 || perr.Code >= 500
+	}
+	return true
+}
+
+// broadcast renders a change once and sends it to every tab.
+func (s *Session) broadcast(ch Change) {
+	if ch.Empty() {
+		return
+	}
+	if len(s.tabs) == 0 {
+		return
+	}
+	b, err := s.cfg.Renderer.Change(s.view(false), ch)
+	if err != nil {
+		s.log.Error("render change", "error", err)
+		return
+	}
+	for t := range s.tabs {
+		s.deliver(t, b)
+	}
+}
+
+func (s *Session) broadcastWindow() {
+	if len(s.tabs) == 0 {
+		return
+	}
+	b, err := s.cfg.Renderer.Window(s.view(true))
+	if err != nil {
+		s.log.Error("render window", "error", err)
+		return
+	}
+	for t := range s.tabs {
+		s.deliver(t, b)
+	}
+}
+
+// deliver queues b for a tab, or drops the tab when its outbox is full: a
+// slow tab must not hold up the session (it reloads and catches up).
+func (s *Session) deliver(t *Tab, b []byte) {
+	select {
+	case t.out <- b:
+	default:
+		s.log.Warn("tab too slow, dropped")
+		delete(s.tabs, t)
+		t.close(true)
+		if len(s.tabs) == 0 {
+			s.graceTimer.Reset(s.cfg.Grace)
+		}
+	}
+}
+
+func uuidIn(text string) string {
+	for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == ':' || r == '"' || r == ',' }) {
+		if len(f) == 36 && strings.Count(f, "-") == 4 {
+			return f
+		}
+	}
+	return ""
+}

@@ -1,0 +1,84 @@
+// Package static embeds the page's assets: vendored htmx and its WebSocket
+// extension (pinned, see the Makefile's htmx target), chat.js and chat.css.
+// Each is served under a content-hashed name so it can be cached forever.
+package static
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+//go:embed chat.js chat.css vendor/*.js
+var files embed.FS
+
+// Asset is one embedded file and its immutable URL name.
+type Asset struct {
+	// Name is the file's path in the package, e.g. "chat.js".
+	Name string
+	// Hashed is the name with a content hash, e.g. "chat.3f2a9c1b.js".
+	Hashed string
+	// Body is the file's content.
+	Body []byte
+	// ContentType is the file's media type.
+	ContentType string
+}
+
+// Assets indexes the embedded files by plain and hashed name.
+type Assets struct {
+	byName   map[string]*Asset
+	byHashed map[string]*Asset
+}
+
+// Load reads and hashes every embedded file.
+func Load() (*Assets, error) {
+	a := &Assets{byName: map[string]*Asset{}, byHashed: map[string]*Asset{}}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := files.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		sum := sha256.Sum256(body)
+		ext := path.Ext(p)
+		hashed := strings.TrimSuffix(p, ext) + "." + hex.EncodeToString(sum[:])[:12] + ext
+		asset := &Asset{Name: p, Hashed: hashed, Body: body, ContentType: contentType(ext)}
+		a.byName[p] = asset
+		a.byHashed[hashed] = asset
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load static assets: %w", err)
+	}
+	return a, nil
+}
+
+// Hashed returns the hashed name of a file, e.g. for a URL in the page.
+func (a *Assets) Hashed(name string) string {
+	if as, ok := a.byName[name]; ok {
+		return as.Hashed
+	}
+	return name
+}
+
+// Lookup finds a file by its hashed name.
+func (a *Assets) Lookup(hashed string) (*Asset, bool) {
+	as, ok := a.byHashed[hashed]
+	return as, ok
+}
+
+func contentType(ext string) string {
+	switch ext {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	}
+	return "application/octet-stream"
+}

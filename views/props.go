@@ -1,0 +1,65 @@
+package views
+
+// Assets are the content-hashed URLs of the page's static files.
+type Assets struct {
+	CSS, HTMX, HTMXWS, ChatJS string
+}
+
+// Page is everything the chat window shows on a full load or reload.
+type Page struct {
+	Assets Assets
+	// SocketURL is the browser socket's path (htmx ws-connect).
+	SocketURL string
+	Window    Window
+}
+
+// Window is the live part of the page: what a socket update re-renders.
+type Window struct {
+	Connection Connection
+	Agent      Agent
+	Messages   []Message
+	Typing     bool
+	// Phase is where the conversation is: "new" (none yet: the first message
+	// creates it), "open", "closed" (rating offered) or "rated".
+	Phase string
+	// Rating is the customer's 1–5 answer once given.
+	Rating int
+}
+
+// Connection is the state of the session's messaging socket, shown as a
+// banner: connecting, open, reconnecting or offline.
+type Connection struct {
+	State  string
+	Detail string
+}
+
+// Agent is the agent assigned to the conversation, if any.
+type Agent struct {
+	Name string
+}
+
+// Message is one bubble.
+type Message struct {
+	// ID is the bubble's DOM id, stable across updates of its ticks.
+	ID       string
+	DialogID string
+	// Seq is the message's sequence, valid when HasSeq (a message being sent
+	// has none yet).
+	Seq    int64
+	HasSeq bool
+	// From is agent, consumer or system.
+	From string
+	Text string
+	// Time and TimeISO are when the message was sent, for people and for
+	// the <time> element.
+	Time, TimeISO string
+	// Receipt is the state of the customer's own messages: pending, sent,
+	// accepted, read or failed; empty for others.
+	Receipt string
+	// ReceiptLabel is the text alternative of the ticks ("Sending",
+	// "Sent", "Delivered", "Read", "Not sent"), with the time of that state.
+	ReceiptLabel, ReceiptTime, ReceiptTimeISO string
+	// LocalID identifies a customer's message before it has a sequence, so a
+	// failed send can be retried.
+	LocalID string
+}

@@ -1,0 +1,50 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatwindow/chatwindow/views"
+)
+
+func (s *Server) handleChat(c echo.Context) error {
+	id, err := s.ensureIdentity(c)
+	if err != nil {
+		return err
+	}
+	win := views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new"}
+	if v, ok := s.relay.View(id.SessionID); ok {
+		win = windowProps(v)
+	}
+	page := views.Page{
+		Assets: views.Assets{
+			CSS:    "/static/" + s.assets.Hashed("chat.css"),
+			HTMX:   "/static/" + s.assets.Hashed("vendor/htmx-2.0.11.min.js"),
+			HTMXWS: "/static/" + s.assets.Hashed("vendor/htmx-ext-ws-2.0.4.min.js"),
+			ChatJS: "/static/" + s.assets.Hashed("chat.js"),
+		},
+		SocketURL: "/ws",
+		Window:    win,
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, views.ChatPage(page))
+}
+
+// handleStatic serves embedded assets by their content-hashed names, so
+// they can be cached for good.
+func (s *Server) handleStatic(c echo.Context) error {
+	name := strings.TrimPrefix(c.Request().URL.Path, "/static/")
+	a, ok := s.assets.Lookup(name)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	return c.Blob(http.StatusOK, a.ContentType, a.Body)
+}
+
+func (s *Server) handleHealth(c echo.Context) error {
+	return c.String(http.StatusOK, "ok")
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+)
+
+// The session cookie: encrypted and signed by gorilla/securecookie, it holds
+// the customer's identity, so any node can serve any tab (design.md §4).
+const (
+	cookieName  = "chatwindow"
+	keySession  = "sid"
+	keyToken    = "jwt"
+	sessionIDSz = 24
+)
+
+// identity reads the session cookie. A missing, forged, tampered or expired
+// cookie reads as no identity.
+func (s *Server) identity(r *http.Request) (relay.Identity, bool) {
+	sess, err := s.store.Get(r, cookieName)
+	if err != nil || sess.IsNew {
+		return relay.Identity{}, false
+	}
+	sid, _ := sess.Values[keySession].(string)
+	tok, _ := sess.Values[keyToken].(string)
+	if sid == "" || tok == "" {
+		return relay.Identity{}, false
+	}
+	return relay.Identity{SessionID: sid, Token: tok}, true
+}
+
+// ensureIdentity returns the session's identity, signing up a new consumer
+// and setting the cookie when there is none.
+func (s *Server) ensureIdentity(c echo.Context) (relay.Identity, error) {
+	if id, ok := s.identity(c.Request()); ok {
+		return id, nil
+	}
+	tok, err := s.cfg.Signup(c.Request().Context())
+	if err != nil {
+		return relay.Identity{}, echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
+	}
+	id := relay.Identity{SessionID: rand.Text()[:sessionIDSz], Token: tok}
+	// A cookie that failed to decode still yields a usable new session.
+	sess, _ := s.store.New(c.Request(), cookieName)
+	sess.Values[keySession] = id.SessionID
+	sess.Values[keyToken] = id.Token
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return relay.Identity{}, fmt.Errorf("save session cookie: %w", err)
+	}
+	return id, nil
+}

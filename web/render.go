@@ -1,0 +1,134 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/views"
+)
+
+// render writes a component as the answer. Pages and fragments share URLs
+// only through htmx, so the answer varies by HX-Request.
+func (s *Server) render(c echo.Context, code int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return fmt.Errorf("render %s: %w", c.Request().URL.Path, err)
+	}
+	c.Response().Header().Add("Vary", "HX-Request")
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+// fragments renders the relay's views and changes as the htmx fragments a
+// tab's socket receives (every top-level element is swapped out of band).
+type fragments struct{}
+
+var _ relay.Renderer = fragments{}
+
+func (fragments) Window(v relay.View) ([]byte, error) {
+	w := windowProps(v)
+	return renderAll(
+		views.ConnectionBanner(w.Connection, true),
+		views.AgentName(w.Agent, true),
+		views.Messages(w.Messages, true),
+		views.Typing(w.Typing, true),
+		views.Footer(w, true),
+	)
+}
+
+func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
+	w := windowProps(v)
+	var comps []templ.Component
+	if ch.Connection {
+		comps = append(comps, views.ConnectionBanner(w.Connection, true))
+	}
+	if ch.Agent {
+		comps = append(comps, views.AgentName(w.Agent, true))
+	}
+	if len(ch.Added) > 0 {
+		comps = append(comps, views.AppendMessages(messageProps(ch.Added)))
+	}
+	for _, m := range ch.Updated {
+		comps = append(comps, views.MessageItem(messageProp(m), true))
+	}
+	if ch.Typing || len(ch.Added) > 0 {
+		comps = append(comps, views.Typing(w.Typing, true))
+	}
+	if ch.Phase {
+		comps = append(comps, views.Footer(w, true))
+	}
+	if ch.Announce != "" {
+		comps = append(comps, views.Announce(ch.Announce))
+	}
+	return renderAll(comps...)
+}
+
+func renderAll(comps ...templ.Component) ([]byte, error) {
+	var buf bytes.Buffer
+	for _, c := range comps {
+		if err := c.Render(context.Background(), &buf); err != nil {
+			return nil, fmt.Errorf("render fragment: %w", err)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+func windowProps(v relay.View) views.Window {
+	return views.Window{
+		Connection: views.Connection{State: v.Connection},
+		Agent:      views.Agent{Name: v.AgentName},
+		Messages:   messageProps(v.Messages),
+		Typing:     v.Typing,
+		Phase:      v.Phase,
+		Rating:     v.Rating,
+	}
+}
+
+func messageProps(ms []relay.Message) []views.Message {
+	out := make([]views.Message, len(ms))
+	for i, m := range ms {
+		out[i] = messageProp(m)
+	}
+	return out
+}
+
+// Times go out in UTC; the page shows them in the customer's own zone.
+func messageProp(m relay.Message) views.Message {
+	p := views.Message{
+		ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Text: m.Text,
+		Receipt: m.Receipt, LocalID: m.LocalID,
+	}
+	p.Time, p.TimeISO = clock(m.At)
+	switch m.Receipt {
+	case relay.ReceiptPending:
+		p.ReceiptLabel = "Sending"
+	case relay.ReceiptSent:
+		p.ReceiptLabel = "Sent"
+	case relay.ReceiptAccepted:
+		p.ReceiptLabel = "Delivered"
+		p.ReceiptTime, p.ReceiptTimeISO = clock(m.AcceptedAt)
+	case relay.ReceiptRead:
+		p.ReceiptLabel = "Read"
+		p.ReceiptTime, p.ReceiptTimeISO = clock(m.ReadAt)
+	case relay.ReceiptFailed:
+		p.ReceiptLabel = "Not sent"
+	}
+	return p
+}
+
+func clock(t time.Time) (text, iso string) {
+	if t.IsZero() || t.UnixMilli() == 0 {
+		return "", ""
+	}
+	t = t.UTC()
+	return t.Format("15:04"), t.Format(time.RFC3339)
+}
+
+// Renderer is the relay renderer of the web layer's views.
+func Renderer() relay.Renderer { return fragments{} }
+

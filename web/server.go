@@ -1,0 +1,135 @@
+// Package web is chatwindow's HTTP surface: the Echo server, its routes,
+// the session cookie, the browser socket and the rendering of views. It is
+// the only package that knows Echo and gorilla/sessions.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/static"
+)
+
+// Config is the web layer's part of chatwindow's configuration.
+type Config struct {
+	// SessionKeys are gorilla/securecookie key pairs (hash key, then
+	// encryption key; 32 or 64 and 32 bytes). Several pairs: the first
+	// signs, all are accepted (key rotation).
+	SessionKeys [][]byte
+	// Secure marks the cookie Secure (anything but plain-HTTP localhost).
+	Secure bool
+	// SessionMaxAge is the cookie's absolute lifetime.
+	SessionMaxAge time.Duration
+	// FrameAncestors is the CSP frame-ancestors source list ('self' by
+	// default; a brand that embeds the window adds its origin).
+	FrameAncestors string
+	// Signup returns a new consumer token: the identity of a new session.
+	Signup func(ctx context.Context) (string, error)
+	// MaxFrame bounds a browser socket frame.
+	MaxFrame int64
+}
+
+// Server is the chat window's HTTP server.
+type Server struct {
+	log    *slog.Logger
+	cfg    Config
+	assets *static.Assets
+	relay  *relay.Manager
+	store  *sessions.CookieStore
+	echo   *echo.Echo
+}
+
+// NewServer wires the Echo instance and every route.
+func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Manager) (*Server, error) {
+	if len(cfg.SessionKeys) == 0 || len(cfg.SessionKeys)%2 != 0 {
+		return nil, errors.New("web: session keys must come in pairs (hash, encryption)")
+	}
+	if cfg.Signup == nil {
+		return nil, errors.New("web: no signup")
+	}
+	if cfg.SessionMaxAge == 0 {
+		cfg.SessionMaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.FrameAncestors == "" {
+		cfg.FrameAncestors = "'self'"
+	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = 32 << 10
+	}
+	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
+	s.store = sessions.NewCookieStore(cfg.SessionKeys...)
+	s.store.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(cfg.SessionMaxAge / time.Second),
+		HttpOnly: true,
+		Secure:   cfg.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	s.store.MaxAge(s.store.Options.MaxAge)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(discard{})
+	// Only the direct peer's address counts: no X-Forwarded-For trusted.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(s.securityHeaders)
+	s.echo = e
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// securityHeaders sets the CSP (no inline script or style anywhere) and its
+// companions on every answer.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + s.cfg.FrameAncestors
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+// handleError logs once and answers with a short page or text.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := http.StatusInternalServerError
+	msg := "Something went wrong. Please try again."
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+	} else {
+		s.log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", code, "error", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	_ = c.String(code, msg)
+}

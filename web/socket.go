@@ -1,0 +1,187 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+)
+
+// writeTimeout bounds every write to a tab's socket.
+const writeTimeout = 10 * time.Second
+
+// browserFrame is what the page sends: htmx's ws-send forms (their fields,
+// plus HEADERS, which is ignored) and chat.js's reports.
+type browserFrame struct {
+	Type    string          `json:"type"`
+	Text    string          `json:"text"`
+	LocalID string          `json:"localId"`
+	Status  string          `json:"status"`
+	Items   []relay.Item    `json:"items"`
+	State   string          `json:"state"`
+	Rate    json.RawMessage `json:"rate"`
+}
+
+// errFrame is a browser frame that cannot be acted on.
+var errFrame = errors.New("bad browser frame")
+
+// parseBrowserFrame decodes and checks one frame from the page.
+func parseBrowserFrame(b []byte) (browserFrame, error) {
+	var f browserFrame
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("%w: %v", errFrame, err)
+	}
+	switch f.Type {
+	case "send":
+		if f.Text == "" {
+			return f, fmt.Errorf("%w: send without text", errFrame)
+		}
+	case "retry":
+		if f.LocalID == "" {
+			return f, fmt.Errorf("%w: retry without localId", errFrame)
+		}
+	case "report":
+		if f.Status != "delivered" && f.Status != "seen" {
+			return f, fmt.Errorf("%w: report status %q", errFrame, f.Status)
+		}
+		if len(f.Items) == 0 || len(f.Items) > 1000 {
+			return f, fmt.Errorf("%w: report of %d items", errFrame, len(f.Items))
+		}
+	case "typing":
+		if f.State == "" {
+			return f, fmt.Errorf("%w: typing without state", errFrame)
+		}
+	case "csat":
+		if _, err := f.rating(); err != nil {
+			return f, err
+		}
+	case "close", "new":
+	default:
+		return f, fmt.Errorf("%w: unknown type %q", errFrame, f.Type)
+	}
+	return f, nil
+}
+
+// rating reads rate as 1..5, sent as a string by forms or a number.
+func (f browserFrame) rating() (int, error) {
+	var s string
+	if err := json.Unmarshal(f.Rate, &s); err != nil {
+		s = string(f.Rate)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 5 {
+		return 0, fmt.Errorf("%w: rating %q", errFrame, s)
+	}
+	return n, nil
+}
+
+// handleSocket is a tab's socket: it attaches the tab to its session, sends
+// it the window and every change, and passes the page's actions on.
+func (s *Server) handleSocket(c echo.Context) error {
+	id, ok := s.identity(c.Request())
+	if !ok {
+		return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
+	}
+	// Accept checks that the Origin is this host: a cross-origin page
+	// cannot drive a customer's session (403).
+	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
+	if err != nil {
+		s.log.Debug("browser socket refused", "error", err)
+		return nil // Accept has answered
+	}
+	conn.SetReadLimit(s.cfg.MaxFrame)
+	tab, err := s.relay.Attach(id)
+	if err != nil {
+		conn.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	}
+	// The request's context ends with the hijack: the socket gets its own,
+	// which ends when the reader stops.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writerDone := make(chan struct{})
+	// The writer ends when the tab is let go or the reader stops.
+	go func() {
+		defer close(writerDone)
+		s.writeTab(ctx, conn, tab)
+	}()
+	s.readTab(ctx, conn, tab)
+	tab.Detach()
+	cancel()
+	<-writerDone
+	return nil
+}
+
+func (s *Server) writeTab(ctx context.Context, conn *websocket.Conn, tab *relay.Tab) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-tab.Out():
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				conn.CloseNow()
+				return
+			}
+		case <-tab.Done():
+			if tab.Dropped() {
+				// Too slow: the page reconnects (1013) and gets the window anew.
+				conn.Close(websocket.StatusTryAgainLater, "too slow")
+			} else {
+				// The session ended (server stopping): the page reconnects.
+				conn.Close(websocket.StatusServiceRestart, "restarting")
+			}
+			return
+		}
+	}
+}
+
+func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.Tab) {
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
+				s.log.Debug("browser socket ended", "error", err)
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			conn.Close(websocket.StatusUnsupportedData, "text frames only")
+			return
+		}
+		f, err := parseBrowserFrame(b)
+		if err != nil {
+			s.log.Info("browser frame refused", "error", err)
+			continue
+		}
+		switch f.Type {
+		case "send":
+			tab.Send(f.Text)
+		case "retry":
+			tab.Retry(f.LocalID)
+		case "report":
+			tab.Report(f.Status, f.Items)
+		case "typing":
+			tab.Typing(f.State)
+		case "close":
+			tab.CloseConversation()
+		case "csat":
+			n, _ := f.rating()
+			tab.Rate(n)
+		case "new":
+			tab.NewConversation()
+		}
+	}
+}
