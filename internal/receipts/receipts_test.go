@@ -85,7 +85,7 @@ func TestFlush(t *testing.T) {
 			want:  []Batch{{dlg, "ACCEPT", []int64{0}}},
 		},
 		{
-			name: "own message refused",
+			name:  "own message refused",
 			steps: []step{obs(content(0, me)), refused(del(0), ErrOwnMessage)},
 		},
 		{

@@ -2,7 +2,10 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"sync"
+
+	"github.com/chatwindow/chatwindow/internal/messaging"
 )
 
 // op is one request of a session to its upstream. It runs on the sender
@@ -11,10 +14,13 @@ type op func(ctx context.Context) func()
 
 // opQueue runs a session's requests one at a time, in the order they were
 // pushed, so that the customer's messages and receipts go out in order
-// while the session's loop never waits on the network.
+// while the session's loop never waits on the network. It runs only while
+// the upstream is open: what the customer does while it is down waits.
 type opQueue struct {
 	mu    sync.Mutex
 	queue []op
+	open  bool
+	gen   uint64 // counts setOpen calls
 	wake  chan struct{}
 }
 
@@ -28,16 +34,29 @@ func (q *opQueue) push(o op) {
 	signal(q.wake)
 }
 
+// setOpen says whether the upstream can take requests.
+func (q *opQueue) setOpen(open bool) {
+	q.mu.Lock()
+	q.open = open
+	q.gen++
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+// notSent reports a request that never left (no socket): its op returns a
+// nil outcome, stays at the head of the queue and runs again once the
+// upstream is open.
+func notSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) }
+
 // run executes ops until ctx ends, handing each outcome to results.
 func (q *opQueue) run(ctx context.Context, results chan<- func()) {
 	for {
 		q.mu.Lock()
 		var o op
-		if len(q.queue) > 0 {
+		if q.open && len(q.queue) > 0 {
 			o = q.queue[0]
-			q.queue[0] = nil
-			q.queue = q.queue[1:]
 		}
+		gen := q.gen
 		q.mu.Unlock()
 		if o == nil {
 			select {
@@ -48,6 +67,20 @@ func (q *opQueue) run(ctx context.Context, results chan<- func()) {
 			}
 		}
 		done := o(ctx)
+		if done == nil {
+			// Not sent: the upstream went down under it. It runs again when
+			// the upstream is open; setOpen(false) has arrived or will.
+			q.mu.Lock()
+			if q.gen == gen {
+				q.open = false
+			}
+			q.mu.Unlock()
+			continue
+		}
+		q.mu.Lock()
+		q.queue[0] = nil
+		q.queue = q.queue[1:]
+		q.mu.Unlock()
 		select {
 		case results <- done:
 		case <-ctx.Done():

@@ -444,6 +444,7 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 	switch u := u.(type) {
 	case messaging.StateChange:
 		st := u.State.String()
+		s.ops.setOpen(u.State == messaging.StateOpen)
 		if u.State == messaging.StateOpen {
 			if s.wasOpen {
 				// Reconnected: receipts that were in flight may or may not
@@ -541,6 +542,9 @@ func (s *Session) follow(convID string, d protocol.ConversationDetails) {
 func (s *Session) fetchAgentName(agentID string) {
 	s.ops.push(func(ctx context.Context) func() {
 		p, err := s.up.GetUserProfile(ctx, agentID)
+		if notSent(err) {
+			return nil
+		}
 		return func() {
 			if err != nil {
 				s.log.Debug("agent profile", "error", err)
@@ -618,6 +622,9 @@ func (s *Session) command(c any) {
 		}
 		s.ops.push(func(ctx context.Context) func() {
 			err := s.up.CloseConversation(ctx, id)
+			if notSent(err) {
+				return nil
+			}
 			return func() {
 				if err != nil {
 					s.log.Warn("close conversation", "conversation_id", id, "error", err)
@@ -633,6 +640,9 @@ func (s *Session) command(c any) {
 		n := c.n
 		s.ops.push(func(ctx context.Context) func() {
 			err := s.up.RateCSAT(ctx, id, n, true, "FILLED")
+			if notSent(err) {
+				return nil
+			}
 			return func() {
 				if err != nil {
 					s.log.Warn("rate conversation", "conversation_id", id, "error", err)
@@ -689,6 +699,9 @@ func (s *Session) createConversation() {
 	s.creating = true
 	s.ops.push(func(ctx context.Context) func() {
 		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
+		if notSent(err) {
+			return nil
+		}
 		var perr *protocol.Error
 		if errors.As(err, &perr) && perr.Code == 409 {
 			// One was open after all: its id is in the text (protocol.md §4).
@@ -738,6 +751,9 @@ func (s *Session) publishText(localID, text string) {
 	}
 	s.ops.push(func(ctx context.Context) func() {
 		seq, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+		if notSent(err) {
+			return nil
+		}
 		return func() {
 			if err != nil {
 				s.log.Info("publish text failed", "conversation_id", conv, "error", err)

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/protocol"
+)
+
+// lines collects what run prints, for tests that wait for a line.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// wait returns the first submatch of re in the output, waiting up to d.
+func (l *lines) wait(t *testing.T, re *regexp.Regexp, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		m := re.FindStringSubmatch(l.buf.String())
+		l.mu.Unlock()
+		if m != nil {
+			return m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Fatalf("no %q in output within %s; got:\n%s", re, d, l.buf.String())
+	return ""
+}
+
+// startRun runs the program with args until the test ends; it returns the
+// output so far (growing) and a stop function that returns run's error.
+func startRun(t *testing.T, args ...string) (*lines, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lines{}
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, args, func(string) string { return "" }, out, io.Discard) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-errc:
+			case <-time.After(15 * time.Second):
+				t.Error("run did not stop within 15 s of its context ending")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return out, stop
+}
+
+var listening = regexp.MustCompile(`listening on (\S+)`)
+
+func TestSimulateServesAndStops(t *testing.T) {
+	out, stop := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", "555", "-agent", "alice:secret", "-agent", "bob:pw")
+	base := out.wait(t, listening, 10*time.Second)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("base URL %q is not loopback http", base)
+	}
+	out.wait(t, regexp.MustCompile(`(agent bob)`), time.Second)
+	resp, err := http.Get(base + "/api/account/555/service/baseURI.json?version=1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var uris protocol.BaseURIs
+	if err := json.NewDecoder(resp.Body).Decode(&uris); err != nil {
+		t.Fatal(err)
+	}
+	host, ok := uris.Lookup(protocol.ServiceAsyncMessagingEnt)
+	if !ok || "http://"+host != base {
+		t.Errorf("asyncMessagingEnt = %q, want the service itself (%s)", host, base)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("run after stop: %v", err)
+	}
+	if _, err := http.Get(base + "/"); err == nil {
+		t.Error("the service still answers after stopping")
+	}
+}
+
+func TestSimulateGeneratesAgentPassword(t *testing.T) {
+	out, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0")
+	pw := out.wait(t, regexp.MustCompile(`agent agent password (\S+)`), 10*time.Second)
+	if len(pw) < 12 {
+		t.Errorf("generated password %q is too short", pw)
+	}
+}
+
+func TestSimulateTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	out, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-tls-cert", cert, "-tls-key", key)
+	base := out.wait(t, listening, 15*time.Second)
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("base URL %q is not https", base)
+	}
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatalf("certificate not written: %v", err)
+	}
+	if _, err := os.Stat(key); err != nil {
+		t.Fatalf("key not written: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		block, _ := pem.Decode(pemBytes)
+		t.Fatalf("certificate does not parse (block %v)", block != nil)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Post(base+"/api/account/12345678/signup", "application/json", nil)
+	if err != nil {
+		t.Fatalf("signup over TLS trusting the written certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("signup: %s", resp.Status)
+	}
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"agent without password", []string{"simulate", "-agent", "alice"}, "NAME:PASSWORD"},
+		{"cert without key", []string{"simulate", "-tls-cert", "x.pem"}, "go together"},
+		{"stray argument", []string{"simulate", "extra"}, "unexpected arguments"},
+		{"bad log level", []string{"simulate", "-log-level", "loud"}, "log level"},
+		{"window stray argument", []string{"serve"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, &stderr)
+			if err == nil || !strings.Contains(err.Error()+stderr.String(), tt.want) {
+				t.Errorf("run(%q) = %v (stderr %q), want an error mentioning %q", tt.args, err, stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestSessionKeys(t *testing.T) {
+	k32 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	k64 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 64))
+	k10 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 10))
+	tests := []struct {
+		in        string
+		wantKeys  int
+		generated bool
+		wantErr   bool
+	}{
+		{"", 2, true, false},
+		{k64 + "," + k32, 2, false, false},
+		{k64 + "," + k32 + "," + k32 + "," + k32, 4, false, false},
+		{k64, 0, false, true},
+		{k64 + "," + k10, 0, false, true},
+		{"not base64!," + k32, 0, false, true},
+	}
+	for _, tt := range tests {
+		keys, generated, err := sessionKeys(tt.in)
+		if (err != nil) != tt.wantErr || len(keys) != tt.wantKeys || generated != tt.generated {
+			t.Errorf("sessionKeys(%.12q…) = %d keys, generated %v, err %v", tt.in, len(keys), generated, err)
+		}
+	}
+}

@@ -1,0 +1,507 @@
+package relay_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/chatwindow/chatwindow/internal/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/simulator"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const account = "777"
+
+var testKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func testLogger() *slog.Logger {
+	if os.Getenv("RELAY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+var fastBackoff = messaging.Backoff{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond}
+
+// jsonRenderer renders views and changes as JSON, so a test tab can read
+// what the page would be sent.
+type jsonRenderer struct{}
+
+type frame struct {
+	Window *relay.View
+	Change *relay.Change
+}
+
+func (jsonRenderer) Window(v relay.View) ([]byte, error) { return json.Marshal(frame{Window: &v}) }
+func (jsonRenderer) Change(_ relay.View, ch relay.Change) ([]byte, error) {
+	return json.Marshal(frame{Change: &ch})
+}
+
+// world is the embedded service, a fault proxy in front of it for the
+// session's upstream, and an agent connected directly.
+type world struct {
+	svc   *simulator.Service
+	srv   *httptest.Server
+	proxy *faultproxy.Proxy
+	ep    messaging.Endpoints // through the proxy
+	mgr   *relay.Manager
+	stop  context.CancelFunc
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	svc, err := simulator.New(simulator.Config{
+		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw"}},
+		Logger: testLogger(), SigningKey: testKey(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	ctx, cancel := context.WithCancel(context.Background())
+	proxy, err := faultproxy.New(ctx, srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := messaging.Discover(ctx, srv.Client(), srv.URL, account, messaging.Overrides{AsyncMessagingEnt: proxy.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{svc: svc, srv: srv, proxy: proxy, ep: ep, stop: cancel}
+	w.mgr = relay.NewManager(ctx, relay.Config{
+		Logger:      testLogger(),
+		Renderer:    jsonRenderer{},
+		Grace:       time.Second,
+		FlushWindow: 20 * time.Millisecond,
+		Consumer: func(token string) (relay.Upstream, error) {
+			return messaging.NewConsumer(messaging.ConsumerConfig{
+				Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: srv.Client(),
+				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+			})
+		},
+	})
+	t.Cleanup(func() {
+		cancel()
+		w.mgr.Wait()
+		proxy.Close()
+		svc.Close()
+		srv.Close()
+	})
+	return w
+}
+
+func (w *world) identity(t *testing.T) relay.Identity {
+	t.Helper()
+	directEP, err := messaging.Discover(t.Context(), w.srv.Client(), w.srv.URL, account, messaging.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := messaging.Signup(t.Context(), w.srv.Client(), directEP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return relay.Identity{SessionID: "s-" + tok[len(tok)-8:], Token: tok}
+}
+
+// agent logs in directly (not through the proxy), goes ONLINE and accepts
+// the first ring; it returns the conversation id.
+func (w *world) agent(t *testing.T) (*messaging.Agent, <-chan messaging.Update) {
+	t.Helper()
+	ep, err := messaging.Discover(t.Context(), w.srv.Client(), w.srv.URL, account, messaging.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := messaging.NewAgent(messaging.AgentConfig{
+		Endpoints: ep, Username: "alice", Password: "pw", HTTPClient: w.srv.Client(),
+		SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAgentState(t.Context(), protocol.AgentOnline); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SubscribeRoutingTasks(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// Runs until the test ends.
+	go func() {
+		defer close(done)
+		_ = a.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return a, a.Updates()
+}
+
+func acceptFirstRing(t *testing.T, a *messaging.Agent, ups <-chan messaging.Update) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case u := <-ups:
+			r, ok := u.(messaging.RoutingUpdate)
+			if !ok {
+				continue
+			}
+			for _, ring := range r.Change.Result.RingsDetails {
+				if ring.RingState == protocol.RingWaiting {
+					if err := a.AcceptRing(t.Context(), ring.RingID); err != nil {
+						t.Fatal(err)
+					}
+					return r.Change.Result.ConversationID
+				}
+			}
+		case <-deadline:
+			t.Fatal("no ring within 10 s")
+		}
+	}
+}
+
+// tab plays a browser tab: it reads what the session sends and reports
+// every agent message as delivered and then seen, as a visible page does.
+type tab struct {
+	mu      sync.Mutex
+	agentSm map[int64]int // agent message sequence → times added
+	own     map[string]string
+	conn    []string
+}
+
+func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
+	tb := &tab{agentSm: map[int64]int{}, own: map[string]string{}}
+	done := make(chan struct{})
+	// Ends when the session lets go of the tab (detached at cleanup).
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case b := <-rt.Out():
+				var f frame
+				if err := json.Unmarshal(b, &f); err != nil {
+					t.Errorf("tab got %q: %v", b, err)
+					return
+				}
+				tb.apply(rt, f, seen)
+			case <-rt.Done():
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		rt.Detach()
+		<-done
+	})
+	return tb
+}
+
+func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
+	var added, updated []relay.Message
+	if f.Window != nil {
+		added = f.Window.Messages
+		tb.mu.Lock()
+		tb.conn = append(tb.conn, f.Window.Connection)
+		tb.mu.Unlock()
+	}
+	if f.Change != nil {
+		added, updated = f.Change.Added, f.Change.Updated
+	}
+	var items []relay.Item
+	tb.mu.Lock()
+	for _, m := range append(added, updated...) {
+		switch m.From {
+		case relay.FromAgent:
+			if f.Window == nil || tb.agentSm[m.Seq] == 0 {
+				tb.agentSm[m.Seq]++
+			}
+			items = append(items, relay.Item{DialogID: m.DialogID, Seq: m.Seq})
+		case relay.FromConsumer:
+			tb.own[m.Text] = m.Receipt
+		}
+	}
+	tb.mu.Unlock()
+	if len(items) > 0 {
+		rt.Report("delivered", items)
+		if seen {
+			rt.Report("seen", items)
+		}
+	}
+}
+
+func (tb *tab) receipt(text string) string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.own[text]
+}
+
+// consumerReceipts counts, per sequence, the ACCEPTs and READs the
+// service stored from anyone but the agent.
+func consumerReceipts(evs []protocol.MessagingEvent, agentPID string) (accept, read map[int64]int) {
+	accept, read = map[int64]int{}, map[int64]int{}
+	for _, e := range evs {
+		if e.Event.Type != protocol.EventAcceptStatus || e.Originator() == agentPID {
+			continue
+		}
+		for _, n := range e.Event.SequenceList {
+			switch e.Event.Status {
+			case protocol.StatusAccept:
+				if read[n] > 0 {
+					accept[n] += 1000 // an ACCEPT after READ: flagged below
+				}
+				accept[n]++
+			case protocol.StatusRead:
+				read[n]++
+			}
+		}
+	}
+	return accept, read
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReceiptsExactlyOnceAcrossCuts: an agent writes while the session's
+// upstream is cut again and again; the tab shows every agent message once,
+// and the service receives exactly one ACCEPT and one READ per message,
+// ACCEPT never after READ (design.md §3 rules 3, 5).
+func TestReceiptsExactlyOnceAcrossCuts(t *testing.T) {
+	w := newWorld(t)
+	id := w.identity(t)
+	rt, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("hello")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "the customer's message sent", 10*time.Second, func() bool { return tb.receipt("hello") != relay.ReceiptPending && tb.receipt("hello") != "" })
+
+	const n = 40
+	cutsDone := make(chan int)
+	// Cuts the upstream every 40 ms while the agent writes; ends after the
+	// writing is done (stop closed).
+	stop := make(chan struct{})
+	go func() {
+		cuts := 0
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				cutsDone <- cuts
+				return
+			case <-tick.C:
+				cuts += w.proxy.CutAll()
+			}
+		}
+	}()
+	var agentSeqs []int64
+	for i := range n {
+		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprintf("agent %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agentSeqs = append(agentSeqs, seq)
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	cuts := <-cutsDone
+	if cuts == 0 {
+		t.Fatal("the proxy cut nothing: the test proved nothing")
+	}
+
+	waitUntil(t, "ACCEPT and READ of every agent message at the service", 20*time.Second, func() bool {
+		accept, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		for _, s := range agentSeqs {
+			if accept[s] == 0 || read[s] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+	accept, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+	for _, s := range agentSeqs {
+		if accept[s] != 1 || read[s] != 1 {
+			t.Errorf("sequence %d: %d ACCEPT, %d READ at the service; want exactly 1 each (1000+ means an ACCEPT after READ)", s, accept[s], read[s])
+		}
+	}
+	for s := range accept {
+		if !contains(agentSeqs, s) {
+			t.Errorf("a receipt for sequence %d, which is not an agent message", s)
+		}
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, s := range agentSeqs {
+		if tb.agentSm[s] != 1 {
+			t.Errorf("agent message %d shown %d times in the tab, want 1", s, tb.agentSm[s])
+		}
+	}
+	t.Logf("%d cuts, %d agent messages, each with one ACCEPT and one READ", cuts, n)
+}
+
+// TestHiddenTabOnlyAccepts: a tab that inserts messages but never sees
+// them gets ACCEPT published, never READ (rules 1, 2).
+func TestHiddenTabOnlyAccepts(t *testing.T) {
+	w := newWorld(t)
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, false)
+	a, ups := w.agent(t)
+	rt.Send("hi")
+	conv := acceptFirstRing(t, a, ups)
+	seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "ACCEPT at the service", 10*time.Second, func() bool {
+		accept, _ := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		return accept[seq] == 1
+	})
+	time.Sleep(200 * time.Millisecond)
+	if _, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID()); read[seq] != 0 {
+		t.Errorf("READ published for a message no tab saw")
+	}
+}
+
+// TestSecondTabAndTicks: a second tab of the same session gets the window
+// with the history, the agent's receipts move the customer's ticks in
+// both, and reports from both tabs publish one receipt.
+func TestSecondTabAndTicks(t *testing.T) {
+	w := newWorld(t)
+	id := w.identity(t)
+	rt1, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb1 := runTab(t, rt1, true)
+	a, ups := w.agent(t)
+	rt1.Send("question")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "sent", 10*time.Second, func() bool { return tb1.receipt("question") == relay.ReceiptSent })
+	agentSeq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: "answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rt2, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb2 := runTab(t, rt2, true)
+	if w.mgr.Sessions() != 1 {
+		t.Errorf("%d sessions for one identity, want 1", w.mgr.Sessions())
+	}
+	waitUntil(t, "both receipts of the answer", 10*time.Second, func() bool {
+		accept, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		return accept[agentSeq] >= 1 && read[agentSeq] >= 1
+	})
+	// The customer's message: find its sequence and have the agent read it.
+	var mine int64 = -1
+	for _, e := range w.svc.DialogEvents(conv) {
+		if e.Event.Type == protocol.EventContent && e.Event.Message == "question" {
+			mine = *e.Sequence
+		}
+	}
+	if _, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAccept, SequenceList: protocol.Seqs{mine}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "accepted ticks in both tabs", 10*time.Second, func() bool {
+		return tb1.receipt("question") == relay.ReceiptAccepted && tb2.receipt("question") == relay.ReceiptAccepted
+	})
+	if _, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{mine}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "read ticks in both tabs", 10*time.Second, func() bool {
+		return tb1.receipt("question") == relay.ReceiptRead && tb2.receipt("question") == relay.ReceiptRead
+	})
+	time.Sleep(200 * time.Millisecond)
+	accept, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+	if accept[agentSeq] != 1 || read[agentSeq] != 1 {
+		t.Errorf("two tabs: %d ACCEPT, %d READ; want 1 each", accept[agentSeq], read[agentSeq])
+	}
+}
+
+// TestRefusedReports: sequences that are unknown, the customer's own, not
+// content, or of another dialog are never published (rule 6).
+func TestRefusedReports(t *testing.T) {
+	w := newWorld(t)
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, false)
+	a, ups := w.agent(t)
+	rt.Send("mine")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "sent", 10*time.Second, func() bool { return tb.receipt("mine") == relay.ReceiptSent })
+	own := int64(-1)
+	for _, e := range w.svc.DialogEvents(conv) {
+		if e.Event.Message == "mine" {
+			own = *e.Sequence
+		}
+	}
+	receiptSeq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{own}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the agent's receipt applied", 10*time.Second, func() bool { return tb.receipt("mine") == relay.ReceiptRead })
+	for _, items := range [][]relay.Item{
+		{{DialogID: conv, Seq: own}},         // the customer's own message
+		{{DialogID: conv, Seq: receiptSeq}},  // a receipt, not content
+		{{DialogID: conv, Seq: 999}},         // unknown
+		{{DialogID: "other-dialog", Seq: 0}}, // another dialog
+	} {
+		rt.Report("delivered", items)
+		rt.Report("seen", items)
+	}
+	time.Sleep(300 * time.Millisecond)
+	accept, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+	if len(accept) != 0 || len(read) != 0 {
+		t.Errorf("refused reports were published: ACCEPT %v READ %v", accept, read)
+	}
+}
+
+func contains(s []int64, v int64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
