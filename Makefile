@@ -5,7 +5,7 @@ BIN := bin/chatwindow
 AGENTSDK := tests/agentsdk
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test e2e generate lint check arrows bench fuzz clean
+.PHONY: run build test e2e generate lint check arrows bench fuzz htmx clean
 
 ## run: build and start chatwindow on the embedded messaging service
 run: build
@@ -18,17 +18,17 @@ build:
 test: $(AGENTSDK)/node_modules/.installed
 	$(GO) test -race -count=1 ./...
 
-## e2e: only the tests that run real independent peers (the Node.js agent SDK)
+## e2e: only the tests with real independent peers: Chromium and the Node.js agent SDK
 e2e: $(AGENTSDK)/node_modules/.installed
-	E2E_REQUIRED=1 $(GO) test -race -count=1 ./tests/...
+	E2E_REQUIRED=1 $(GO) test -race -count=1 -run 'Browser|SDK|Tutorial' ./cmd/... ./tests/...
 
 $(AGENTSDK)/node_modules/.installed: $(AGENTSDK)/package.json $(AGENTSDK)/package-lock.json
 	cd $(AGENTSDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## generate: regenerate generated code (templ components once views exist)
+## generate: regenerate the templ components (their *_templ.go are committed)
 generate:
-	$(GO) generate ./...
+	$(GO) tool templ generate -path views
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -38,6 +38,8 @@ lint:
 
 ## check: generated code current, lint, and the package arrows
 check: lint arrows
+	$(GO) tool templ generate -check -path views
+	$(GO) tool templ fmt -fail views
 	$(GO) mod tidy -diff
 
 arrows:
@@ -50,6 +52,21 @@ bench:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime 20s ./internal/protocol
+
+## htmx: refresh the vendored htmx (pinned; checked against these sha256)
+HTMX_VERSION := 2.0.11
+HTMX_WS_VERSION := 2.0.4
+HTMX_SHA256 := d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717
+HTMX_WS_SHA256 := 896afc2936ded7a56373edf16ce75b0fe9bf49c03d1f55aee9baa94cb87c8d3e
+htmx:
+	rm -rf tmp/htmx && mkdir -p tmp/htmx
+	cd tmp/htmx && npm pack --silent htmx.org@$(HTMX_VERSION) htmx-ext-ws@$(HTMX_WS_VERSION) && \
+	  tar xzf htmx.org-$(HTMX_VERSION).tgz package/dist/htmx.min.js && mv package/dist/htmx.min.js htmx.min.js && \
+	  tar xzf htmx-ext-ws-$(HTMX_WS_VERSION).tgz package/dist/ws.min.js && mv package/dist/ws.min.js ws.min.js
+	echo "$(HTMX_SHA256)  tmp/htmx/htmx.min.js" | sha256sum -c
+	echo "$(HTMX_WS_SHA256)  tmp/htmx/ws.min.js" | sha256sum -c
+	cp tmp/htmx/htmx.min.js static/vendor/htmx-$(HTMX_VERSION).min.js
+	cp tmp/htmx/ws.min.js static/vendor/htmx-ext-ws-$(HTMX_WS_VERSION).min.js
 
 clean:
 	rm -rf bin $(AGENTSDK)/node_modules
