@@ -33,6 +33,12 @@ func (l *lines) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // wait returns the first submatch of re in the output, waiting up to d.
 func (l *lines) wait(t *testing.T, re *regexp.Regexp, d time.Duration) string {
 	t.Helper()
@@ -56,10 +62,17 @@ func (l *lines) wait(t *testing.T, re *regexp.Regexp, d time.Duration) string {
 // output so far (growing) and a stop function that returns run's error.
 func startRun(t *testing.T, args ...string) (*lines, func() error) {
 	t.Helper()
+	return startRunEnv(t, nil, args...)
+}
+
+// startRunEnv is startRun with an environment.
+func startRunEnv(t *testing.T, env map[string]string, args ...string) (*lines, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lines{}
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, args, func(string) string { return "" }, out, io.Discard) }()
+	getenv := func(k string) string { return env[k] }
+	go func() { errc <- run(ctx, args, getenv, out, io.Discard) }()
 	var once sync.Once
 	var err error
 	stop := func() error {
@@ -191,5 +204,40 @@ func TestSessionKeys(t *testing.T) {
 		if (err != nil) != tt.wantErr || len(keys) != tt.wantKeys || generated != tt.generated {
 			t.Errorf("sessionKeys(%.12q…) = %d keys, generated %v, err %v", tt.in, len(keys), generated, err)
 		}
+	}
+}
+
+// TestWindowOnAccount: with LP_ACCOUNT the window finds its hosts through
+// LP_CSDS, as against LivePerson; here against `chatwindow simulate`.
+func TestWindowOnAccount(t *testing.T) {
+	sim, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", "12345678")
+	base := sim.wait(t, listening, 10*time.Second)
+	win, stop := startRunEnv(t, map[string]string{
+		"LP_ACCOUNT": "12345678", "LP_CSDS": base, "CHATWINDOW_ADDR": "127.0.0.1:0",
+	})
+	page := win.wait(t, regexp.MustCompile(`chat window on (\S+)`), 10*time.Second)
+	if strings.Contains(win.String(), "messaging service on") {
+		t.Error("started the embedded service although LP_ACCOUNT is set")
+	}
+	resp, err := http.Get(page + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Set-Cookie"), "chatwindow=") {
+		t.Errorf("GET / = %s, Set-Cookie %q; want a page and a session (signed up at the service)", resp.Status, resp.Header.Get("Set-Cookie"))
+	}
+	if err := stop(); err != nil {
+		t.Errorf("window stopped with %v", err)
+	}
+}
+
+// TestWindowUnreachableAccount: discovery failing is a clear error.
+func TestWindowUnreachableAccount(t *testing.T) {
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, func(k string) string {
+		return map[string]string{"LP_ACCOUNT": "1", "LP_CSDS": "http://127.0.0.1:1"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "discover") {
+		t.Errorf("run = %v, want a discovery error", err)
 	}
 }
