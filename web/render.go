@@ -60,7 +60,13 @@ func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 		comps = append(comps, views.Typing(w.Typing, true))
 	}
 	if ch.Phase {
-		comps = append(comps, views.Footer(w, true))
+		// new → open keeps the composer (and what is being typed in it);
+		// closing swaps the whole footer for the rating.
+		if v.Phase == "new" || v.Phase == "open" {
+			comps = append(comps, views.CloseControl(v.Phase, true))
+		} else {
+			comps = append(comps, views.Footer(w, true))
+		}
 	}
 	if ch.Announce != "" {
 		comps = append(comps, views.Announce(ch.Announce))
@@ -131,4 +137,3 @@ func clock(t time.Time) (text, iso string) {
 
 // Renderer is the relay renderer of the web layer's views.
 func Renderer() relay.Renderer { return fragments{} }
-
