@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
@@ -48,6 +50,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,7 +79,11 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		// The embedded service, in this process, on loopback.
 		*account = "12345678"
 		password := randomPassword()
-		svc, err := simulator.New(simulator.Config{Account: *account, Agents: []simulator.Agent{{Name: "agent", Password: password}}, Logger: logger.With("component", "simulator")})
+		agents := []simulator.Agent{{Name: "agent", Password: password}}
+		if *botDelay > 0 {
+			agents = append(agents, simulator.Agent{Name: botName, Password: randomPassword()})
+		}
+		svc, err := simulator.New(simulator.Config{Account: *account, Agents: agents, Logger: logger.With("component", "simulator")})
 		if err != nil {
 			return fmt.Errorf("embedded service: %w", err)
 		}
@@ -95,6 +102,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 				logger.Error("embedded service stopped", "error", err)
 			}
 		}()
+		if *botDelay > 0 {
+			startBot(ctx, &wg, logger, hc, *csds, *account, agents[1], *botDelay)
+			fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
+		}
 	}
 
 	ep, err := messaging.Discover(ctx, hc, *csds, *account, messaging.Overrides{
@@ -233,6 +244,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); generated self-signed when missing")
 	tlsKey := fs.String("tls-key", "", "the certificate's key (PEM); generated when missing")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	botDelay := fs.Duration("bot-delay", 0, "run the demo bot: it takes a ring nobody took within this delay (0: no bot)")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
@@ -253,7 +265,11 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		agents = agentFlags{{Name: "agent", Password: randomPassword()}}
 	}
 
-	svc, err := simulator.New(simulator.Config{Account: *account, Agents: agents, Logger: logger})
+	all := []simulator.Agent(agents)
+	if *botDelay > 0 {
+		all = append(all, simulator.Agent{Name: botName, Password: randomPassword()})
+	}
+	svc, err := simulator.New(simulator.Config{Account: *account, Agents: all, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
@@ -264,6 +280,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("simulate: listen %s: %w", *addr, err)
 	}
 	scheme := "http"
+	hc := &http.Client{Timeout: 15 * time.Second}
 	if *tlsCert != "" {
 		cert, created, err := simulator.LoadOrCreateCert(*tlsCert, *tlsKey)
 		if err != nil {
@@ -275,6 +292,10 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
+		// The bot trusts the service's own certificate.
+		pool := x509.NewCertPool()
+		pool.AddCert(cert.Leaf)
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
@@ -286,7 +307,37 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(stdout, "agent %s\n", a.Name)
 		}
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if *botDelay > 0 {
+		startBot(ctx, &wg, logger, hc, fmt.Sprintf("%s://%s", scheme, ln.Addr()), *account, all[len(all)-1], *botDelay)
+		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
+	}
 	return serve(ctx, logger, ln, svc, svc.Close)
+}
+
+// botName is the demo bot's agent.
+const botName = "bot"
+
+// startBot runs the demo bot against the service at base until ctx ends.
+func startBot(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, hc *http.Client, base, account string, a simulator.Agent, delay time.Duration) {
+	wg.Add(1)
+	// The bot runs until ctx ends (or its login is refused).
+	go func() {
+		defer wg.Done()
+		log := logger.With("component", "demobot")
+		ep, err := messaging.Discover(ctx, hc, base, account, messaging.Overrides{})
+		if err != nil {
+			log.Error("demo bot: discovery", "error", err)
+			return
+		}
+		err = demobot.Run(ctx, demobot.Config{Endpoints: ep, Username: a.Name, Password: a.Password, HTTPClient: hc, Delay: delay, Logger: log})
+		if err != nil {
+			log.Error("demo bot stopped", "error", err)
+		}
+	}()
 }
 
 // serve serves h on ln until ctx ends, then shuts down: it stops
@@ -328,6 +379,13 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(key)); err == nil {
+		return d
+	}
+	return def
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -240,4 +242,57 @@ func TestWindowUnreachableAccount(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "discover") {
 		t.Errorf("run = %v, want a discovery error", err)
 	}
+}
+
+// TestSimulateWithBot: `simulate -bot-delay` answers a customer nobody
+// took, over TLS, trusting its own certificate.
+func TestSimulateWithBot(t *testing.T) {
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "cert.pem")
+	out, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-bot-delay", "50ms", "-tls-cert", cert, "-tls-key", filepath.Join(dir, "key.pem"))
+	base := out.wait(t, listening, 15*time.Second)
+	pemBytes, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	ep, err := messaging.Discover(t.Context(), hc, base, "12345678", messaging.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.SignupToken(hc, ep), HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	// The consumer runs until the test's context ends.
+	go func() {
+		defer close(done)
+		_ = c.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	var conv string
+	for conv == "" {
+		conv, err = c.RequestConversation(ctx, protocol.ConsumerRequestConversation{})
+		if err != nil && ctx.Err() == nil && errors.Is(err, messaging.ErrNotConnected) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Follow(ctx, conv, conv, 0); err != nil {
+		t.Fatal(err)
+	}
+	for u := range c.Updates() {
+		if e, ok := u.(messaging.EventUpdate); ok && e.Event.Event.Type == protocol.EventContent {
+			return // the bot greeted
+		}
+	}
+	t.Fatal("no greeting from the demo bot")
 }
