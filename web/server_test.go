@@ -141,7 +141,7 @@ func TestChatPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, hook := range []string{"composer", "send", "connection", "messages"} {
-		if doc.Find(`[data-testid="` + hook + `"]`).Length() != 1 {
+		if doc.Find(`[data-testid="`+hook+`"]`).Length() != 1 {
 			t.Errorf("no data-testid=%q", hook)
 		}
 	}
