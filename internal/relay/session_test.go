@@ -50,11 +50,15 @@ type jsonRenderer struct{}
 type frame struct {
 	Window *relay.View
 	Change *relay.Change
+	// Connection is the banner's state when the frame was rendered.
+	Connection string
 }
 
-func (jsonRenderer) Window(v relay.View) ([]byte, error) { return json.Marshal(frame{Window: &v}) }
-func (jsonRenderer) Change(_ relay.View, ch relay.Change) ([]byte, error) {
-	return json.Marshal(frame{Change: &ch})
+func (jsonRenderer) Window(v relay.View) ([]byte, error) {
+	return json.Marshal(frame{Window: &v, Connection: v.Connection})
+}
+func (jsonRenderer) Change(v relay.View, ch relay.Change) ([]byte, error) {
+	return json.Marshal(frame{Change: &ch, Connection: v.Connection})
 }
 
 // world is the embedded service, a fault proxy in front of it for the
@@ -220,11 +224,13 @@ func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
 
 func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 	var added, updated []relay.Message
+	tb.mu.Lock()
+	if n := len(tb.conn); n == 0 || tb.conn[n-1] != f.Connection {
+		tb.conn = append(tb.conn, f.Connection)
+	}
+	tb.mu.Unlock()
 	if f.Window != nil {
 		added = f.Window.Messages
-		tb.mu.Lock()
-		tb.conn = append(tb.conn, f.Window.Connection)
-		tb.mu.Unlock()
 	}
 	if f.Change != nil {
 		added, updated = f.Change.Added, f.Change.Updated
@@ -249,6 +255,15 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 			rt.Report("seen", items)
 		}
 	}
+}
+
+func (tb *tab) connection() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if len(tb.conn) == 0 {
+		return ""
+	}
+	return tb.conn[len(tb.conn)-1]
 }
 
 func (tb *tab) receipt(text string) string {
@@ -504,4 +519,49 @@ func contains(s []int64, v int64) bool {
 		}
 	}
 	return false
+}
+
+// TestOutage: while the upstream is down the banner says so, what the
+// customer writes waits as pending, and goes out once (in order) when the
+// connection is back.
+func TestOutage(t *testing.T) {
+	w := newWorld(t)
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("before")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "open and sent", 10*time.Second, func() bool {
+		return tb.connection() == "open" && tb.receipt("before") == relay.ReceiptSent
+	})
+
+	w.proxy.Pause()
+	w.proxy.CutAll()
+	waitUntil(t, "the banner to say reconnecting", 10*time.Second, func() bool { return tb.connection() == "reconnecting" })
+	rt.Send("during 1")
+	rt.Send("during 2")
+	waitUntil(t, "both pending", 5*time.Second, func() bool {
+		return tb.receipt("during 1") == relay.ReceiptPending && tb.receipt("during 2") == relay.ReceiptPending
+	})
+	time.Sleep(200 * time.Millisecond)
+	if got := tb.receipt("during 1"); got != relay.ReceiptPending {
+		t.Fatalf("during the outage the message became %q, want pending", got)
+	}
+
+	w.proxy.Resume()
+	waitUntil(t, "back open with both sent", 15*time.Second, func() bool {
+		return tb.connection() == "open" && tb.receipt("during 1") == relay.ReceiptSent && tb.receipt("during 2") == relay.ReceiptSent
+	})
+	var texts []string
+	for _, e := range w.svc.DialogEvents(conv) {
+		if e.Event.Type == protocol.EventContent && e.Originator() != a.PID() {
+			texts = append(texts, e.Event.Message)
+		}
+	}
+	if got, want := fmt.Sprint(texts), "[before during 1 during 2]"; got != want {
+		t.Errorf("the service has %s, want %s (each once, in order)", got, want)
+	}
 }
