@@ -13,6 +13,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 )
 
 // structured is the part of LivePerson's structured content the tests
@@ -83,7 +84,7 @@ func TestConversation(t *testing.T) {
 		t.Errorf("quick replies' texts (-want +got):\n%s", diff)
 	}
 	composing := false
-	for _, ev := range cu.events(cu.col.snapshot()) {
+	for _, ev := range cu.events(cu.col.Snapshot()) {
 		if ev.Event.Type == protocol.EventChatState && ev.Event.ChatState == protocol.ChatComposing && ev.Originator() == bot {
 			composing = true
 		}
@@ -146,7 +147,7 @@ func TestConversation(t *testing.T) {
 	if got := cu.waitReply(t, bot, byeSeq); got.Event.Message != demobot.GoodbyeText {
 		t.Errorf("answer to bye: %q", got.Event.Message)
 	}
-	cu.col.waitFor(t, "the close", func(ups []messaging.Update) bool {
+	cu.col.WaitFor(t, "the close", func(ups []messaging.Update) bool {
 		for _, u := range ups {
 			if c, ok := u.(messaging.ConversationUpdate); ok && c.Change.Result.ConvID == cu.convID && c.Change.Result.ConversationDetails.Stage == protocol.StateClose {
 				return true
@@ -198,13 +199,13 @@ func TestPersonFirst(t *testing.T) {
 	if err := alice.SubscribeRoutingTasks(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	acol := collect(alice.Updates())
-	start(t, alice.Run)
+	acol := testenv.Collect(alice.Updates())
+	testenv.Start(t, alice.Run)
 
 	cu := newCustomer(t, e)
 	logs.waitFor(t, "ring, waiting for a person", 1)
 	var ringID string
-	acol.waitFor(t, "alice's ring", func(ups []messaging.Update) bool {
+	acol.WaitFor(t, "alice's ring", func(ups []messaging.Update) bool {
 		for _, u := range ups {
 			if r, ok := u.(messaging.RoutingUpdate); ok && r.Change.Result.ConversationID == cu.convID {
 				for _, ring := range r.Change.Result.RingsDetails {
@@ -231,7 +232,7 @@ func TestPersonFirst(t *testing.T) {
 	if _, err := alice.Publish(t.Context(), cu.convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{seq}}); err != nil {
 		t.Fatal(err)
 	}
-	cu.col.waitFor(t, "alice's READ", func(ups []messaging.Update) bool {
+	cu.col.WaitFor(t, "alice's READ", func(ups []messaging.Update) bool {
 		for _, ev := range cu.events(ups) {
 			if ev.Event.Type == protocol.EventAcceptStatus && ev.Originator() == alicePID {
 				return true
@@ -318,7 +319,7 @@ func TestReconnectAndRestart(t *testing.T) {
 
 	// Stop the bot, write, start a new one: it picks the conversation up
 	// from the metadata and the history.
-	if err := r.stop(t); err != nil {
+	if err := r.Stop(t); err != nil {
 		t.Fatal(err)
 	}
 	asked = append(asked, cu.say(t, "help"))

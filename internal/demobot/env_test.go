@@ -2,8 +2,6 @@ package demobot_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -20,36 +18,22 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
 	account   = "123"
-	waitLimit = 10 * time.Second
+	waitLimit = testenv.WaitLimit
 )
 
-// testKey is generated once per test binary: key generation is the slowest
-// part of simulator.New.
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
+func testLogger() *slog.Logger { return testenv.Logger("DEMOBOT_TEST_LOG") }
 
 // verbose logs to stderr with DEMOBOT_TEST_LOG=1.
 func verbose() bool { return os.Getenv("DEMOBOT_TEST_LOG") != "" }
 
-func testLogger() *slog.Logger {
-	if verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-var fastBackoff = messaging.Backoff{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond}
+var fastBackoff = testenv.FastBackoff
 
 // env is the embedded service behind a real loopback HTTP server, with the
 // bot's account and a person's.
@@ -61,25 +45,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	svc, err := simulator.New(simulator.Config{
-		Account:    account,
-		Agents:     []simulator.Agent{{Name: "bot", Password: "pw-bot"}, {Name: "alice", Password: "pw-a"}},
-		Logger:     testLogger(),
-		SigningKey: testKey(),
+	s := testenv.NewService(t, simulator.Config{
+		Account: account,
+		Agents:  []simulator.Agent{{Name: "bot", Password: "pw-bot"}, {Name: "alice", Password: "pw-a"}},
+		Logger:  testLogger(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(svc)
-	t.Cleanup(func() {
-		svc.Close()
-		srv.Close()
-	})
-	ep, err := messaging.Discover(t.Context(), srv.Client(), srv.URL, account, messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{svc: svc, srv: srv, ep: ep}
+	return &env{svc: s.Svc, srv: s.Srv, ep: s.EP}
 }
 
 // pid is an agent's participant id.
@@ -120,47 +91,16 @@ func (e *env) botConfig(logs *logRecorder) demobot.Config {
 	}
 }
 
-// runner runs a function in the background until stop (at the latest at
-// cleanup) and keeps its result.
-type runner struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-}
-
-func start(t *testing.T, run func(context.Context) error) *runner {
+// startBot runs the bot until the test ends.
+func startBot(t *testing.T, cfg demobot.Config) *testenv.Runner {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{cancel: cancel, done: make(chan struct{})}
-	// Ends when stop cancels ctx, or run returns by itself.
-	go func() {
-		defer close(r.done)
-		r.err = run(ctx)
-	}()
+	r := testenv.Start(t, func(ctx context.Context) error { return demobot.Run(ctx, cfg) })
 	t.Cleanup(func() {
-		if err := r.stop(t); err != nil {
-			t.Errorf("run: %v", err)
+		if err := r.Stop(t); err != nil {
+			t.Errorf("bot: %v", err)
 		}
 	})
 	return r
-}
-
-func (r *runner) stop(t *testing.T) error {
-	t.Helper()
-	r.cancel()
-	select {
-	case <-r.done:
-		return r.err
-	case <-time.After(waitLimit):
-		t.Fatal("run did not return")
-		return nil
-	}
-}
-
-// startBot runs the bot until the test ends.
-func startBot(t *testing.T, cfg demobot.Config) *runner {
-	t.Helper()
-	return start(t, func(ctx context.Context) error { return demobot.Run(ctx, cfg) })
 }
 
 // logRecorder is a slog.Handler that keeps every message (and, with
@@ -220,86 +160,10 @@ func (r *logRecorder) waitFor(t *testing.T, s string, n int) {
 	}
 }
 
-// collector drains an Updates channel and keeps everything.
-type collector struct {
-	mu      sync.Mutex
-	updates []messaging.Update
-	changed chan struct{}
-}
-
-// collect reads ch until it is closed (when the session's Run returns).
-func collect(ch <-chan messaging.Update) *collector {
-	c := &collector{changed: make(chan struct{})}
-	go func() {
-		for u := range ch {
-			c.mu.Lock()
-			c.updates = append(c.updates, u)
-			close(c.changed)
-			c.changed = make(chan struct{})
-			c.mu.Unlock()
-		}
-	}()
-	return c
-}
-
-func (c *collector) snapshot() []messaging.Update {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]messaging.Update(nil), c.updates...)
-}
-
-// waitFor waits until cond holds over everything received so far.
-func (c *collector) waitFor(t *testing.T, what string, cond func([]messaging.Update) bool) []messaging.Update {
-	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		ups := append([]messaging.Update(nil), c.updates...)
-		changed := c.changed
-		c.mu.Unlock()
-		if cond(ups) {
-			return ups
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s; got %d updates: %s", what, len(ups), describe(ups))
-		}
-	}
-}
-
-func describe(ups []messaging.Update) string {
-	var b strings.Builder
-	for _, u := range ups {
-		switch u := u.(type) {
-		case messaging.StateChange:
-			fmt.Fprintf(&b, " [state %s %v]", u.State, u.Err)
-		case messaging.EventUpdate:
-			s, _ := u.Event.Seq()
-			fmt.Fprintf(&b, " [event %s #%d %s %s %v]", u.Event.Event.Type, s, u.Event.Event.Message, u.Event.Event.ChatState, u.Event.Event.SequenceList)
-		case messaging.ConversationUpdate:
-			fmt.Fprintf(&b, " [conv %s %s]", u.Change.Type, u.Change.Result.ConversationDetails.Stage)
-		default:
-			fmt.Fprintf(&b, " [%T]", u)
-		}
-	}
-	return b.String()
-}
-
-func isOpen(ups []messaging.Update) bool {
-	for i := len(ups) - 1; i >= 0; i-- {
-		if s, ok := ups[i].(messaging.StateChange); ok {
-			return s.State == messaging.StateOpen
-		}
-	}
-	return false
-}
-
 // customer is a consumer with an open conversation it follows.
 type customer struct {
 	c      *messaging.Consumer
-	col    *collector
+	col    *testenv.Collector
 	convID string
 }
 
@@ -313,9 +177,9 @@ func newCustomer(t *testing.T, e *env) *customer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(c.Updates())
-	start(t, c.Run)
-	col.waitFor(t, "consumer open", isOpen)
+	col := testenv.Collect(c.Updates())
+	testenv.Start(t, c.Run)
+	col.WaitFor(t, "consumer open", testenv.IsOpen)
 	if err := c.SubscribeConversations(t.Context(), protocol.SubscribeExConversations{}); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +230,7 @@ func contentFrom(evs []protocol.MessagingEvent, who string, after int64) []proto
 // waitReply waits for the n-th content event from who after seq.
 func (cu *customer) waitReply(t *testing.T, who string, after int64) protocol.MessagingEvent {
 	t.Helper()
-	ups := cu.col.waitFor(t, fmt.Sprintf("a reply after #%d", after), func(ups []messaging.Update) bool {
+	ups := cu.col.WaitFor(t, fmt.Sprintf("a reply after #%d", after), func(ups []messaging.Update) bool {
 		return len(contentFrom(cu.events(ups), who, after)) > 0
 	})
 	return contentFrom(cu.events(ups), who, after)[0]
