@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -29,9 +28,6 @@ const (
 )
 
 func testLogger() *slog.Logger { return testenv.Logger("DEMOBOT_TEST_LOG") }
-
-// verbose logs to stderr with DEMOBOT_TEST_LOG=1.
-func verbose() bool { return os.Getenv("DEMOBOT_TEST_LOG") != "" }
 
 var fastBackoff = testenv.FastBackoff
 
