@@ -1,5 +1,6 @@
 // chat.js: what only the page can know, reported to the server over the
-// window's socket. "delivered" when an agent's message is in the page;
+// window's socket. "delivered" when an agent's message is in the page (in
+// the agent console: a consumer's, see data-report-from);
 // "seen" when at least half of its bubble (or half the viewport, for a bubble
 // taller than that) has been in view of a visible, focused tab for DWELL ms.
 // Visibility is read through document.visibilityState and its
@@ -48,8 +49,11 @@
     return document.visibilityState === "visible" && document.hasFocus();
   }
 
+  // The list says whose messages this page reports on: the agent's in the
+  // customer's window, the consumer's in the agent console.
   function isAgentMessage(el) {
-    return el.matches && el.matches('[data-testid="message"][data-from="agent"][data-seq]');
+    var from = (list && list.dataset.reportFrom) || "agent";
+    return el.matches && el.matches('[data-testid="message"][data-from="' + from + '"][data-seq]');
   }
 
   // --- seen: IntersectionObserver + visibility + focus + dwell ---------------
@@ -184,7 +188,7 @@
   }
 
   function init() {
-    chat = document.querySelector('[data-testid="chat"]');
+    chat = document.querySelector("[ws-connect]"); // the window's or the console's main
     list = document.getElementById("messages");
     marker = document.getElementById("new-marker");
     if (!chat || !list) return;

@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed chat.js chat.css vendor/*.js
+//go:embed chat.js chat.css qa.js qa.css console.css vendor/*.js
 var files embed.FS
 
 // Asset is one embedded file and its immutable URL name.

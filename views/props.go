@@ -62,4 +62,10 @@ type Message struct {
 	// LocalID identifies a customer's message before it has a sequence, so a
 	// failed send can be retried.
 	LocalID string
+	// Card is an agent's structured content, shown instead of Text; nil
+	// for a plain message.
+	Card *CardNode
+	// QuickReplies are the answers offered under the message, while they
+	// are open.
+	QuickReplies []Choice
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
 )
 
@@ -35,8 +36,14 @@ func (s *Server) handleChat(c echo.Context) error {
 // handleStatic serves embedded assets by their content-hashed names, so
 // they can be cached for good.
 func (s *Server) handleStatic(c echo.Context) error {
-	name := strings.TrimPrefix(c.Request().URL.Path, "/static/")
-	a, ok := s.assets.Lookup(name)
+	return serveAsset(c, s.assets, "/static/")
+}
+
+// serveAsset answers with the embedded asset named by the request's path
+// after prefix.
+func serveAsset(c echo.Context, assets *static.Assets, prefix string) error {
+	name := strings.TrimPrefix(c.Request().URL.Path, prefix)
+	a, ok := assets.Lookup(name)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}

@@ -10,12 +10,19 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/views"
 )
 
-// render writes a component as the answer. Pages and fragments share URLs
-// only through htmx, so the answer varies by HX-Request.
+// render writes a component as the answer (see render).
 func (s *Server) render(c echo.Context, code int, comp templ.Component) error {
+	return render(c, code, comp)
+}
+
+// render writes a component as the answer, for every server of the
+// package. Pages and fragments share URLs only through htmx, so the answer
+// varies by HX-Request.
+func render(c echo.Context, code int, comp templ.Component) error {
 	var buf bytes.Buffer
 	if err := comp.Render(c.Request().Context(), &buf); err != nil {
 		return fmt.Errorf("render %s: %w", c.Request().URL.Path, err)
@@ -110,6 +117,15 @@ func messageProp(m relay.Message) views.Message {
 		Receipt: m.Receipt, LocalID: m.LocalID,
 	}
 	p.Time, p.TimeISO = clock(m.At)
+	if m.Rich.Card != nil {
+		c := cardProp(*m.Rich.Card, m.Rich.Choices)
+		p.Card = &c
+	}
+	if m.RepliesOpen {
+		for _, i := range m.Rich.QuickReplies() {
+			p.QuickReplies = append(p.QuickReplies, choiceProp(i, m.Rich.Choices))
+		}
+	}
 	switch m.Receipt {
 	case relay.ReceiptPending:
 		p.ReceiptLabel = "Sending"
@@ -125,6 +141,29 @@ func messageProp(m relay.Message) views.Message {
 		p.ReceiptLabel = "Not sent"
 	}
 	return p
+}
+
+// cardProp converts a card (already safe: richcontent checked every URL
+// and kept texts plain) into the view's tree.
+func cardProp(n richcontent.Node, choices []richcontent.Choice) views.CardNode {
+	out := views.CardNode{
+		Kind: n.Kind, Layout: n.Layout, Text: n.Text, URL: n.URL, Alt: n.Alt,
+		Bold: n.Bold, Italic: n.Italic, Size: n.Size,
+	}
+	if n.Kind == richcontent.KindButton {
+		out.Choice = choiceProp(n.Choice, choices)
+	}
+	for _, c := range n.Children {
+		out.Children = append(out.Children, cardProp(c, choices))
+	}
+	return out
+}
+
+func choiceProp(i int, choices []richcontent.Choice) views.Choice {
+	if i < 0 || i >= len(choices) {
+		return views.Choice{Index: -1}
+	}
+	return views.Choice{Index: i, Title: choices[i].Title, Text: choices[i].Text}
 }
 
 func clock(t time.Time) (text, iso string) {

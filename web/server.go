@@ -36,6 +36,10 @@ type Config struct {
 	Signup func(ctx context.Context) (string, error)
 	// MaxFrame bounds a browser socket frame.
 	MaxFrame int64
+	// ConsoleURL is the agent console's URL, framed by the QA view (/qa)
+	// beside the customer's window; empty: /qa shows where it would be.
+	// The console must allow this server's origin in its frame-ancestors.
+	ConsoleURL string
 }
 
 // Server is the chat window's HTTP server.
@@ -76,17 +80,24 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 	}
 	s.store.MaxAge(s.store.Options.MaxAge)
 
+	s.echo = newEcho(logger, cfg.FrameAncestors)
+	s.routes()
+	return s, nil
+}
+
+// newEcho is the Echo instance every server of this package starts from
+// (the chat window and the agent console): the one error handler, the
+// security headers, no trusted proxy headers.
+func newEcho(logger *slog.Logger, frameAncestors string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{})
 	// Only the direct peer's address counts: no X-Forwarded-For trusted.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.HTTPErrorHandler = s.handleError
+	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.Recover())
-	e.Use(s.securityHeaders)
-	s.echo = e
-	s.routes()
-	return s, nil
+	e.Use(securityHeaders(frameAncestors))
+	return e
 }
 
 // ServeHTTP makes the server an http.Handler.
@@ -98,20 +109,26 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // securityHeaders sets the CSP (no inline script or style anywhere) and its
 // companions on every answer.
-func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+func securityHeaders(frameAncestors string) echo.MiddlewareFunc {
 	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
-		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + s.cfg.FrameAncestors
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		return next(c)
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", csp)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			return next(c)
+		}
 	}
 }
 
-// handleError logs once and answers with a short page or text.
-func (s *Server) handleError(err error, c echo.Context) {
+// errorHandler logs once and answers with a short page or text.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) { handleError(log, err, c) }
+}
+
+func handleError(log *slog.Logger, err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -123,9 +140,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		msg = fmt.Sprint(he.Message)
 	}
 	if code >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+		log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
 	} else {
-		s.log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", code, "error", err)
+		log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", code, "error", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(code)

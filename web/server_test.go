@@ -46,7 +46,7 @@ func newSite(t *testing.T) *httptest.Server {
 	return newSiteWithKeys(t, sessionKeys)
 }
 
-func newSiteWithKeys(t *testing.T, keys [][]byte) *httptest.Server {
+func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *httptest.Server {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testKey()})
@@ -61,8 +61,8 @@ func newSiteWithKeys(t *testing.T, keys [][]byte) *httptest.Server {
 	}
 	mgr := relay.NewManager(ctx, relay.Config{
 		Logger: log, Renderer: web.Renderer(), Grace: 100 * time.Millisecond,
-		Consumer: func(token string) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(),
+		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
+			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: log}})
 		},
 	})
@@ -70,10 +70,14 @@ func newSiteWithKeys(t *testing.T, keys [][]byte) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.NewServer(log, web.Config{
+	cfg := web.Config{
 		SessionKeys: keys,
 		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
-	}, assets, mgr)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := web.NewServer(log, cfg, assets, mgr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,12 @@ type browserFrame struct {
 	Items   []relay.Item    `json:"items"`
 	State   string          `json:"state"`
 	Rate    json.RawMessage `json:"rate"`
+	// An action (a click on a quick reply or a card button): the agent
+	// message's dialog and sequence and the choice's index, as numbers or
+	// (from a ws-send form) strings.
+	DialogID string          `json:"dialogId"`
+	Seq      json.RawMessage `json:"seq"`
+	Index    json.RawMessage `json:"index"`
 }
 
 // errFrame is a browser frame that cannot be acted on.
@@ -65,6 +71,10 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 		if _, err := f.rating(); err != nil {
 			return f, err
 		}
+	case "action":
+		if _, _, err := f.action(); err != nil {
+			return f, err
+		}
 	case "close", "new":
 	default:
 		return f, fmt.Errorf("%w: unknown type %q", errFrame, f.Type)
@@ -83,6 +93,37 @@ func (f browserFrame) rating() (int, error) {
 		return 0, fmt.Errorf("%w: rating %q", errFrame, s)
 	}
 	return n, nil
+}
+
+// maxChoiceIndex bounds an action's index (richcontent keeps fewer).
+const maxChoiceIndex = 1000
+
+// action reads an action frame's sequence and index.
+func (f browserFrame) action() (seq int64, index int, err error) {
+	if f.DialogID == "" || len(f.DialogID) > 128 {
+		return 0, 0, fmt.Errorf("%w: action dialogId %q", errFrame, f.DialogID)
+	}
+	seq, err = number(f.Seq)
+	if err != nil || seq < 0 {
+		return 0, 0, fmt.Errorf("%w: action seq %s", errFrame, f.Seq)
+	}
+	n, err := number(f.Index)
+	if err != nil || n < 0 || n > maxChoiceIndex {
+		return 0, 0, fmt.Errorf("%w: action index %s", errFrame, f.Index)
+	}
+	if len(f.Text) > relay.MaxText {
+		return 0, 0, fmt.Errorf("%w: action text of %d bytes", errFrame, len(f.Text))
+	}
+	return seq, int(n), nil
+}
+
+// number reads an integer sent as a JSON number or a string of digits.
+func number(raw json.RawMessage) (int64, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		s = string(raw)
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // handleSocket is a tab's socket: it attaches the tab to its session, sends
@@ -113,7 +154,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// The writer ends when the tab is let go or the reader stops.
 	go func() {
 		defer close(writerDone)
-		s.writeTab(ctx, conn, tab)
+		writeTab(ctx, conn, tab)
 	}()
 	s.readTab(ctx, conn, tab)
 	tab.Detach()
@@ -122,20 +163,55 @@ func (s *Server) handleSocket(c echo.Context) error {
 	return nil
 }
 
-func (s *Server) writeTab(ctx context.Context, conn *websocket.Conn, tab *relay.Tab) {
+// outbox is what a socket's writer sends: a relay tab (the chat window) or
+// a console tab (the agent console).
+type outbox interface {
+	Out() <-chan []byte
+	Done() <-chan struct{}
+	// Dropped reports a tab let go for being too slow.
+	Dropped() bool
+}
+
+// writeTab sends a tab's frames until it is let go or ctx ends. A tab that
+// is let go gets what was queued for it, then a close code that tells the
+// page whether to reconnect.
+func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
+	write := func(b []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := conn.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			conn.CloseNow()
+			return false
+		}
+		return true
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case b := <-tab.Out():
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := conn.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				conn.CloseNow()
+			if !write(b) {
 				return
 			}
 		case <-tab.Done():
+			if so, ok := tab.(interface{ SignedOut() bool }); ok && so.SignedOut() {
+				// Signed out: the last frames say so; the page must not
+				// reconnect (1000).
+				for {
+					select {
+					case b := <-tab.Out():
+						if !write(b) {
+							return
+						}
+						continue
+					default:
+					}
+					break
+				}
+				conn.Close(websocket.StatusNormalClosure, "signed out")
+				return
+			}
 			if tab.Dropped() {
 				// Too slow: the page reconnects (1013) and gets the window anew.
 				conn.Close(websocket.StatusTryAgainLater, "too slow")
@@ -182,6 +258,9 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 			tab.Rate(n)
 		case "new":
 			tab.NewConversation()
+		case "action":
+			seq, index, _ := f.action()
+			tab.Action(f.DialogID, seq, index, f.Text)
 		}
 	}
 }

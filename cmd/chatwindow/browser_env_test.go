@@ -44,7 +44,9 @@ type testEnv struct {
 	skip    string // why the browser tests are skipped, when they are
 	chatURL string
 	simURL  string
-	account string
+	// consoleURL is the agent console's (on the embedded service's listener).
+	consoleURL string
+	account    string
 	// agentPassword is the embedded service's password for agent "agent".
 	agentPassword string
 	browser       context.Context // a running Chromium; tabs are its children
@@ -151,6 +153,7 @@ func testMain(m *testing.M) int {
 var (
 	serviceLine = regexp.MustCompile(`^messaging service on (http://\S+) \(account (\d+); agent "agent", password (\S+)\)$`)
 	windowLine  = regexp.MustCompile(`^chat window on (http://\S+)$`)
+	consoleLine = regexp.MustCompile(`^agent console on (http://\S+)$`)
 )
 
 // startProgram starts run() as the command line would, with an empty
@@ -191,10 +194,15 @@ func startProgram(ctx context.Context, e *testEnv) (done <-chan error, err error
 				e.simURL, e.account, e.agentPassword = m[1], m[2], m[3]
 			} else if m := windowLine.FindStringSubmatch(l); m != nil {
 				e.chatURL = m[1]
+			} else if m := consoleLine.FindStringSubmatch(l); m != nil {
+				e.consoleURL = m[1]
 			}
 		case <-timeout:
 			return runDone, errors.New("run printed no URLs within 30s")
 		}
+	}
+	if e.consoleURL == "" {
+		return runDone, errors.New("run printed no agent console URL before the window's")
 	}
 	// The window answers once it printed its URL; check that it does.
 	hc := &http.Client{Timeout: actionTimeout}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -75,7 +76,12 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	defer cancel()
 
 	hc := &http.Client{Timeout: 15 * time.Second}
-	if *account == "" {
+	// consoleURL is the agent console's URL, framed by the QA view (/qa)
+	// beside the window; the console's wiring sets it once the console's
+	// frame-ancestors allow the window's origin. Empty: /qa says so.
+	var consoleURL string
+	embedded := *account == ""
+	if embedded {
 		// The embedded service, in this process, on loopback.
 		*account = "12345678"
 		password := randomPassword()
@@ -94,13 +100,23 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		*csds = "http://" + ln.Addr().String()
 		fmt.Fprintf(stdout, "messaging service on %s (account %s; agent \"agent\", password %s)\n", *csds, *account, password)
+		// The agent console is served by the embedded service's listener.
+		h, desks, err := withConsole(ctx, logger, hc, *csds, *account, keys, !isLoopback(*simAddr), svc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		consoleURL = *csds + web.ConsolePrefix + "/"
+		fmt.Fprintf(stdout, "agent console on %s\n", consoleURL)
 		wg.Add(1)
-		// The embedded service serves until ctx ends.
+		// The embedded service (and its console) serves until ctx ends;
+		// then the console's desks are waited for.
 		go func() {
 			defer wg.Done()
-			if err := serve(ctx, logger, ln, svc, svc.Close); err != nil {
+			if err := serve(ctx, logger, ln, h, svc.Close); err != nil {
 				logger.Error("embedded service stopped", "error", err)
 			}
+			desks.Wait()
 		}()
 		if *botDelay > 0 {
 			startBot(ctx, &wg, logger, hc, *csds, *account, agents[1], *botDelay)
@@ -127,7 +143,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		Logger:   logger.With("component", "relay"),
 		Renderer: web.Renderer(),
 		Grace:    *grace,
-		Consumer: func(token string) (relay.Upstream, error) {
+		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			first := true
 			return messaging.NewConsumer(messaging.ConsumerConfig{
 				Endpoints:  ep,
@@ -142,6 +158,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 					return signup(ctx)
 				},
 				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "upstream")},
+				Tap:            tap, // the session's protocol inspector
 			})
 		},
 	})
@@ -153,6 +170,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		SessionKeys: keys,
 		Secure:      !isLoopback(*addr),
 		Signup:      signup,
+		ConsoleURL:  consoleURL,
 	}, assets, mgr)
 	if err != nil {
 		return err
@@ -162,6 +180,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
 	fmt.Fprintf(stdout, "chat window on http://%s\n", displayAddr(ln.Addr().String(), *addr))
+	if embedded {
+		fmt.Fprintf(stdout, "QA view on http://%s/qa\n", displayAddr(ln.Addr().String(), *addr))
+	}
 	err = serve(ctx, logger, ln, srv, cancel)
 	cancel()
 	mgr.Wait()
@@ -298,6 +319,25 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 
+	keys, generatedKeys, err := sessionKeys(getenv("CHATWINDOW_SESSION_KEYS"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if generatedKeys {
+		logger.Warn("CHATWINDOW_SESSION_KEYS is not set: using generated keys; agent console sign-ins will not survive a restart")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	h, desks, err := withConsole(ctx, logger, hc, base, *account, keys, scheme == "https" || !isLoopback(*addr), svc)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	fmt.Fprintf(stdout, "account %s\n", *account)
 	for _, a := range agents {
@@ -307,15 +347,55 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(stdout, "agent %s\n", a.Name)
 		}
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, web.ConsolePrefix)
 	if *botDelay > 0 {
-		startBot(ctx, &wg, logger, hc, fmt.Sprintf("%s://%s", scheme, ln.Addr()), *account, all[len(all)-1], *botDelay)
+		startBot(ctx, &wg, logger, hc, base, *account, all[len(all)-1], *botDelay)
 		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
 	}
-	return serve(ctx, logger, ln, svc, svc.Close)
+	err = serve(ctx, logger, ln, h, svc.Close)
+	cancel()
+	desks.Wait()
+	return err
+}
+
+// withConsole puts the agent console in front of the embedded service:
+// ConsolePrefix goes to the console, everything else to the service. The
+// console's agents reach the service at base through the messaging client,
+// like any client (with hc, which trusts the service's certificate). Its
+// desks live until ctx ends; the caller waits for them.
+func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base, account string, keys [][]byte, secure bool, svc http.Handler) (http.Handler, *console.Manager, error) {
+	desks := console.NewManager(ctx, console.Config{
+		Logger:   logger.With("component", "console"),
+		Renderer: web.ConsoleRenderer(),
+		Agent: func(ctx context.Context, username, password string) (console.Upstream, error) {
+			ep, err := messaging.Discover(ctx, hc, base, account, messaging.Overrides{})
+			if err != nil {
+				return nil, fmt.Errorf("discover %s: %w", account, err)
+			}
+			return messaging.NewAgent(messaging.AgentConfig{
+				Endpoints: ep, Username: username, Password: password, HTTPClient: hc,
+				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "console-agent", "agent", username)},
+			})
+		},
+	})
+	assets, err := static.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	con, err := web.NewConsole(logger.With("component", "console-web"), web.ConsoleConfig{
+		SessionKeys: keys, Secure: secure,
+		// The QA view frames the console from the chat window's origin,
+		// another port on loopback.
+		FrameAncestors: "'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*",
+	}, assets, desks)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent console: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(web.ConsolePrefix, con)
+	mux.Handle(web.ConsolePrefix+"/", con)
+	mux.Handle("/", svc)
+	return mux, desks, nil
 }
 
 // botName is the demo bot's agent.

@@ -2,13 +2,13 @@ package relay
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
+	"errors"
+	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/richcontent"
 )
 
 // Who wrote a message, as the page shows it.
@@ -52,6 +52,17 @@ type Message struct {
 	ReadAt     time.Time
 	// LocalID is the id the tab gave a message it sent (for retry).
 	LocalID string
+	// Rich is an agent message's structured content: its card and the
+	// choices (card buttons, quick replies) a click answers with. Text
+	// stays the message's plain fallback (logs, announcements).
+	Rich richcontent.Content
+	// RepliesOpen: the quick replies are offered. They close once one is
+	// chosen or a newer message arrives, as chat windows do.
+	RepliesOpen bool
+
+	// answerMeta is the metadata of the click a customer's message answers
+	// (sent again on a retry).
+	answerMeta json.RawMessage
 }
 
 func (m *Message) clone() Message { return *m }
@@ -231,8 +242,22 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 			c.Typing, out.Typing = false, true // a message ends typing
 		}
 		text := e.Message
+		var rich richcontent.Content
+		if !own {
+			// Only the other side's structured content is offered: a
+			// customer's own never has buttons to answer.
+			var card json.RawMessage
+			if e.Type == protocol.EventRichContent {
+				card = e.Content
+			}
+			rich = richcontent.Parse(card, e.QuickReplies)
+		}
 		if e.Type == protocol.EventRichContent {
-			text = richText(e.Content)
+			if own {
+				text = richcontent.Parse(e.Content, nil).Text()
+			} else {
+				text = rich.Text()
+			}
 		}
 		if own {
 			if m := c.matchLocal(text); m != nil {
@@ -241,10 +266,12 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 				return out
 			}
 		}
-		m := &Message{Key: messageKey(ev.DialogID, seq), DialogID: ev.DialogID, Seq: seq, HasSeq: true, From: from, Text: text, At: at}
+		m := &Message{Key: messageKey(ev.DialogID, seq), DialogID: ev.DialogID, Seq: seq, HasSeq: true, From: from, Text: text, At: at, Rich: rich}
+		m.RepliesOpen = len(rich.QuickReplies()) > 0
 		if own {
 			m.Receipt = ReceiptSent
 		}
+		c.closeReplies(&out)
 		c.messages = append(c.messages, m)
 		c.bySeq[k] = m
 		c.applyEarly(m)
@@ -254,6 +281,16 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		}
 	case protocol.EventAcceptStatus:
 		if own {
+			if e.Status == protocol.StatusAction {
+				// An answer given (maybe from another node or before a
+				// reload): its quick replies are closed.
+				for _, n := range e.SequenceList {
+					if m, ok := c.bySeq[seqKey{ev.DialogID, n}]; ok && m.RepliesOpen {
+						m.RepliesOpen = false
+						out.Updated = append(out.Updated, m.clone())
+					}
+				}
+			}
 			return out
 		}
 		read := e.Status == protocol.StatusRead
@@ -342,10 +379,81 @@ func (c *Conversation) Sending(localID, text string, at time.Time) Change {
 		m.Receipt = ReceiptPending
 		return Change{Updated: []Message{m.clone()}}
 	}
+	var out Change
+	c.closeReplies(&out)
 	m := &Message{Key: "l-" + localID, LocalID: localID, From: FromConsumer, Text: text, At: at, Receipt: ReceiptPending}
 	c.messages = append(c.messages, m)
 	c.byLocal[localID] = m
-	return Change{Added: []Message{m.clone()}}
+	out.Added = append(out.Added, m.clone())
+	return out
+}
+
+// Answering adds the customer's answer to structured content (the text of
+// the choice they clicked) while its publish is in flight; metadata is the
+// click's, kept for a retry.
+func (c *Conversation) Answering(localID, text string, metadata json.RawMessage, at time.Time) Change {
+	ch := c.Sending(localID, text, at)
+	if m, ok := c.byLocal[localID]; ok {
+		m.answerMeta = metadata
+	}
+	return ch
+}
+
+// answerMetadata is the click metadata of a local message (nil for typed
+// text).
+func (c *Conversation) answerMetadata(localID string) json.RawMessage {
+	if m, ok := c.byLocal[localID]; ok {
+		return m.answerMeta
+	}
+	return nil
+}
+
+// closeReplies closes the quick replies still offered: a newer message
+// arrived. Only the newest message can have them open.
+func (c *Conversation) closeReplies(out *Change) {
+	for i := len(c.messages) - 1; i >= 0; i-- {
+		if m := c.messages[i]; m.RepliesOpen {
+			m.RepliesOpen = false
+			out.Updated = append(out.Updated, m.clone())
+		}
+	}
+}
+
+// ErrChoice is a click the conversation does not offer (wrapped with why).
+var ErrChoice = errors.New("not a choice on offer")
+
+// Choose checks a customer's click on structured content: the message must
+// be an agent's with that choice (a quick reply only while its replies are
+// open) and, when the page sent the text, the choice's own text. It closes
+// the quick replies and returns the choice as the agent sent it, so what
+// is published never comes from the page.
+func (c *Conversation) Choose(dialogID string, seq int64, index int, text string) (richcontent.Choice, Change, error) {
+	var out Change
+	if c.Phase != PhaseOpen {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: the conversation is %s", ErrChoice, c.Phase)
+	}
+	m, ok := c.bySeq[seqKey{dialogID, seq}]
+	if !ok {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: no message %s/%d", ErrChoice, dialogID, seq)
+	}
+	if m.From != FromAgent {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d is not the agent's", ErrChoice, seq)
+	}
+	if index < 0 || index >= len(m.Rich.Choices) {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d has no choice %d", ErrChoice, seq, index)
+	}
+	ch := m.Rich.Choices[index]
+	if ch.QuickReply && !m.RepliesOpen {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: the quick replies of message %d are closed", ErrChoice, seq)
+	}
+	if text != "" && text != ch.Text {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: choice %d of message %d is not %q", ErrChoice, index, seq, text)
+	}
+	if m.RepliesOpen {
+		m.RepliesOpen = false
+		out.Updated = append(out.Updated, m.clone())
+	}
+	return ch, out, nil
 }
 
 // Sent records the publish response's sequence for a local message.
@@ -426,37 +534,4 @@ func (c *Conversation) Kind(dialogID string, seq int64) (from string, ok bool) {
 
 func messageKey(dialogID string, seq int64) string {
 	return "m-" + dialogID + "-" + strconv.FormatInt(seq, 10)
-}
-
-// richText is the readable text of a structured-content card: every "text"
-// and "title" in document order. Until cards are rendered as cards, a card
-// shows as its text, never as markup.
-func richText(card json.RawMessage) string {
-	var v any
-	if err := json.Unmarshal(card, &v); err != nil {
-		return ""
-	}
-	var parts []string
-	var walk func(any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for _, k := range []string{"title", "text"} {
-				if s, ok := t[k].(string); ok && s != "" {
-					parts = append(parts, s)
-				}
-			}
-			for _, k := range slices.Sorted(maps.Keys(t)) {
-				if k != "title" && k != "text" {
-					walk(t[k])
-				}
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return strings.Join(parts, "\n")
 }

@@ -239,9 +239,132 @@ func TestConversationMetadata(t *testing.T) {
 	}
 }
 
-func TestRichText(t *testing.T) {
-	card := `{"type":"vertical","elements":[{"type":"text","text":"Pick one"},{"type":"image","url":"https://x/y.png"},{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}}]}`
-	if got, want := richText([]byte(card)), "Pick one\nYes\nyes"; got != want {
-		t.Errorf("richText = %q, want %q", got, want)
+// demoCard and demoReplies are shaped like the demo bot's.
+const (
+	demoCard    = `{"type":"vertical","elements":[{"type":"text","text":"Pick one"},{"type":"image","url":"https://x.example/y.png","tooltip":"Pic"},{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}],"metadata":[{"type":"ExternalId","id":"Y"}]}}]}`
+	demoReplies = `{"type":"quickReplies","replies":[{"type":"button","title":"Help","click":{"actions":[{"type":"publishText","text":"help"}]}},{"type":"button","title":"Bye","click":{"actions":[{"type":"publishText","text":"bye"}]}}]}`
+)
+
+func rich(seq int64, from, card string) protocol.MessagingEvent {
+	ev := text(seq, from, "")
+	ev.Event = protocol.Event{Type: protocol.EventRichContent, Content: []byte(card)}
+	return ev
+}
+
+func withReplies(ev protocol.MessagingEvent, qr string) protocol.MessagingEvent {
+	ev.Event.QuickReplies = []byte(qr)
+	return ev
+}
+
+func open(c *Conversation) *Conversation {
+	c.ID, c.Phase = conv, PhaseOpen
+	return c
+}
+
+func TestRichContentApplied(t *testing.T) {
+	c := open(NewConversation(me))
+	c.Apply(rich(0, agentID, demoCard))
+	c.Apply(withReplies(text(1, agentID, "Anything else?"), demoReplies))
+	ms := c.Messages()
+	if got, want := ms[0].Text, "Pick one\nPic\nYes"; got != want {
+		t.Errorf("card's fallback text = %q, want %q", got, want)
+	}
+	if ms[0].Rich.Card == nil || len(ms[0].Rich.Choices) != 1 || ms[0].RepliesOpen {
+		t.Errorf("card message: %+v", ms[0])
+	}
+	if !ms[1].RepliesOpen || len(ms[1].Rich.QuickReplies()) != 2 {
+		t.Errorf("quick replies not open: %+v", ms[1])
+	}
+	// A newer message closes them, and says so.
+	ch := c.Apply(text(2, agentID, "hello?"))
+	if len(ch.Updated) != 1 || ch.Updated[0].Seq != 1 || ch.Updated[0].RepliesOpen {
+		t.Errorf("newer message: updated %+v, want message 1 with replies closed", ch.Updated)
+	}
+	// A customer's own structured content offers nothing.
+	c.Apply(withReplies(rich(3, me, demoCard), demoReplies))
+	if m := c.Messages()[3]; !m.Rich.Empty() || m.Text != "Pick one\nPic\nYes" {
+		t.Errorf("own rich content: %+v", m)
+	}
+}
+
+func TestQuickRepliesCloseOnSendingAndAction(t *testing.T) {
+	c := open(NewConversation(me))
+	c.Apply(withReplies(text(0, agentID, "Choose"), demoReplies))
+	ch := c.Sending("1", "typed instead", time.Now())
+	if len(ch.Updated) != 1 || ch.Updated[0].RepliesOpen {
+		t.Errorf("sending: updated %+v, want the replies closed", ch.Updated)
+	}
+
+	c = open(NewConversation(me))
+	c.Apply(withReplies(text(0, agentID, "Choose"), demoReplies))
+	action := agentReceipt(1, protocol.StatusAction, 0)
+	action.OriginatorID, action.OriginatorMetadata = me, &protocol.OriginatorMetadata{ID: me}
+	ch = c.Apply(action)
+	if len(ch.Updated) != 1 || ch.Updated[0].RepliesOpen {
+		t.Errorf("own ACTION: updated %+v, want the replies closed", ch.Updated)
+	}
+}
+
+// TestChoose: only a choice the agent offered, on the agent's message,
+// while it is on offer, is accepted (a forged click is refused).
+func TestChoose(t *testing.T) {
+	setup := func() *Conversation {
+		c := open(NewConversation(me))
+		c.Apply(rich(0, agentID, demoCard))                           // choice 0: yes
+		c.Apply(text(1, me, "mine"))                                  // the customer's
+		c.Apply(withReplies(text(2, agentID, "Choose"), demoReplies)) // choices 0: help, 1: bye
+		c.Apply(agentReceipt(3, protocol.StatusAccept, 1))            // not content
+		return c
+	}
+	tests := []struct {
+		name    string
+		prep    func(c *Conversation)
+		dialog  string
+		seq     int64
+		index   int
+		text    string
+		want    string
+		wantErr bool
+	}{
+		{name: "quick reply", seq: 2, index: 1, want: "bye"},
+		{name: "quick reply with its text", seq: 2, index: 0, text: "help", want: "help"},
+		{name: "card button", seq: 0, index: 0, want: "yes"},
+		{name: "card button after a newer message", seq: 0, index: 0, prep: func(c *Conversation) { c.Apply(text(4, agentID, "later")) }, want: "yes"},
+		{name: "another text", seq: 2, index: 0, text: "I agree to pay", wantErr: true},
+		{name: "index out of range", seq: 2, index: 2, wantErr: true},
+		{name: "negative index", seq: 2, index: -1, wantErr: true},
+		{name: "the customer's own message", seq: 1, index: 0, wantErr: true},
+		{name: "a receipt", seq: 3, index: 0, wantErr: true},
+		{name: "unknown sequence", seq: 99, index: 0, wantErr: true},
+		{name: "another dialog", dialog: "other", seq: 2, index: 0, wantErr: true},
+		{name: "quick replies closed by a newer message", seq: 2, index: 0, prep: func(c *Conversation) { c.Apply(text(4, agentID, "later")) }, wantErr: true},
+		{name: "conversation closed", seq: 2, index: 0, prep: func(c *Conversation) { c.Phase = PhaseClosed }, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := setup()
+			if tt.prep != nil {
+				tt.prep(c)
+			}
+			dialog := conv
+			if tt.dialog != "" {
+				dialog = tt.dialog
+			}
+			got, _, err := c.Choose(dialog, tt.seq, tt.index, tt.text)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Choose: err %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && got.Text != tt.want {
+				t.Errorf("Choose = %q, want %q", got.Text, tt.want)
+			}
+		})
+	}
+	// A quick reply is answered once.
+	c := setup()
+	if _, _, err := c.Choose(conv, 2, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Choose(conv, 2, 1, ""); err == nil {
+		t.Error("a second quick reply of the same message was accepted")
 	}
 }

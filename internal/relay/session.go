@@ -7,6 +7,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,8 +46,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Consumer builds the upstream connection of a session whose token is
 	// the one given (its TokenSource decides what happens when that token
-	// is refused).
-	Consumer func(token string) (Upstream, error)
+	// is refused). tap records the session's frames for its protocol
+	// inspector: pass it as the connection's messaging Tap.
+	Consumer func(token string, tap func(out bool, data []byte)) (Upstream, error)
 	Renderer Renderer
 	// Grace is how long a session keeps its upstream after its last tab
 	// left, so that a reload reuses it.
@@ -94,6 +96,9 @@ type Upstream interface {
 	RequestConversation(ctx context.Context, req protocol.ConsumerRequestConversation) (string, error)
 	Follow(ctx context.Context, dialogID, conversationID string, fromSeq int64) error
 	Publish(ctx context.Context, dialogID, conversationID string, ev protocol.Event) (int64, error)
+	// PublishWithMetadata carries the request's metadata: the answer to
+	// structured content (docs/richcontent.md).
+	PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error)
 	CloseConversation(ctx context.Context, conversationID string) error
 	RateCSAT(ctx context.Context, conversationID string, rate int, resolved bool, status string) error
 	GetUserProfile(ctx context.Context, userID string) (protocol.UserProfile, error)
@@ -185,7 +190,8 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
-	up, err := m.cfg.Consumer(id.Token)
+	insp := newInspector(time.Now, InspectorFrames, inspectorBytes)
+	up, err := m.cfg.Consumer(id.Token, insp.tap)
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
@@ -195,6 +201,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		log:     m.cfg.Logger.With("session_id", shortID(id.SessionID)),
 		id:      id.SessionID,
 		up:      up,
+		insp:    insp,
 		conv:    NewConversation(self),
 		tracker: receipts.New(self),
 		tabs:    map[*Tab]struct{}{},
@@ -256,6 +263,7 @@ type Session struct {
 	log     *slog.Logger
 	id      string
 	up      Upstream
+	insp    *Inspector
 	conv    *Conversation
 	tracker *receipts.Tracker
 	tabs    map[*Tab]struct{}
@@ -342,6 +350,16 @@ type Item struct {
 	Seq      int64  `json:"seq"`
 }
 
+// Action answers structured content: the customer clicked choice index
+// (a quick reply or a card button) of the agent message (dialogID, seq);
+// text is what the page showed on it (empty: not checked). The session
+// checks the click against what the agent sent, then publishes an ACTION
+// receipt for the message and the choice's text as the customer's message,
+// both with the click's metadata (docs/richcontent.md).
+func (t *Tab) Action(dialogID string, seq int64, index int, text string) {
+	t.cmd(actionCmd{dialogID: dialogID, seq: seq, index: index, text: text})
+}
+
 // Typing publishes the customer's chat state (COMPOSING, PAUSE, ACTIVE).
 func (t *Tab) Typing(state string) { t.cmd(typingCmd{state}) }
 
@@ -365,9 +383,15 @@ type (
 		items  []Item
 	}
 	typingCmd struct{ state string }
-	closeCmd  struct{}
-	rateCmd   struct{ n int }
-	newCmd    struct{}
+	actionCmd struct {
+		dialogID string
+		seq      int64
+		index    int
+		text     string
+	}
+	closeCmd struct{}
+	rateCmd  struct{ n int }
+	newCmd   struct{}
 )
 
 func (s *Session) view(withMessages bool) View {
@@ -615,6 +639,8 @@ func (s *Session) command(c any) {
 		s.report(c.status, c.items)
 	case typingCmd:
 		s.typing(c.state)
+	case actionCmd:
+		s.action(c)
 	case closeCmd:
 		id := s.conv.ID
 		if id == "" || s.conv.Phase != PhaseOpen {
@@ -742,6 +768,37 @@ func (s *Session) sendWaiting() {
 	s.waiting = nil
 }
 
+// action publishes the customer's answer to structured content: first the
+// ACTION receipt of the agent's message, then the choice's text, which
+// shows and ticks like any message of theirs. A refused click is logged
+// and dropped.
+func (s *Session) action(c actionCmd) {
+	choice, ch, err := s.conv.Choose(c.dialogID, c.seq, c.index, c.text)
+	if err != nil {
+		s.log.Info("action refused", "dialog_id", c.dialogID, "seq", c.seq, "index", c.index, "error", err)
+		return
+	}
+	s.broadcast(ch)
+	conv, dialogID, seq, meta := s.conv.ID, c.dialogID, c.seq, choice.Metadata
+	s.ops.push(func(ctx context.Context) func() {
+		ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAction, SequenceList: protocol.Seqs{seq}}
+		_, err := s.up.PublishWithMetadata(ctx, dialogID, conv, ev, meta)
+		if notSent(err) {
+			return nil
+		}
+		return func() {
+			if err != nil {
+				// The text still goes: it is the customer's answer.
+				s.log.Warn("publish ACTION failed", "dialog_id", dialogID, "seq", seq, "error", err)
+			}
+		}
+	})
+	s.nextLocal++
+	localID := strconv.Itoa(s.nextLocal)
+	s.broadcast(s.conv.Answering(localID, choice.Text, meta, s.cfg.Now()))
+	s.publishText(localID, choice.Text)
+}
+
 func (s *Session) publishText(localID, text string) {
 	conv := s.conv.ID
 	if conv == "" {
@@ -749,8 +806,9 @@ func (s *Session) publishText(localID, text string) {
 		s.createConversation()
 		return
 	}
+	meta := s.conv.answerMetadata(localID)
 	s.ops.push(func(ctx context.Context) func() {
-		seq, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+		seq, err := s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
 		if notSent(err) {
 			return nil
 		}

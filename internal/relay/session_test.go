@@ -97,9 +97,9 @@ func newWorld(t *testing.T) *world {
 		Renderer:    jsonRenderer{},
 		Grace:       time.Second,
 		FlushWindow: 20 * time.Millisecond,
-		Consumer: func(token string) (relay.Upstream, error) {
+		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{
-				Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: srv.Client(),
+				Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: srv.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
 			})
 		},

@@ -1,0 +1,32 @@
+package views
+
+// CardNode is one element of a structured-content card, already made safe
+// (internal/richcontent): texts are plain, URLs are http or https.
+type CardNode struct {
+	// Kind is layout, text, image, link or button.
+	Kind string
+	// Layout is vertical, horizontal or carousel (layouts only).
+	Layout   string
+	Children []CardNode
+	// Text is a text's text or a link's or button's title.
+	Text string
+	// URL is an image's source or a link's target.
+	URL string
+	// Alt is an image's text alternative.
+	Alt string
+	// Bold, Italic and Size (small, medium, large) style a text.
+	Bold, Italic bool
+	Size         string
+	// Choice is what a button answers.
+	Choice Choice
+}
+
+// Choice is a card button or quick reply: a click sends the page's
+// "action" frame with the message's dialog and sequence and this index;
+// the server checks it against what the agent sent.
+type Choice struct {
+	Index int
+	Title string
+	// Text is what the click answers (checked by the server).
+	Text string
+}

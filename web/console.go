@@ -1,0 +1,243 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/static"
+	"github.com/chatwindow/chatwindow/views"
+)
+
+// ConsolePrefix is where the agent console is mounted.
+const ConsolePrefix = "/agent"
+
+// The console's cookie: encrypted and signed, it holds the desk's id and
+// the CSRF token, nothing else (the agent's password stays in the desk's
+// memory).
+const (
+	consoleCookie = "chatwindow-agent"
+	keyDesk       = "desk"
+	keyCSRF       = "csrf"
+)
+
+// ConsoleConfig is the agent console's part of the configuration.
+type ConsoleConfig struct {
+	// SessionKeys are gorilla/securecookie key pairs, as Config's.
+	SessionKeys [][]byte
+	// Secure marks the cookie Secure (anything but plain-HTTP loopback).
+	Secure bool
+	// SessionMaxAge is the cookie's absolute lifetime (default 12 h).
+	SessionMaxAge time.Duration
+	// FrameAncestors is the CSP frame-ancestors source list ('self' by
+	// default).
+	FrameAncestors string
+	// MaxFrame bounds a console socket frame.
+	MaxFrame int64
+}
+
+// Console is the agent console's HTTP server, mounted under ConsolePrefix
+// (on the embedded service's own listener).
+type Console struct {
+	log    *slog.Logger
+	cfg    ConsoleConfig
+	assets *static.Assets
+	desks  *console.Manager
+	store  *sessions.CookieStore
+	echo   *echo.Echo
+}
+
+// NewConsole wires the console's Echo instance and routes.
+func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, desks *console.Manager) (*Console, error) {
+	if len(cfg.SessionKeys) == 0 || len(cfg.SessionKeys)%2 != 0 {
+		return nil, errors.New("web: console session keys must come in pairs (hash, encryption)")
+	}
+	if cfg.SessionMaxAge == 0 {
+		cfg.SessionMaxAge = 12 * time.Hour
+	}
+	if cfg.FrameAncestors == "" {
+		cfg.FrameAncestors = "'self'"
+	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = 32 << 10
+	}
+	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks}
+	c.store = sessions.NewCookieStore(cfg.SessionKeys...)
+	c.store.Options = &sessions.Options{
+		Path:     ConsolePrefix + "/",
+		MaxAge:   int(cfg.SessionMaxAge / time.Second),
+		HttpOnly: true,
+		Secure:   cfg.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	c.store.MaxAge(c.store.Options.MaxAge)
+	c.echo = newEcho(logger, cfg.FrameAncestors)
+	c.routes()
+	return c, nil
+}
+
+// ServeHTTP makes the console an http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.echo.ServeHTTP(w, r) }
+
+// consoleSession is what the console's cookie holds.
+type consoleSession struct {
+	sess *sessions.Session
+	desk string
+	csrf string
+}
+
+// session reads the cookie (a missing, forged or expired one reads as a
+// new, empty session) and makes sure it has a CSRF token.
+func (c *Console) session(r *http.Request) (consoleSession, bool) {
+	sess, err := c.store.Get(r, consoleCookie)
+	if err != nil {
+		sess, _ = c.store.New(r, consoleCookie)
+	}
+	cs := consoleSession{sess: sess}
+	cs.desk, _ = sess.Values[keyDesk].(string)
+	cs.csrf, _ = sess.Values[keyCSRF].(string)
+	changed := false
+	if cs.csrf == "" {
+		cs.csrf = rand.Text()
+		sess.Values[keyCSRF] = cs.csrf
+		changed = true
+	}
+	return cs, changed
+}
+
+func (c *Console) save(ec echo.Context, cs consoleSession) error {
+	if err := cs.sess.Save(ec.Request(), ec.Response()); err != nil {
+		return fmt.Errorf("save console cookie: %w", err)
+	}
+	return nil
+}
+
+// checkCSRF compares the form's token with the cookie's.
+func checkCSRF(ec echo.Context, cs consoleSession) error {
+	got := ec.FormValue("csrf")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(cs.csrf)) != 1 {
+		return echo.NewHTTPError(http.StatusForbidden, "The form expired. Reload the page and try again.")
+	}
+	return nil
+}
+
+func (c *Console) assetURL(name string) string {
+	return ConsolePrefix + "/static/" + c.assets.Hashed(name)
+}
+
+func (c *Console) signInPage(cs consoleSession, name, errText string) templ.Component {
+	return views.ConsoleSignIn(views.SignInPage{
+		CSS: c.assetURL("console.css"), Action: ConsolePrefix + "/sign-in", CSRF: cs.csrf, Name: name, Error: errText,
+	})
+}
+
+// handleConsole shows the desk of a signed-in browser, else the sign-in
+// form.
+func (c *Console) handleConsole(ec echo.Context) error {
+	cs, changed := c.session(ec.Request())
+	ec.Response().Header().Set("Cache-Control", "no-store")
+	if cs.desk != "" {
+		if v, ok := c.desks.View(cs.desk); ok {
+			if changed {
+				if err := c.save(ec, cs); err != nil {
+					return err
+				}
+			}
+			page := views.ConsolePage{
+				Assets: views.ConsoleAssets{
+					CSS:    c.assetURL("console.css"),
+					HTMX:   c.assetURL("vendor/htmx-2.0.11.min.js"),
+					HTMXWS: c.assetURL("vendor/htmx-ext-ws-2.0.4.min.js"),
+					ChatJS: c.assetURL("chat.js"),
+				},
+				SocketURL:     ConsolePrefix + "/ws",
+				SignOutAction: ConsolePrefix + "/sign-out",
+				CSRF:          cs.csrf,
+				Desk:          deskProps(v),
+			}
+			return render(ec, http.StatusOK, views.ConsoleDesk(page))
+		}
+		// Signed out, expired, or another node's: sign in again.
+		delete(cs.sess.Values, keyDesk)
+		changed = true
+	}
+	if changed {
+		if err := c.save(ec, cs); err != nil {
+			return err
+		}
+	}
+	return render(ec, http.StatusOK, c.signInPage(cs, "", ""))
+}
+
+// handleSignIn logs the agent in with the form's name and password and
+// starts its desk.
+func (c *Console) handleSignIn(ec echo.Context) error {
+	cs, _ := c.session(ec.Request())
+	if err := checkCSRF(ec, cs); err != nil {
+		return err
+	}
+	ec.Response().Header().Set("Cache-Control", "no-store")
+	name := strings.TrimSpace(ec.FormValue("name"))
+	password := ec.FormValue("password")
+	if name == "" || password == "" {
+		return render(ec, http.StatusBadRequest, c.signInPage(cs, name, "Enter your name and password."))
+	}
+	id, err := c.desks.SignIn(ec.Request().Context(), name, password)
+	switch {
+	case errors.Is(err, console.ErrBadCredentials):
+		c.log.Info("agent sign-in refused", "agent", name)
+		// 200, not 401: the form is shown again, as any sign-in page does
+		// (and a browser logs an error for a page answered 4xx).
+		return render(ec, http.StatusOK, c.signInPage(cs, name, "Wrong name or password."))
+	case err != nil:
+		c.log.Warn("agent sign-in failed", "agent", name, "error", err)
+		return render(ec, http.StatusServiceUnavailable, c.signInPage(cs, name, "The messaging service is not reachable right now. Please try again in a moment."))
+	}
+	if old := cs.desk; old != "" {
+		c.desks.SignOut(old)
+	}
+	cs.sess.Values[keyDesk] = id
+	// A new token for the signed-in session.
+	cs.sess.Values[keyCSRF] = rand.Text()
+	if err := c.save(ec, cs); err != nil {
+		c.desks.SignOut(id)
+		return err
+	}
+	c.log.Info("agent signed in", "agent", name)
+	return ec.Redirect(http.StatusSeeOther, ConsolePrefix+"/")
+}
+
+// handleSignOut ends the desk and forgets it.
+func (c *Console) handleSignOut(ec echo.Context) error {
+	cs, _ := c.session(ec.Request())
+	if err := checkCSRF(ec, cs); err != nil {
+		return err
+	}
+	if cs.desk != "" {
+		c.desks.SignOut(cs.desk)
+		delete(cs.sess.Values, keyDesk)
+	}
+	cs.sess.Values[keyCSRF] = rand.Text()
+	if err := c.save(ec, cs); err != nil {
+		return err
+	}
+	return ec.Redirect(http.StatusSeeOther, ConsolePrefix+"/")
+}
+
+func (c *Console) handleStatic(ec echo.Context) error {
+	return serveAsset(ec, c.assets, ConsolePrefix+"/static/")
+}
+
+func (c *Console) handleRoot(ec echo.Context) error {
+	return ec.Redirect(http.StatusMovedPermanently, ConsolePrefix+"/")
+}
