@@ -896,38 +896,21 @@ func (s *Session) flushReceipts() {
 	}
 	conv := s.conv.ID
 	s.ops.push(func(ctx context.Context) func() {
-		results := make([]error, len(batches))
-		for i, b := range batches {
-			if i > 0 && results[i-1] != nil && retryable(results[i-1]) {
-				results[i] = results[i-1] // keep READ behind its ACCEPT
-				continue
-			}
-			_, results[i] = s.up.Publish(ctx, b.DialogID, conv, b.Event())
-		}
+		results := receipts.PublishAll(ctx, batches, func(ctx context.Context, b receipts.Batch) error {
+			_, err := s.up.Publish(ctx, b.DialogID, conv, b.Event())
+			return err
+		})
 		return func() {
-			for i, b := range batches {
-				switch err := results[i]; {
-				case err == nil:
-					s.tracker.Published(b)
-				case retryable(err):
-					s.tracker.Failed(b, true)
-				default:
+			s.tracker.Settle(batches, results)
+			for i, err := range results {
+				if err != nil && !receipts.Retryable(err) {
+					b := batches[i]
 					s.log.Warn("receipt dropped", "dialog_id", b.DialogID, "status", b.Status, "sequences", b.Sequences, "error", err)
-					s.tracker.Failed(b, false)
 				}
 			}
 			s.armFlush()
 		}
 	})
-}
-
-// retryable: anything but a definite 4xx (429 is worth a retry).
-func retryable(err error) bool {
-	var perr *protocol.Error
-	if errors.As(err, &perr) {
-		return perr.Code == 429 || perr.Code >= 500
-	}
-	return true
 }
 
 // broadcast renders a change once and sends it to every tab.
