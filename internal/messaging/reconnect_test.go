@@ -19,6 +19,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 )
 
 // viaProxy returns endpoints whose messaging host is a fault proxy in front
@@ -101,18 +102,18 @@ func TestConsumerCatchUpAcrossCuts(t *testing.T) {
 	const cuts = 5
 	for i := 1; i <= cuts; i++ {
 		// Cut once some new events have arrived on the current socket.
-		have := len(events(ccol.snapshot(), convID))
-		ccol.waitFor(t, "progress", func(ups []messaging.Update) bool {
-			return isOpen(ups) && (len(events(ups, convID)) > have || len(events(ups, convID)) == n)
+		have := len(testenv.Events(ccol.Snapshot(), convID))
+		ccol.WaitFor(t, "progress", func(ups []messaging.Update) bool {
+			return testenv.IsOpen(ups) && (len(testenv.Events(ups, convID)) > have || len(testenv.Events(ups, convID)) == n)
 		})
 		proxy.CutAll()
-		ccol.waitFor(t, fmt.Sprintf("reopen %d", i), func(ups []messaging.Update) bool { return opens(ups) == i+1 })
+		ccol.WaitFor(t, fmt.Sprintf("reopen %d", i), func(ups []messaging.Update) bool { return testenv.Opens(ups) == i+1 })
 	}
 	<-written
-	ups := ccol.waitFor(t, "every event", func(ups []messaging.Update) bool { return len(events(ups, convID)) >= n })
+	ups := ccol.WaitFor(t, "every event", func(ups []messaging.Update) bool { return len(testenv.Events(ups, convID)) >= n })
 
 	stored := e.svc.DialogEvents(convID)
-	if diff := cmp.Diff(summary(stored), summary(events(ups, convID))); diff != "" {
+	if diff := cmp.Diff(summary(stored), summary(testenv.Events(ups, convID))); diff != "" {
 		t.Errorf("consumer's events vs the store (-want +got):\n%s", diff)
 	}
 	if got := proxy.Accepted(); got != cuts+1 {
@@ -152,16 +153,16 @@ func TestAgentCatchUpAcrossCuts(t *testing.T) {
 	})
 	const cuts = 5
 	for i := 1; i <= cuts; i++ {
-		have := len(events(acol.snapshot(), convID))
-		acol.waitFor(t, "progress", func(ups []messaging.Update) bool {
-			return isOpen(ups) && (len(events(ups, convID)) > have || len(events(ups, convID)) == n+1)
+		have := len(testenv.Events(acol.Snapshot(), convID))
+		acol.WaitFor(t, "progress", func(ups []messaging.Update) bool {
+			return testenv.IsOpen(ups) && (len(testenv.Events(ups, convID)) > have || len(testenv.Events(ups, convID)) == n+1)
 		})
 		proxy.CutAll()
-		acol.waitFor(t, fmt.Sprintf("reopen %d", i), func(ups []messaging.Update) bool { return opens(ups) == i+1 })
+		acol.WaitFor(t, fmt.Sprintf("reopen %d", i), func(ups []messaging.Update) bool { return testenv.Opens(ups) == i+1 })
 	}
 	<-written
-	ups := acol.waitFor(t, "every event", func(ups []messaging.Update) bool { return len(events(ups, convID)) >= n+1 })
-	if diff := cmp.Diff(summary(e.svc.DialogEvents(convID)), summary(events(ups, convID))); diff != "" {
+	ups := acol.WaitFor(t, "every event", func(ups []messaging.Update) bool { return len(testenv.Events(ups, convID)) >= n+1 })
+	if diff := cmp.Diff(summary(e.svc.DialogEvents(convID)), summary(testenv.Events(ups, convID))); diff != "" {
 		t.Errorf("agent's events vs the store (-want +got):\n%s", diff)
 	}
 
@@ -189,7 +190,7 @@ func TestFreshTokenAfterExpiry(t *testing.T) {
 	_, col, _ := newConsumer(t, e, ep, false, tokens)
 	e.clock.Advance(2 * time.Hour)
 	proxy.CutAll()
-	col.waitFor(t, "reopened", func(ups []messaging.Update) bool { return opens(ups) == 2 })
+	col.WaitFor(t, "reopened", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 2 })
 	if got := calls.Load(); got != 2 {
 		t.Errorf("token source called %d times, want 2", got)
 	}
@@ -226,16 +227,16 @@ func TestFreshTokenAfterBadToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			col := collect(c.Updates())
-			err = start(t, c.Run).wait(t)
+			col := testenv.Collect(c.Updates())
+			err = testenv.Start(t, c.Run).Wait(t)
 			if !messaging.IsTokenRejected(err) {
 				t.Errorf("Run = %v, want a token rejection", err)
 			}
 			if got := bad.Load(); got != 4 {
 				t.Errorf("token source called %d times, want 1 + 3 refreshes", got)
 			}
-			<-col.done
-			ups := col.snapshot()
+			<-col.Done()
+			ups := col.Snapshot()
 			if last, ok := ups[len(ups)-1].(messaging.StateChange); !ok || last.State != messaging.StateOffline {
 				t.Errorf("last update %v, want Offline", ups[len(ups)-1])
 			}
@@ -269,10 +270,10 @@ func TestFreshTokenOnClose4401(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			col := collect(c.Updates())
-			r := start(t, c.Run)
-			col.waitFor(t, "reopened", func(ups []messaging.Update) bool { return opens(ups) == 2 })
-			if err := r.stop(t); err != nil {
+			col := testenv.Collect(c.Updates())
+			r := testenv.Start(t, c.Run)
+			col.WaitFor(t, "reopened", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 2 })
+			if err := r.Stop(t); err != nil {
 				t.Errorf("Run = %v", err)
 			}
 			mu.Lock()
@@ -291,13 +292,13 @@ func TestAgentWrongPasswordGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(a.Updates())
-	err = start(t, a.Run).wait(t)
+	col := testenv.Collect(a.Updates())
+	err = testenv.Start(t, a.Run).Wait(t)
 	var se *messaging.StatusError
 	if !errors.As(err, &se) || se.StatusCode != 401 {
 		t.Errorf("Run = %v, want the login's 401", err)
 	}
-	<-col.done
+	<-col.Done()
 }
 
 // TestRequestsWhileOffline fail fast; subscriptions made while offline are
@@ -314,13 +315,13 @@ func TestRequestsWhileOffline(t *testing.T) {
 	if err := c.SubscribeConversations(t.Context(), protocol.SubscribeExConversations{}); err != nil {
 		t.Errorf("offline subscribe: %v", err)
 	}
-	col := collect(c.Updates())
-	start(t, c.Run)
-	col.waitFor(t, "open", isOpen)
+	col := testenv.Collect(c.Updates())
+	testenv.Start(t, c.Run)
+	col.WaitFor(t, "open", testenv.IsOpen)
 	if _, err := c.RequestConversation(t.Context(), protocol.ConsumerRequestConversation{}); err != nil {
 		t.Fatal(err)
 	}
-	col.waitFor(t, "the new conversation through the subscription made offline", func(ups []messaging.Update) bool {
+	col.WaitFor(t, "the new conversation through the subscription made offline", func(ups []messaging.Update) bool {
 		for _, u := range ups {
 			if _, ok := u.(messaging.ConversationUpdate); ok {
 				return true
@@ -350,7 +351,7 @@ func (s *switchHandler) set(h http.Handler) { s.h.Store(&h) }
 // not know.
 func TestAgentReloginAfterServiceRestart(t *testing.T) {
 	newSvc := func() *simulator.Service {
-		svc, err := simulator.New(simulator.Config{Account: account, SigningKey: testKey(), Logger: testLogger(),
+		svc, err := simulator.New(simulator.Config{Account: account, SigningKey: testenv.Key(), Logger: testLogger(),
 			Agents: []simulator.Agent{{Name: "alice", Password: "pw-a"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -384,7 +385,7 @@ func TestAgentReloginAfterServiceRestart(t *testing.T) {
 	second := newSvc()
 	sw.set(second)
 	first.Close() // ends every socket of the old service
-	acol.waitFor(t, "reopened on the new service", func(ups []messaging.Update) bool { return opens(ups) == 2 && isOpen(ups) })
+	acol.WaitFor(t, "reopened on the new service", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 2 && testenv.IsOpen(ups) })
 	if agent.Login().Bearer == bearer {
 		t.Error("the agent did not log in again")
 	}

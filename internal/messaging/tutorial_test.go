@@ -8,11 +8,12 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 )
 
 // newAgent starts an agent that is ONLINE and subscribed to rings before
 // it even connects (both are restored on every connection).
-func newAgent(t *testing.T, e *env, ep messaging.Endpoints) (*messaging.Agent, *collector, *runner) {
+func newAgent(t *testing.T, e *env, ep messaging.Endpoints) (*messaging.Agent, *testenv.Collector, *testenv.Runner) {
 	t.Helper()
 	a, err := messaging.NewAgent(messaging.AgentConfig{
 		Endpoints: ep, Username: "alice", Password: "pw-a",
@@ -28,16 +29,16 @@ func newAgent(t *testing.T, e *env, ep messaging.Endpoints) (*messaging.Agent, *
 	if err := a.SubscribeRoutingTasks(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	col := collect(a.Updates())
-	r := start(t, a.Run)
+	col := testenv.Collect(a.Updates())
+	r := testenv.Start(t, a.Run)
 	return a, col, r
 }
 
 // acceptRing waits for a ring of the conversation and accepts it.
-func acceptRing(t *testing.T, a *messaging.Agent, col *collector, convID string) {
+func acceptRing(t *testing.T, a *messaging.Agent, col *testenv.Collector, convID string) {
 	t.Helper()
 	var ringID string
-	col.waitFor(t, "a ring", func(ups []messaging.Update) bool {
+	col.WaitFor(t, "a ring", func(ups []messaging.Update) bool {
 		for _, u := range ups {
 			if r, ok := u.(messaging.RoutingUpdate); ok && r.Change.Result.ConversationID == convID {
 				for _, ring := range r.Change.Result.RingsDetails {
@@ -55,7 +56,7 @@ func acceptRing(t *testing.T, a *messaging.Agent, col *collector, convID string)
 	}
 }
 
-func newConsumer(t *testing.T, e *env, ep messaging.Endpoints, initConn bool, tokens messaging.TokenSource) (*messaging.Consumer, *collector, *runner) {
+func newConsumer(t *testing.T, e *env, ep messaging.Endpoints, initConn bool, tokens messaging.TokenSource) (*messaging.Consumer, *testenv.Collector, *testenv.Runner) {
 	t.Helper()
 	if tokens == nil {
 		tokens = messaging.SignupToken(e.srv.Client(), e.ep)
@@ -68,9 +69,9 @@ func newConsumer(t *testing.T, e *env, ep messaging.Endpoints, initConn bool, to
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(c.Updates())
-	r := start(t, c.Run)
-	col.waitFor(t, "consumer open", isOpen)
+	col := testenv.Collect(c.Updates())
+	r := testenv.Start(t, c.Run)
+	col.WaitFor(t, "consumer open", testenv.IsOpen)
 	return c, col, r
 }
 
@@ -105,7 +106,7 @@ func TestTutorial(t *testing.T) {
 
 			agent, acol, _ := newAgent(t, e, e.ep)
 			acceptRing(t, agent, acol, convID)
-			ccol.waitFor(t, "the agent in the conversation", func(ups []messaging.Update) bool {
+			ccol.WaitFor(t, "the agent in the conversation", func(ups []messaging.Update) bool {
 				for _, u := range ups {
 					if c, ok := u.(messaging.ConversationUpdate); ok {
 						for _, p := range c.Change.Result.ConversationDetails.Members() {
@@ -122,8 +123,8 @@ func TestTutorial(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			ups := ccol.waitFor(t, "the agent's message", func(ups []messaging.Update) bool { return len(events(ups, convID)) == 1 })
-			msg := events(ups, convID)[0]
+			ups := ccol.WaitFor(t, "the agent's message", func(ups []messaging.Update) bool { return len(testenv.Events(ups, convID)) == 1 })
+			msg := testenv.Events(ups, convID)[0]
 			if s, _ := msg.Seq(); s != seq || msg.DialogID != convID || msg.Originator() != agent.PID() || msg.Event.Message != "hello from the agent" {
 				t.Fatalf("consumer got %+v", msg)
 			}
@@ -133,9 +134,9 @@ func TestTutorial(t *testing.T) {
 				}
 			}
 
-			ups = acol.waitFor(t, "both receipts at the agent", func(ups []messaging.Update) bool { return len(events(ups, convID)) == 3 })
+			ups = acol.WaitFor(t, "both receipts at the agent", func(ups []messaging.Update) bool { return len(testenv.Events(ups, convID)) == 3 })
 			var got []string
-			for _, ev := range events(ups, convID) {
+			for _, ev := range testenv.Events(ups, convID) {
 				if ev.Event.Type == protocol.EventAcceptStatus {
 					if ev.OriginatorID != consumerID || !cmp.Equal(ev.Event.SequenceList, protocol.Seqs{seq}) {
 						t.Errorf("receipt %+v, want from %s for %d", ev, consumerID, seq)
@@ -148,13 +149,13 @@ func TestTutorial(t *testing.T) {
 			}
 
 			// The consumer got its own receipts back too, once each.
-			ccol.waitFor(t, "the consumer's own receipts", func(ups []messaging.Update) bool { return len(events(ups, convID)) == 3 })
+			ccol.WaitFor(t, "the consumer's own receipts", func(ups []messaging.Update) bool { return len(testenv.Events(ups, convID)) == 3 })
 
 			// Closing shows up as a conversation change.
 			if err := consumer.CloseConversation(t.Context(), convID); err != nil {
 				t.Fatal(err)
 			}
-			ccol.waitFor(t, "the close", func(ups []messaging.Update) bool {
+			ccol.WaitFor(t, "the close", func(ups []messaging.Update) bool {
 				for _, u := range ups {
 					if c, ok := u.(messaging.ConversationUpdate); ok && c.Change.Result.ConversationDetails.Stage == protocol.StateClose {
 						return true

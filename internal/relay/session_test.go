@@ -2,13 +2,10 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,28 +17,19 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const account = "777"
 
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
+// testKey is the shared fixed signing key (no RSA generation per binary).
+var testKey = testenv.Key
 
-func testLogger() *slog.Logger {
-	if os.Getenv("RELAY_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func testLogger() *slog.Logger { return testenv.Logger("RELAY_TEST_LOG") }
 
-var fastBackoff = messaging.Backoff{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond}
+var fastBackoff = testenv.FastBackoff
 
 // jsonRenderer renders views and changes as JSON, so a test tab can read
 // what the page would be sent.
