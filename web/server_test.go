@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,19 +20,15 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
+// testKey is the shared fixed signing key (no RSA generation per binary).
+var testKey = testenv.Key
 
 var sessionKeys = [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}
 
