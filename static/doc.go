@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed chat.js chat.css qa.js qa.css console.css vendor/*.js
+//go:embed chat.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
 var files embed.FS
 
 // Asset is one embedded file and its immutable URL name.
@@ -77,6 +77,8 @@ func contentType(ext string) string {
 	switch ext {
 	case ".js":
 		return "text/javascript; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
 	case ".css":
 		return "text/css; charset=utf-8"
 	}

@@ -78,7 +78,9 @@ func testMain(m *testing.M) int {
 
 	env.logs = &lockedBuffer{}
 	runCtx, stopRun := context.WithCancel(context.Background())
-	runDone, err := startProgram(runCtx, &env)
+	// No demo bot: the tests play the agent themselves (TestBrowserDemoBot
+	// runs its own program with one).
+	runDone, err := startProgram(runCtx, &env, "-bot-delay", "0")
 	if err != nil {
 		stopRun()
 		if runDone != nil {
@@ -159,14 +161,14 @@ var (
 // startProgram starts run() as the command line would, with an empty
 // environment, and reads the two URLs and the agent's password from what
 // it prints. done yields run's error once it has returned (after ctx).
-func startProgram(ctx context.Context, e *testEnv) (done <-chan error, err error) {
+func startProgram(ctx context.Context, e *testEnv, extra ...string) (done <-chan error, err error) {
 	pr, pw := io.Pipe()
 	runDone := make(chan error, 1)
 	// run serves until ctx ends; then its stdout is closed so that the
 	// line reader below ends too.
 	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-sim-addr", "127.0.0.1:0", "-grace", "2s"},
-			func(string) string { return "" }, pw, e.logs)
+		args := append([]string{"-addr", "127.0.0.1:0", "-sim-addr", "127.0.0.1:0", "-grace", "2s"}, extra...)
+		err := run(ctx, args, func(string) string { return "" }, pw, e.logs)
 		pw.Close()
 		runDone <- err
 	}()

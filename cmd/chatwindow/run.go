@@ -77,9 +77,11 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 
 	hc := &http.Client{Timeout: 15 * time.Second}
 	// consoleURL is the agent console's URL, framed by the QA view (/qa)
-	// beside the window; the console's wiring sets it once the console's
-	// frame-ancestors allow the window's origin. Empty: /qa says so.
+	// beside the window. Only the embedded service serves a console; on
+	// LivePerson it stays empty and /qa says so.
 	var consoleURL string
+	// botAgent is the demo bot's account on the embedded service.
+	botAgent := simulator.Agent{Name: botName, Password: randomPassword()}
 	embedded := *account == ""
 	if embedded {
 		// The embedded service, in this process, on loopback.
@@ -87,7 +89,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		password := randomPassword()
 		agents := []simulator.Agent{{Name: "agent", Password: password}}
 		if *botDelay > 0 {
-			agents = append(agents, simulator.Agent{Name: botName, Password: randomPassword()})
+			agents = append(agents, botAgent)
 		}
 		svc, err := simulator.New(simulator.Config{Account: *account, Agents: agents, Logger: logger.With("component", "simulator")})
 		if err != nil {
@@ -118,10 +120,6 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 			}
 			desks.Wait()
 		}()
-		if *botDelay > 0 {
-			startBot(ctx, &wg, logger, hc, *csds, *account, agents[1], *botDelay)
-			fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
-		}
 	}
 
 	ep, err := messaging.Discover(ctx, hc, *csds, *account, messaging.Overrides{
@@ -179,9 +177,16 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	fmt.Fprintf(stdout, "chat window on http://%s\n", displayAddr(ln.Addr().String(), *addr))
+	window := "http://" + displayAddr(ln.Addr().String(), *addr)
+	fmt.Fprintf(stdout, "chat window on %s\n", window)
 	if embedded {
-		fmt.Fprintf(stdout, "QA view on http://%s/qa\n", displayAddr(ln.Addr().String(), *addr))
+		fmt.Fprintf(stdout, "QA view on %s/qa\n", window)
+	}
+	if embedded && *botDelay > 0 {
+		// The bot's card shows an image of the window's own (CSP: img-src 'self').
+		image := window + "/static/" + assets.Hashed("demo-card.svg")
+		startBot(ctx, &wg, logger, hc, *csds, *account, botAgent, *botDelay, image)
+		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
 	}
 	err = serve(ctx, logger, ln, srv, cancel)
 	cancel()
@@ -349,7 +354,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, web.ConsolePrefix)
 	if *botDelay > 0 {
-		startBot(ctx, &wg, logger, hc, base, *account, all[len(all)-1], *botDelay)
+		startBot(ctx, &wg, logger, hc, base, *account, all[len(all)-1], *botDelay, "")
 		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
 	}
 	err = serve(ctx, logger, ln, h, svc.Close)
@@ -401,8 +406,9 @@ func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base
 // botName is the demo bot's agent.
 const botName = "bot"
 
-// startBot runs the demo bot against the service at base until ctx ends.
-func startBot(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, hc *http.Client, base, account string, a simulator.Agent, delay time.Duration) {
+// startBot runs the demo bot against the service at base until ctx ends;
+// image is its card's image URL ("" for the bot's default).
+func startBot(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, hc *http.Client, base, account string, a simulator.Agent, delay time.Duration, image string) {
 	wg.Add(1)
 	// The bot runs until ctx ends (or its login is refused).
 	go func() {
@@ -413,7 +419,7 @@ func startBot(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, hc *
 			log.Error("demo bot: discovery", "error", err)
 			return
 		}
-		err = demobot.Run(ctx, demobot.Config{Endpoints: ep, Username: a.Name, Password: a.Password, HTTPClient: hc, Delay: delay, Logger: log})
+		err = demobot.Run(ctx, demobot.Config{Endpoints: ep, Username: a.Name, Password: a.Password, HTTPClient: hc, Delay: delay, Logger: log, CardImageURL: image})
 		if err != nil {
 			log.Error("demo bot stopped", "error", err)
 		}
