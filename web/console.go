@@ -26,9 +26,8 @@ const ConsolePrefix = "/agent"
 // the CSRF token, nothing else (the agent's password stays in the desk's
 // memory).
 const (
-	consoleCookie = "chatwindow-agent"
-	keyDesk       = "desk"
-	keyCSRF       = "csrf"
+	keyDesk = "desk"
+	keyCSRF = "csrf"
 )
 
 // ConsoleConfig is the agent console's part of the configuration.
@@ -53,7 +52,7 @@ type Console struct {
 	cfg    ConsoleConfig
 	assets *static.Assets
 	desks  *console.Manager
-	store  *sessions.CookieStore
+	cookie sessionCookie
 	echo   *echo.Echo
 }
 
@@ -72,15 +71,7 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 		cfg.MaxFrame = 32 << 10
 	}
 	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks}
-	c.store = sessions.NewCookieStore(cfg.SessionKeys...)
-	c.store.Options = &sessions.Options{
-		Path:     ConsolePrefix + "/",
-		MaxAge:   int(cfg.SessionMaxAge / time.Second),
-		HttpOnly: true,
-		Secure:   cfg.Secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	c.store.MaxAge(c.store.Options.MaxAge)
+	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	c.echo = newEcho(logger, cfg.FrameAncestors)
 	c.routes()
 	return c, nil
@@ -99,10 +90,7 @@ type consoleSession struct {
 // session reads the cookie (a missing, forged or expired one reads as a
 // new, empty session) and makes sure it has a CSRF token.
 func (c *Console) session(r *http.Request) (consoleSession, bool) {
-	sess, err := c.store.Get(r, consoleCookie)
-	if err != nil {
-		sess, _ = c.store.New(r, consoleCookie)
-	}
+	sess, _ := c.cookie.get(r)
 	cs := consoleSession{sess: sess}
 	cs.desk, _ = sess.Values[keyDesk].(string)
 	cs.csrf, _ = sess.Values[keyCSRF].(string)

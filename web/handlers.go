@@ -52,6 +52,16 @@ func serveAsset(c echo.Context, assets *static.Assets, prefix string) error {
 	return c.Blob(http.StatusOK, a.ContentType, a.Body)
 }
 
+// handleHealth says the process serves (liveness).
 func (s *Server) handleHealth(c echo.Context) error {
 	return c.String(http.StatusOK, "ok")
+}
+
+// handleReady says whether to send customers here (readiness): not while
+// shutting down.
+func (s *Server) handleReady(c echo.Context) error {
+	if err := s.relay.Ready(); err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "shutting down").SetInternal(err)
+	}
+	return c.String(http.StatusOK, "ready")
 }

@@ -13,7 +13,6 @@ import (
 // The session cookie: encrypted and signed by gorilla/securecookie, it holds
 // the customer's identity, so any node can serve any tab (design.md §4).
 const (
-	cookieName  = "chatwindow"
 	keySession  = "sid"
 	keyToken    = "jwt"
 	sessionIDSz = 24
@@ -22,7 +21,7 @@ const (
 // identity reads the session cookie. A missing, forged, tampered or expired
 // cookie reads as no identity.
 func (s *Server) identity(r *http.Request) (relay.Identity, bool) {
-	sess, err := s.store.Get(r, cookieName)
+	sess, err := s.cookie.get(r)
 	if err != nil || sess.IsNew {
 		return relay.Identity{}, false
 	}
@@ -46,7 +45,7 @@ func (s *Server) ensureIdentity(c echo.Context) (relay.Identity, error) {
 	}
 	id := relay.Identity{SessionID: rand.Text()[:sessionIDSz], Token: tok}
 	// A cookie that failed to decode still yields a usable new session.
-	sess, _ := s.store.New(c.Request(), cookieName)
+	sess, _ := s.cookie.get(c.Request())
 	sess.Values[keySession] = id.SessionID
 	sess.Values[keyToken] = id.Token
 	if err := sess.Save(c.Request(), c.Response()); err != nil {

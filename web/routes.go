@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	e.GET("/static/:name", s.handleStatic)
 	e.GET("/static/vendor/:name", s.handleStatic)
 	e.GET("/healthz", s.handleHealth)
+	e.GET("/readyz", s.handleReady)
 	e.GET("/qa", s.handleQA)
 	e.GET("/qa/ws", s.handleQASocket)
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -48,7 +47,7 @@ type Server struct {
 	cfg    Config
 	assets *static.Assets
 	relay  *relay.Manager
-	store  *sessions.CookieStore
+	cookie sessionCookie
 	echo   *echo.Echo
 }
 
@@ -70,15 +69,7 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 		cfg.MaxFrame = 32 << 10
 	}
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
-	s.store = sessions.NewCookieStore(cfg.SessionKeys...)
-	s.store.Options = &sessions.Options{
-		Path:     "/",
-		MaxAge:   int(cfg.SessionMaxAge / time.Second),
-		HttpOnly: true,
-		Secure:   cfg.Secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	s.store.MaxAge(s.store.Options.MaxAge)
+	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 
 	s.echo = newEcho(logger, cfg.FrameAncestors)
 	s.routes()
@@ -96,9 +87,30 @@ func newEcho(logger *slog.Logger, frameAncestors string) *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.Recover())
+	// Every answer names its request; the error log says which.
+	e.Use(middleware.RequestID())
 	e.Use(securityHeaders(frameAncestors))
+	// Nothing this server takes is large: forms and the page's frames.
+	e.Use(middleware.BodyLimit(bodyLimit))
+	// Per client address (the direct peer: see IPExtractor), generous
+	// for people, a wall for floods.
+	e.Use(middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: requestsPerSecond, Burst: requestBurst, ExpiresIn: 3 * time.Minute,
+		}),
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many requests. Please wait a moment.")
+		},
+	}))
 	return e
 }
+
+// Limits of every request, whatever the route.
+const (
+	bodyLimit         = "64K"
+	requestsPerSecond = 20
+	requestBurst      = 100
+)
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
@@ -139,10 +151,11 @@ func handleError(log *slog.Logger, err error, c echo.Context) {
 		code = he.Code
 		msg = fmt.Sprint(he.Message)
 	}
+	id := c.Response().Header().Get(echo.HeaderXRequestID)
 	if code >= 500 {
-		log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+		log.Error("request failed", "request_id", id, "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
 	} else {
-		log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "code", code, "error", err)
+		log.Debug("request refused", "request_id", id, "method", c.Request().Method, "path", c.Request().URL.Path, "code", code, "error", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(code)

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// sessionCookie is one of the servers' session cookies: encrypted and
+// signed by gorilla/securecookie with every configured key pair (the first
+// signs; all are accepted, so keys can be rotated), HttpOnly, SameSite=Lax,
+// with an absolute lifetime (the cookie is written once, when the session
+// starts, and its signed timestamp expires with it). Served over HTTPS it
+// is Secure and carries the __Host- prefix (__Secure- below the root path),
+// so that no other host and no plain-HTTP page can plant one.
+type sessionCookie struct {
+	name  string
+	store *sessions.CookieStore
+}
+
+func newSessionCookie(base, path string, keys [][]byte, maxAge time.Duration, secure bool) sessionCookie {
+	store := sessions.NewCookieStore(keys...)
+	store.Options = &sessions.Options{
+		Path:     path,
+		MaxAge:   int(maxAge / time.Second),
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	store.MaxAge(store.Options.MaxAge)
+	name := base
+	switch {
+	case secure && path == "/":
+		name = "__Host-" + base
+	case secure:
+		name = "__Secure-" + base
+	}
+	return sessionCookie{name: name, store: store}
+}
+
+// get reads the session; a missing, forged, tampered or expired cookie
+// reads as a new, empty one (err says why, for the log).
+func (c sessionCookie) get(r *http.Request) (*sessions.Session, error) {
+	sess, err := c.store.Get(r, c.name)
+	if err != nil {
+		fresh, _ := c.store.New(r, c.name)
+		return fresh, err
+	}
+	return sess, nil
+}

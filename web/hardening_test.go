@@ -1,0 +1,95 @@
+package web_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chatwindow/chatwindow/web"
+)
+
+func TestRequestIDs(t *testing.T) {
+	site := newSite(t)
+	resp, _ := get(t, client(t), site.URL+"/healthz")
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the answer")
+	}
+}
+
+func TestReady(t *testing.T) {
+	site := newSite(t)
+	if resp, body := get(t, client(t), site.URL+"/readyz"); resp.StatusCode != http.StatusOK || body != "ready" {
+		t.Errorf("readyz: %s %q", resp.Status, body)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	site := newSite(t)
+	resp, err := http.Post(site.URL+"/", "application/x-www-form-urlencoded", bytes.NewReader(bytes.Repeat([]byte("x"), 80<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("an 80 KiB body: %s, want 413", resp.Status)
+	}
+}
+
+// TestRateLimit: a client that floods gets 429 instead of service; the
+// limit is per client address.
+func TestRateLimit(t *testing.T) {
+	site := newSite(t)
+	hc := client(t)
+	limited := 0
+	for range 300 {
+		resp, err := hc.Get(site.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Error("300 requests in a burst were all served; want some 429")
+	}
+	if limited > 250 {
+		t.Errorf("%d of 300 refused: the burst allowance is gone", limited)
+	}
+}
+
+// TestSecureCookie: served over HTTPS the cookie is Secure and carries the
+// __Host- prefix.
+func TestSecureCookie(t *testing.T) {
+	site := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.Secure = true })
+	resp, _ := get(t, client(t), site.URL+"/")
+	set := resp.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(set, "__Host-chatwindow=") || !strings.Contains(set, "; Secure") || !strings.Contains(set, "Path=/") || strings.Contains(set, "Domain=") {
+		t.Errorf("Set-Cookie %q: want __Host-chatwindow, Secure, Path=/, no Domain", set)
+	}
+}
+
+// TestKeyRotation: a site whose keys are [new, old] accepts a session made
+// under [old], and so keeps its customers across a key change.
+func TestKeyRotation(t *testing.T) {
+	old := sessionKeys
+	fresh := [][]byte{[]byte("a brand new hash key, 32 bytes.."), []byte("a brand new block key of 32 b..!")}
+	before := newSiteWithKeys(t, old)
+	after := newSiteWithKeys(t, append(append([][]byte{}, fresh...), old...))
+	hc := client(t)
+	get(t, hc, before.URL+"/")
+	bu, _ := url.Parse(before.URL)
+	au, _ := url.Parse(after.URL)
+	hc.Jar.SetCookies(au, hc.Jar.Cookies(bu))
+	if resp, _ := get(t, hc, after.URL+"/"); resp.Header.Get("Set-Cookie") != "" {
+		t.Error("the rotated site did not accept a cookie made with its old keys (it set a new one)")
+	}
+	c, _, err := dialSocket(t, after, hc, "")
+	if err != nil {
+		t.Fatalf("socket with an old-key cookie: %v", err)
+	}
+	c.CloseNow()
+}
