@@ -51,6 +51,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -165,10 +166,11 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
-		SessionKeys: keys,
-		Secure:      !isLoopback(*addr),
-		Signup:      signup,
-		ConsoleURL:  consoleURL,
+		SessionKeys:    keys,
+		Secure:         !isLoopback(*addr),
+		Signup:         signup,
+		ConsoleURL:     consoleURL,
+		FrameAncestors: *frameAncestors,
 	}, assets, mgr)
 	if err != nil {
 		return err
