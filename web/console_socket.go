@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/coder/websocket"
@@ -105,22 +104,10 @@ func (c *Console) handleSocket(ec echo.Context) error {
 }
 
 func (c *Console) readTab(ctx context.Context, conn *websocket.Conn, tab *console.Tab) {
-	for {
-		typ, b, err := conn.Read(ctx)
-		if err != nil {
-			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
-				c.log.Debug("console socket ended", "error", err)
-			}
-			return
-		}
-		if typ != websocket.MessageText {
-			conn.Close(websocket.StatusUnsupportedData, "text frames only")
-			return
-		}
+	readFrames(ctx, conn, c.log, func(b []byte) error {
 		f, err := parseConsoleFrame(b)
 		if err != nil {
-			c.log.Info("console frame refused", "error", err)
-			continue
+			return err
 		}
 		switch f.Type {
 		case "accept":
@@ -138,5 +125,6 @@ func (c *Console) readTab(ctx context.Context, conn *websocket.Conn, tab *consol
 		case "sign-out":
 			tab.SignOut()
 		}
-	}
+		return nil
+	})
 }

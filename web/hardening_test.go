@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/coder/websocket"
 )
 
 func TestRequestIDs(t *testing.T) {
@@ -92,4 +95,39 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("socket with an old-key cookie: %v", err)
 	}
 	c.CloseNow()
+}
+
+// TestSocketFlood: a page socket that sends far more than a page does is
+// closed with 1008; the session itself is untouched (a reload works).
+func TestSocketFlood(t *testing.T) {
+	site := newSite(t)
+	hc := client(t)
+	get(t, hc, site.URL+"/")
+	c, _, err := dialSocket(t, site, hc, site.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for range 500 {
+		if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"typing","state":"COMPOSING"}`)); err != nil {
+			break // closed under us: that is the point
+		}
+	}
+	for {
+		_, _, err := c.Read(ctx)
+		if err == nil {
+			continue
+		}
+		if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+			t.Errorf("after a flood: %v (status %d), want close 1008", err, got)
+		}
+		break
+	}
+	again, _, err := dialSocket(t, site, hc, site.URL)
+	if err != nil {
+		t.Fatalf("a new socket after the flood: %v", err)
+	}
+	again.CloseNow()
 }

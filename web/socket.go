@@ -225,22 +225,10 @@ func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
 }
 
 func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.Tab) {
-	for {
-		typ, b, err := conn.Read(ctx)
-		if err != nil {
-			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
-				s.log.Debug("browser socket ended", "error", err)
-			}
-			return
-		}
-		if typ != websocket.MessageText {
-			conn.Close(websocket.StatusUnsupportedData, "text frames only")
-			return
-		}
+	readFrames(ctx, conn, s.log, func(b []byte) error {
 		f, err := parseBrowserFrame(b)
 		if err != nil {
-			s.log.Info("browser frame refused", "error", err)
-			continue
+			return err
 		}
 		switch f.Type {
 		case "send":
@@ -262,5 +250,6 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 			seq, index, _ := f.action()
 			tab.Action(f.DialogID, seq, index, f.Text)
 		}
-	}
+		return nil
+	})
 }

@@ -1,0 +1,46 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+)
+
+// The page sends a few frames a second at most (chat.js batches its
+// reports); a socket that sends far more is flooding and is closed.
+const (
+	framesPerSecond = 20
+	frameBurst      = 60
+)
+
+// readFrames is the one reading loop of a page's socket (the window's and
+// the console's): text frames only, a flood limit, and each frame handed to
+// handle, whose error refuses that frame (logged) and keeps the socket. It
+// returns when the socket ends or was closed for misbehaving.
+func readFrames(ctx context.Context, conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
+	limit := rate.NewLimiter(framesPerSecond, frameBurst)
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
+				log.Debug("page socket ended", "error", err)
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			conn.Close(websocket.StatusUnsupportedData, "text frames only")
+			return
+		}
+		if !limit.Allow() {
+			log.Warn("page socket flooding, closed")
+			conn.Close(websocket.StatusPolicyViolation, "too many messages")
+			return
+		}
+		if err := handle(b); err != nil {
+			log.Info("page frame refused", "error", err)
+		}
+	}
+}
