@@ -5,7 +5,7 @@ BIN := bin/chatwindow
 AGENTSDK := tests/agentsdk
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test e2e generate lint check arrows bench fuzz htmx clean
+.PHONY: run build test e2e screenshots generate lint check arrows bench fuzz htmx clean
 
 ## run: build and start chatwindow on the embedded messaging service
 run: build
@@ -25,6 +25,16 @@ e2e: $(AGENTSDK)/node_modules/.installed
 $(AGENTSDK)/node_modules/.installed: $(AGENTSDK)/package.json $(AGENTSDK)/package-lock.json
 	cd $(AGENTSDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## screenshots: a scripted conversation in Chromium; a PNG of every receipt state on
+## both sides and an index page in screenshots/ (docs/qa.md). Installs Chromium when
+## it is missing and apt-get can (as root), like .ci/run.
+screenshots:
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } || \
+	  { echo "make screenshots needs Chromium at /usr/bin/chromium: apt-get install -y --no-install-recommends chromium"; exit 1; }
+	CHATWINDOW_SCREENSHOTS=$(CURDIR)/screenshots E2E_REQUIRED=1 $(GO) test -count=1 -run '^TestScreenshots$$' ./cmd/chatwindow
+	@echo "screenshots: open $(CURDIR)/screenshots/index.html"
 
 ## generate: regenerate the templ components (their *_templ.go are committed)
 generate:

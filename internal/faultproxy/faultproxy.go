@@ -1,13 +1,14 @@
 // Package faultproxy is a TCP proxy for tests that breaks connections on
 // demand: it stands between a client and a real server on loopback so that a
 // test can cut every live connection abruptly (as a network failure would),
-// or hold new ones back, and see how the client recovers.
+// or hold new ones back, or let every connection go silent while it stays
+// open (a request in flight that gets no answer), and see how the client
+// recovers.
 package faultproxy
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 )
@@ -26,14 +27,20 @@ type Proxy struct {
 	accepted int
 	paused   bool
 	resumed  chan struct{} // closed when the proxy is not paused
+	stalled  bool
+	flowing  chan struct{} // closed when the proxy is not stalled
+	held     int           // bytes read and not forwarded (yet) while stalled
 }
 
 // pair is one proxied connection: the client's side and the target's.
 type pair struct {
 	client, server net.Conn
+	once           sync.Once
+	closed         chan struct{} // closed by close: bytes held for it are dropped
 }
 
 func (p *pair) close() {
+	p.once.Do(func() { close(p.closed) })
 	// Abrupt close: RST rather than FIN where the OS allows it, like a cut
 	// cable or a dead NAT entry, so the peer sees an error, not a clean EOF.
 	for _, c := range []net.Conn{p.client, p.server} {
@@ -59,8 +66,10 @@ func New(ctx context.Context, target string) (*Proxy, error) {
 		cancel:  cancel,
 		live:    map[*pair]struct{}{},
 		resumed: make(chan struct{}),
+		flowing: make(chan struct{}),
 	}
 	close(p.resumed)
+	close(p.flowing)
 	p.wg.Add(2)
 	// Ends when the listener is closed (by Close or when ctx ends).
 	go func() {
@@ -131,6 +140,38 @@ func (p *Proxy) Resume() {
 	}
 }
 
+// Stall stops forwarding bytes, in both directions, on every connection,
+// live or new, until Unstall: the connections stay open and what is read
+// is held, so a request already written by the client is in flight and
+// gets no answer (a silent network, not a broken one). CutAll while
+// stalled drops what is held: it never arrives.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stalled {
+		p.stalled = true
+		p.flowing = make(chan struct{})
+	}
+}
+
+// Unstall forwards what was held, in order, and everything after it.
+func (p *Proxy) Unstall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled {
+		p.stalled = false
+		close(p.flowing)
+	}
+}
+
+// Held is the number of bytes read while stalled and not forwarded yet
+// (nor dropped by a cut): more than zero once something is in flight.
+func (p *Proxy) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
 // Close stops the proxy, cuts every connection and waits for its goroutines.
 func (p *Proxy) Close() error {
 	p.cancel()
@@ -172,7 +213,7 @@ func (p *Proxy) serve(client net.Conn) {
 		_ = client.Close()
 		return
 	}
-	pr := &pair{client: client, server: server}
+	pr := &pair{client: client, server: server, closed: make(chan struct{})}
 	p.mu.Lock()
 	if p.ctx.Err() != nil {
 		p.mu.Unlock()
@@ -190,7 +231,7 @@ func (p *Proxy) serve(client net.Conn) {
 		defer wg.Done()
 		// A clean EOF closes the whole pair too: the protocols proxied
 		// here (HTTP, WebSocket) never half-close.
-		_, _ = io.Copy(dst, src)
+		p.copy(pr, dst, src)
 		pr.close()
 	}
 	go copyHalf(server, client)
@@ -200,4 +241,52 @@ func (p *Proxy) serve(client net.Conn) {
 	p.mu.Lock()
 	delete(p.live, pr)
 	p.mu.Unlock()
+}
+
+// copy forwards src to dst like io.Copy, except that while the proxy is
+// stalled each chunk read waits (counted in held) until it flows again, the
+// pair is closed or the proxy stops. It returns when src or dst fails.
+func (p *Proxy) copy(pr *pair, dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.wait(pr, n) {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // io.EOF included: the pair closes
+		}
+	}
+}
+
+// wait returns at once while the proxy is not stalled; else it holds n
+// bytes until Unstall (true) or until the pair is cut or the proxy stops
+// (false: the bytes are dropped).
+func (p *Proxy) wait(pr *pair, n int) bool {
+	p.mu.Lock()
+	if !p.stalled {
+		p.mu.Unlock()
+		return true
+	}
+	flowing := p.flowing
+	p.held += n
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.held -= n
+		p.mu.Unlock()
+	}()
+	select {
+	case <-flowing:
+		return true
+	case <-pr.closed:
+		return false
+	case <-p.ctx.Done():
+		return false
+	}
 }

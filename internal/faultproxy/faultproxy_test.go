@@ -157,3 +157,80 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Log("dial after Close succeeded")
 	}
 }
+
+// TestStallHoldsBytesInFlight: a stalled proxy keeps the connection open
+// and holds what was written; Unstall delivers it; a cut while stalled
+// drops it and the next connection works once unstalled.
+func TestStallHoldsBytesInFlight(t *testing.T) {
+	target := echoServer(t)
+	p, err := New(t.Context(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if err := roundTrip(t, c, r, "before"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		end  func() // ends the stall
+		want bool   // the held line arrives
+	}{
+		{"unstall delivers", p.Unstall, true},
+		{"cut drops", func() { p.CutAll(); p.Unstall() }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.Stall()
+			if _, err := c.Write([]byte("held\n")); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for p.Held() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if p.Held() == 0 {
+				t.Fatal("Held = 0 after a write to a stalled proxy")
+			}
+			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := r.ReadString('\n'); err == nil {
+				t.Fatal("a stalled proxy forwarded data")
+			}
+			if got := p.Live(); got != 1 {
+				t.Fatalf("Live = %d while stalled, want the connection kept", got)
+			}
+			tt.end()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := r.ReadString('\n')
+			if tt.want && (err != nil || got != "held\n") {
+				t.Fatalf("after the stall: %q, %v", got, err)
+			}
+			if !tt.want && err == nil {
+				t.Fatalf("read %q from a connection cut while stalled", got)
+			}
+			for p.Held() != 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n := p.Held(); n != 0 {
+				t.Errorf("Held = %d after the stall ended", n)
+			}
+		})
+	}
+
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := roundTrip(t, c2, bufio.NewReader(c2), "after"); err != nil {
+		t.Fatalf("a new connection after the stall: %v", err)
+	}
+}
