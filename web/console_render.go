@@ -129,13 +129,13 @@ func consoleMessages(ms []console.Message) []views.ConsoleMessage {
 
 // consoleMessage maps a message; times go out in UTC, like the window's.
 func consoleMessage(m console.Message) views.ConsoleMessage {
-	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Mine, Text: m.Text}
+	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
 	p.Time, p.TimeISO = clock(m.At)
-	if !m.Mine {
+	if !m.Own {
 		return p
 	}
-	p.V = m.V
-	switch m.V {
+	p.V = m.Delivery
+	switch m.Delivery {
 	case console.VPending:
 		p.VLabel = "Sending"
 	case console.VSent:

@@ -57,13 +57,17 @@ func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	if ch.Agent {
 		comps = append(comps, views.AgentName(w.Agent, true))
 	}
-	if len(ch.Added) > 0 {
-		comps = append(comps, views.AppendMessages(messageProps(ch.Added)))
+	if ch.Reset {
+		comps = append(comps, views.Messages(w.Messages, true))
+	} else {
+		if len(ch.Added) > 0 {
+			comps = append(comps, views.AppendMessages(messageProps(ch.Added)))
+		}
+		for _, m := range ch.Updated {
+			comps = append(comps, views.MessageItem(messageProp(m), true))
+		}
 	}
-	for _, m := range ch.Updated {
-		comps = append(comps, views.MessageItem(messageProp(m), true))
-	}
-	if ch.Typing || len(ch.Added) > 0 {
+	if ch.Typing || ch.Reset || len(ch.Added) > 0 {
 		comps = append(comps, views.Typing(w.Typing, true))
 	}
 	if ch.Phase {
@@ -114,7 +118,7 @@ func messageProps(ms []relay.Message) []views.Message {
 func messageProp(m relay.Message) views.Message {
 	p := views.Message{
 		ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Text: m.Text,
-		Receipt: m.Receipt, LocalID: m.LocalID,
+		Receipt: m.Delivery, LocalID: m.LocalID,
 	}
 	p.Time, p.TimeISO = clock(m.At)
 	if m.Rich.Card != nil {
@@ -126,7 +130,7 @@ func messageProp(m relay.Message) views.Message {
 			p.QuickReplies = append(p.QuickReplies, choiceProp(i, m.Rich.Choices))
 		}
 	}
-	switch m.Receipt {
+	switch m.Delivery {
 	case relay.ReceiptPending:
 		p.ReceiptLabel = "Sending"
 	case relay.ReceiptSent:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
+	"github.com/chatwindow/chatwindow/internal/transcript"
 )
 
 func TestParseActionFrame(t *testing.T) {
@@ -68,7 +69,7 @@ func TestCardMarkup(t *testing.T) {
 		{"type":"button","title":"good link","click":{"actions":[{"type":"link","uri":"https://docs.example/"}]}},
 		{"type":"button","title":"Gold\"><b>x</b>","click":{"actions":[{"type":"publishText","text":"gold"}]}}]}`
 	qr := `[{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}}]`
-	m := relay.Message{Key: "m-C1-3", DialogID: "C1", Seq: 3, HasSeq: true, From: relay.FromAgent, Rich: richcontent.Parse(json.RawMessage(card), json.RawMessage(qr)), RepliesOpen: true}
+	m := relay.Message{Message: transcript.Message{Key: "m-C1-3", DialogID: "C1", Seq: 3, HasSeq: true}, From: relay.FromAgent, Rich: richcontent.Parse(json.RawMessage(card), json.RawMessage(qr)), RepliesOpen: true}
 	m.Text = m.Rich.Text()
 	b, err := fragments{}.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Added: []relay.Message{m}})
 	if err != nil {

@@ -391,19 +391,19 @@ func TestDesk(t *testing.T) {
 	tb.waitFor(t, "the answer sent", func(_ console.View, msgs []console.Message) bool {
 		m, ok := find(msgs, "How can I help?")
 		answer = m.Seq
-		return ok && m.Mine && m.V == console.VSent && m.HasSeq && !m.SentAt.IsZero()
+		return ok && m.Own && m.Delivery == console.VSent && m.HasSeq && !m.SentAt.IsZero()
 	})
 	// Reports of the agent's own message are refused: never receipted.
 	tb.Report("seen", []console.Item{{DialogID: convID, Seq: answer}})
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAccept, SequenceList: protocol.Seqs{answer}})
 	tb.waitFor(t, "two V", func(_ console.View, msgs []console.Message) bool {
 		m, _ := find(msgs, "How can I help?")
-		return m.V == console.VAccepted && !m.AcceptedAt.IsZero()
+		return m.Delivery == console.VAccepted && !m.AcceptedAt.IsZero()
 	})
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{answer}})
 	tb.waitFor(t, "read", func(_ console.View, msgs []console.Message) bool {
 		m, _ := find(msgs, "How can I help?")
-		return m.V == console.VRead && !m.ReadAt.IsZero()
+		return m.Delivery == console.VRead && !m.ReadAt.IsZero()
 	})
 
 	// The customer types; the indicator ends on its own after the timeout.

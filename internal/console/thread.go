@@ -2,10 +2,10 @@ package console
 
 import (
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/transcript"
 )
 
 // Who wrote a message, as the console shows it (data-from).
@@ -19,11 +19,11 @@ const (
 // publish is in flight, sent (one grey V) once it has a sequence, accepted
 // (a second V) after the consumer's ACCEPT, read (both orange) after READ.
 const (
-	VPending  = "pending"
-	VSent     = "sent"
-	VAccepted = "accepted"
-	VRead     = "read"
-	VFailed   = "failed"
+	VPending  = transcript.Pending
+	VSent     = transcript.Sent
+	VAccepted = transcript.Accepted
+	VRead     = transcript.Read
+	VFailed   = transcript.Failed
 )
 
 // Self is the signed-in agent's two ids (protocol.md §6): events it
@@ -39,36 +39,15 @@ func (s Self) owns(ev protocol.MessagingEvent) bool {
 		(s.OldID != "" && ev.OriginatorID == s.OldID)
 }
 
-// Message is one bubble of a conversation in the console.
+// Message is one bubble of a conversation in the console: the
+// transcript's message (Own: published by the signed-in agent, with its V
+// state in Delivery and the time of each) and what only the console has.
 type Message struct {
-	// Key is stable for the message's whole life (its DOM id).
-	Key      string
-	DialogID string
-	Seq      int64
-	HasSeq   bool
-	From     string
-	// Mine: published by the signed-in agent (it carries V states).
-	Mine bool
-	Text string
-	At   time.Time
-	// V and the time of each state, on the agent's own messages.
-	V                          string
-	SentAt, AcceptedAt, ReadAt time.Time
-	// LocalID is the desk's id of a message it is sending.
-	LocalID string
+	transcript.Message
+	From string
 	// Read is set on the consumer's messages the agent has read (its READ
 	// was published, or is due): what the unread count leaves out.
 	Read bool
-}
-
-type seqKey struct {
-	dialog string
-	seq    int64
-}
-
-type receiptMark struct {
-	read bool
-	at   time.Time
 }
 
 // Thread is one conversation assigned to the agent, as pure data: its
@@ -85,21 +64,13 @@ type Thread struct {
 	// Dialogs are the conversation's dialog ids, MAIN (= ID) first.
 	Dialogs []string
 
-	self     Self
-	messages []*Message // sequenced messages by sequence, then local ones
-	bySeq    map[seqKey]*Message
-	byLocal  map[string]*Message
-	// early holds the consumer's receipts of sequences not yet known here
-	// (history merged in after live events).
-	early map[seqKey]receiptMark
+	self Self
+	log  transcript.Transcript[Message, *Message]
 }
 
 // NewThread returns the empty state of conversation id for agent self.
 func NewThread(id string, self Self) *Thread {
-	return &Thread{
-		ID: id, Dialogs: []string{id}, self: self,
-		bySeq: map[seqKey]*Message{}, byLocal: map[string]*Message{}, early: map[seqKey]receiptMark{},
-	}
+	return &Thread{ID: id, Dialogs: []string{id}, self: self}
 }
 
 // ThreadChange is what one step did to a thread, for the page.
@@ -121,26 +92,15 @@ func (c ThreadChange) Empty() bool {
 }
 
 // Messages returns copies of the messages in the order the page shows them.
-func (t *Thread) Messages() []Message {
-	out := make([]Message, len(t.messages))
-	for i, m := range t.messages {
-		out[i] = *m
-	}
-	return out
-}
+func (t *Thread) Messages() []Message { return t.log.Messages() }
 
 // Last returns the last content message, for the list.
-func (t *Thread) Last() (Message, bool) {
-	if len(t.messages) == 0 {
-		return Message{}, false
-	}
-	return *t.messages[len(t.messages)-1], true
-}
+func (t *Thread) Last() (Message, bool) { return t.log.Last() }
 
 // Unread counts the consumer's messages the agent has not read.
 func (t *Thread) Unread() int {
 	n := 0
-	for _, m := range t.messages {
+	for m := range t.log.All() {
 		if m.From == FromConsumer && !m.Read {
 			n++
 		}
@@ -151,7 +111,7 @@ func (t *Thread) Unread() int {
 // Kind reports whether (dialogID, seq) is a message of the thread, and
 // whose.
 func (t *Thread) Kind(dialogID string, seq int64) (from string, ok bool) {
-	m, ok := t.bySeq[seqKey{dialogID, seq}]
+	m, ok := t.log.Get(dialogID, seq)
 	if !ok {
 		return "", false
 	}
@@ -202,8 +162,7 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		if !ok {
 			return out
 		}
-		k := seqKey{ev.DialogID, seq}
-		if _, dup := t.bySeq[k]; dup {
+		if _, dup := t.log.Get(ev.DialogID, seq); dup {
 			return out
 		}
 		if from == FromConsumer && t.ConsumerTyping {
@@ -213,25 +172,20 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		if e.Type == protocol.EventRichContent {
 			text = "[structured content]"
 		}
-		if mine {
-			if m := t.matchLocal(text); m != nil {
-				t.attach(m, ev.DialogID, seq, at)
-				out.Updated = append(out.Updated, *m)
-				out.Summary = true
-				return out
-			}
-		}
-		m := &Message{Key: messageKey(ev.DialogID, seq), DialogID: ev.DialogID, Seq: seq, HasSeq: true, From: from, Mine: mine, Text: text, At: at}
-		if mine {
-			m.V, m.SentAt = VSent, at
-		}
-		if t.insert(m) {
+		m, placed := t.log.Add(Message{
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: mine, Text: text, At: at},
+			From:    from,
+		})
+		out.Summary = true
+		switch placed {
+		case transcript.Matched:
+			out.Updated = append(out.Updated, *m)
+			return out
+		case transcript.Appended:
 			out.Added = append(out.Added, *m)
-		} else {
+		default:
 			out.Reset = true
 		}
-		t.applyEarly(m)
-		out.Summary = true
 		if from == FromConsumer {
 			out.Announce = "New message from the customer"
 		}
@@ -247,24 +201,12 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 				return out
 			}
 			for _, n := range e.SequenceList {
-				if m, ok := t.bySeq[seqKey{ev.DialogID, n}]; ok && m.From == FromConsumer && !m.Read {
+				if m, ok := t.log.Get(ev.DialogID, n); ok && m.From == FromConsumer && !m.Read {
 					m.Read, out.Summary = true, true
 				}
 			}
 		case from == FromConsumer:
-			for _, n := range e.SequenceList {
-				k := seqKey{ev.DialogID, n}
-				m, ok := t.bySeq[k]
-				if !ok {
-					if prev, had := t.early[k]; !had || (read && !prev.read) {
-						t.early[k] = receiptMark{read: read, at: at}
-					}
-					continue
-				}
-				if m.Mine && advance(m, read, at) {
-					out.Updated = append(out.Updated, *m)
-				}
-			}
+			out.Updated = t.log.Receipt(ev.DialogID, e.SequenceList, read, at)
 			if len(out.Updated) > 0 {
 				if read {
 					out.Announce = "Read by the customer"
@@ -277,116 +219,31 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 	return out
 }
 
-// advance moves an own message's V state forward (never back) and
-// reports a change. READ implies delivered.
-func advance(m *Message, read bool, at time.Time) bool {
-	switch {
-	case read && m.V != VRead:
-		m.V, m.ReadAt = VRead, at
-		if m.AcceptedAt.IsZero() {
-			m.AcceptedAt = at
-		}
-		return true
-	case !read && (m.V == VSent || m.V == VPending):
-		m.V, m.AcceptedAt = VAccepted, at
-		return true
-	}
-	return false
-}
-
-func (t *Thread) applyEarly(m *Message) {
-	k := seqKey{m.DialogID, m.Seq}
-	if e, ok := t.early[k]; ok {
-		delete(t.early, k)
-		if m.Mine {
-			advance(m, e.read, e.at)
-		}
-	}
-}
-
-// insert places a sequenced message in sequence order (before the local
-// ones) and reports whether it went last, so that appending it to the
-// page is enough.
-func (t *Thread) insert(m *Message) (last bool) {
-	t.bySeq[seqKey{m.DialogID, m.Seq}] = m
-	i := len(t.messages)
-	for i > 0 && (!t.messages[i-1].HasSeq || t.messages[i-1].Seq > m.Seq) {
-		i--
-	}
-	t.messages = slices.Insert(t.messages, i, m)
-	return i == len(t.messages)-1
-}
-
-// matchLocal finds the oldest local message with this text still waiting
-// for its sequence. The desk publishes one message at a time, in order, so
-// the oldest is the one this echo belongs to.
-func (t *Thread) matchLocal(text string) *Message {
-	for _, m := range t.messages {
-		if m.LocalID != "" && !m.HasSeq && m.Text == text {
-			return m
-		}
-	}
-	return nil
-}
-
-func (t *Thread) attach(m *Message, dialogID string, seq int64, at time.Time) {
-	m.DialogID, m.Seq, m.HasSeq = dialogID, seq, true
-	if m.V == VPending || m.V == VFailed {
-		m.V = VSent
-	}
-	if !at.IsZero() && at.UnixMilli() != 0 {
-		m.At, m.SentAt = at, at
-	}
-	t.bySeq[seqKey{dialogID, seq}] = m
-	// Keep sequenced messages in order: move it before the other locals.
-	i := slices.Index(t.messages, m)
-	t.messages = slices.Delete(t.messages, i, i+1)
-	j := len(t.messages)
-	for j > 0 && !t.messages[j-1].HasSeq {
-		j--
-	}
-	t.messages = slices.Insert(t.messages, j, m)
-	t.applyEarly(m)
-}
-
 // Sending adds the agent's message while its publish is in flight.
 func (t *Thread) Sending(localID, text string, at time.Time) ThreadChange {
-	m := &Message{Key: "l-" + localID, LocalID: localID, DialogID: t.ID, From: FromAgent, Mine: true, Text: text, At: at, V: VPending}
-	t.messages = append(t.messages, m)
-	t.byLocal[localID] = m
+	m, _ := t.log.Sending(Message{Message: transcript.Message{LocalID: localID, DialogID: t.ID, Text: text, At: at}, From: FromAgent})
 	return ThreadChange{Added: []Message{*m}, Summary: true}
 }
 
-// Sent records the publish response's sequence for a local message.
+// Sent records the publish response's sequence for a local message (at:
+// now, its sent time unless its echo came first).
 func (t *Thread) Sent(localID, dialogID string, seq int64, at time.Time) ThreadChange {
-	m, ok := t.byLocal[localID]
-	if !ok || m.HasSeq {
-		return ThreadChange{} // the echo was faster
-	}
-	if _, taken := t.bySeq[seqKey{dialogID, seq}]; taken {
-		return ThreadChange{}
-	}
-	t.attach(m, dialogID, seq, time.Time{})
-	if m.SentAt.IsZero() {
-		m.SentAt = at
-	}
-	return ThreadChange{Updated: []Message{*m}}
+	return ThreadChange{Updated: t.log.Sent(localID, dialogID, seq, at)}
 }
 
 // Failed marks a local message as not sent.
 func (t *Thread) Failed(localID string) ThreadChange {
-	m, ok := t.byLocal[localID]
-	if !ok || m.HasSeq {
+	m, ok := t.log.Failed(localID)
+	if !ok {
 		return ThreadChange{}
 	}
-	m.V = VFailed
-	return ThreadChange{Updated: []Message{*m}, Announce: "Your message was not sent."}
+	return ThreadChange{Updated: []Message{m}, Announce: "Your message was not sent."}
 }
 
 // MarkRead records that the agent read a consumer message (its READ is
 // due): it leaves the unread count.
 func (t *Thread) MarkRead(dialogID string, seq int64) ThreadChange {
-	m, ok := t.bySeq[seqKey{dialogID, seq}]
+	m, ok := t.log.Get(dialogID, seq)
 	if !ok || m.From != FromConsumer || m.Read {
 		return ThreadChange{}
 	}
@@ -414,8 +271,4 @@ func (t *Thread) Close() ThreadChange {
 		t.ConsumerTyping, out.Typing = false, true
 	}
 	return out
-}
-
-func messageKey(dialogID string, seq int64) string {
-	return "m-" + dialogID + "-" + strconv.FormatInt(seq, 10)
 }

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
+	"github.com/chatwindow/chatwindow/internal/transcript"
 )
 
 // Who wrote a message, as the page shows it.
@@ -20,11 +20,11 @@ const (
 
 // Receipt states of the customer's own messages (the ticks).
 const (
-	ReceiptPending  = "pending"
-	ReceiptSent     = "sent"
-	ReceiptAccepted = "accepted"
-	ReceiptRead     = "read"
-	ReceiptFailed   = "failed"
+	ReceiptPending  = transcript.Pending
+	ReceiptSent     = transcript.Sent
+	ReceiptAccepted = transcript.Accepted
+	ReceiptRead     = transcript.Read
+	ReceiptFailed   = transcript.Failed
 )
 
 // Phases of the conversation, as the window shows them.
@@ -35,23 +35,12 @@ const (
 	PhaseRated  = "rated"  // ended and rated
 )
 
-// Message is one bubble of the conversation.
+// Message is one bubble of the conversation: the transcript's message
+// (key, sequence, text, time; on the customer's own, the receipt state
+// with its times and the local id of a send) and what only the window has.
 type Message struct {
-	// Key is stable for the message's whole life (its DOM id): a local id
-	// while it is being sent, then kept when it gets its sequence.
-	Key      string
-	DialogID string
-	Seq      int64
-	HasSeq   bool
-	From     string
-	Text     string
-	At       time.Time
-	// Receipt, AcceptedAt and ReadAt are set on the customer's own messages.
-	Receipt    string
-	AcceptedAt time.Time
-	ReadAt     time.Time
-	// LocalID is the id the tab gave a message it sent (for retry).
-	LocalID string
+	transcript.Message
+	From string
 	// Rich is an agent message's structured content: its card and the
 	// choices (card buttons, quick replies) a click answers with. Text
 	// stays the message's plain fallback (logs, announcements).
@@ -64,8 +53,6 @@ type Message struct {
 	// (sent again on a retry).
 	answerMeta json.RawMessage
 }
-
-func (m *Message) clone() Message { return *m }
 
 // Conversation is the state of a session's conversation, as pure data: it
 // applies the service's events and the outcome of the customer's sends, and
@@ -81,59 +68,25 @@ type Conversation struct {
 	// Typing: the agent is composing (the session ends it after a while).
 	Typing bool
 
-	messages []*Message
-	bySeq    map[seqKey]*Message
-	byLocal  map[string]*Message
-	// early holds the agent's receipts for sequences not yet matched to a
-	// message of ours (the receipt overtook the publish response).
-	early      map[seqKey]receiptMark
+	log        transcript.Transcript[Message, *Message]
 	lastUpdate int64
-}
-
-type seqKey struct {
-	dialog string
-	seq    int64
-}
-
-type receiptMark struct {
-	read bool
-	at   time.Time
 }
 
 // NewConversation returns the empty state of the consumer whose id is self.
 func NewConversation(self string) *Conversation {
-	return &Conversation{
-		self:    self,
-		Phase:   PhaseNew,
-		bySeq:   map[seqKey]*Message{},
-		byLocal: map[string]*Message{},
-		early:   map[seqKey]receiptMark{},
-	}
+	return &Conversation{self: self, Phase: PhaseNew}
 }
 
 // Messages returns copies of the messages in the order the page shows them.
-func (c *Conversation) Messages() []Message {
-	out := make([]Message, len(c.messages))
-	for i, m := range c.messages {
-		out[i] = *m
-	}
-	return out
-}
-
-// Message returns a copy of the message with the given key.
-func (c *Conversation) Message(key string) (Message, bool) {
-	for _, m := range c.messages {
-		if m.Key == key {
-			return *m, true
-		}
-	}
-	return Message{}, false
-}
+func (c *Conversation) Messages() []Message { return c.log.Messages() }
 
 // Change is what an Apply did to the conversation, for the page.
 type Change struct {
 	Added   []Message
 	Updated []Message
+	// Reset: the messages must be shown anew (one was inserted before
+	// others: history merged in after live events).
+	Reset bool
 	// Typing, Agent, Phase and Connection say that those parts changed.
 	Typing, Agent, Phase, Connection bool
 	// Announce is a short text for screen readers, e.g. "Message read".
@@ -142,7 +95,7 @@ type Change struct {
 
 // Empty reports whether nothing changed.
 func (ch Change) Empty() bool {
-	return len(ch.Added) == 0 && len(ch.Updated) == 0 && !ch.Typing && !ch.Agent && !ch.Phase && !ch.Connection && ch.Announce == ""
+	return len(ch.Added) == 0 && len(ch.Updated) == 0 && !ch.Reset && !ch.Typing && !ch.Agent && !ch.Phase && !ch.Connection && ch.Announce == ""
 }
 
 // Reset forgets everything about the current conversation (a new one starts).
@@ -234,8 +187,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if !ok {
 			return out
 		}
-		k := seqKey{ev.DialogID, seq}
-		if _, dup := c.bySeq[k]; dup {
+		if _, dup := c.log.Get(ev.DialogID, seq); dup {
 			return out
 		}
 		if !own && c.Typing {
@@ -259,23 +211,23 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 				text = rich.Text()
 			}
 		}
-		if own {
-			if m := c.matchLocal(text); m != nil {
-				c.attach(m, ev.DialogID, seq, at)
-				out.Updated = append(out.Updated, m.clone())
-				return out
-			}
+		m, placed := c.log.Add(Message{
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at},
+			From:    from, Rich: rich,
+		})
+		switch placed {
+		case transcript.Matched:
+			out.Updated = append(out.Updated, *m)
+			return out
+		case transcript.Inserted:
+			// An older message: it neither offers replies nor closes the
+			// newer ones.
+			out.Reset = true
+		default:
+			c.closeReplies(&out, m)
+			m.RepliesOpen = len(rich.QuickReplies()) > 0
+			out.Added = append(out.Added, *m)
 		}
-		m := &Message{Key: messageKey(ev.DialogID, seq), DialogID: ev.DialogID, Seq: seq, HasSeq: true, From: from, Text: text, At: at, Rich: rich}
-		m.RepliesOpen = len(rich.QuickReplies()) > 0
-		if own {
-			m.Receipt = ReceiptSent
-		}
-		c.closeReplies(&out)
-		c.messages = append(c.messages, m)
-		c.bySeq[k] = m
-		c.applyEarly(m)
-		out.Added = append(out.Added, m.clone())
 		if !own {
 			out.Announce = "New message"
 		}
@@ -285,9 +237,9 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 				// An answer given (maybe from another node or before a
 				// reload): its quick replies are closed.
 				for _, n := range e.SequenceList {
-					if m, ok := c.bySeq[seqKey{ev.DialogID, n}]; ok && m.RepliesOpen {
+					if m, ok := c.log.Get(ev.DialogID, n); ok && m.RepliesOpen {
 						m.RepliesOpen = false
-						out.Updated = append(out.Updated, m.clone())
+						out.Updated = append(out.Updated, *m)
 					}
 				}
 			}
@@ -297,22 +249,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if !read && e.Status != protocol.StatusAccept {
 			return out
 		}
-		for _, n := range e.SequenceList {
-			k := seqKey{ev.DialogID, n}
-			m, ok := c.bySeq[k]
-			if !ok {
-				if prev, had := c.early[k]; !had || (read && !prev.read) {
-					c.early[k] = receiptMark{read: read, at: at}
-				}
-				continue
-			}
-			if m.From != FromConsumer {
-				continue
-			}
-			if mark(m, read, at) {
-				out.Updated = append(out.Updated, m.clone())
-			}
-		}
+		out.Updated = c.log.Receipt(ev.DialogID, e.SequenceList, read, at)
 		if len(out.Updated) > 0 {
 			if read {
 				out.Announce = "Read by the agent"
@@ -324,67 +261,16 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 	return out
 }
 
-// mark moves a message's ticks forward (never back) and reports a change.
-func mark(m *Message, read bool, at time.Time) bool {
-	switch {
-	case read && m.Receipt != ReceiptRead:
-		m.Receipt, m.ReadAt = ReceiptRead, at
-		if m.AcceptedAt.IsZero() {
-			m.AcceptedAt = at
-		}
-		return true
-	case !read && (m.Receipt == ReceiptSent || m.Receipt == ReceiptPending):
-		m.Receipt, m.AcceptedAt = ReceiptAccepted, at
-		return true
-	}
-	return false
-}
-
-func (c *Conversation) applyEarly(m *Message) {
-	k := seqKey{m.DialogID, m.Seq}
-	if e, ok := c.early[k]; ok {
-		delete(c.early, k)
-		if m.From == FromConsumer {
-			mark(m, e.read, e.at)
-		}
-	}
-}
-
-// matchLocal finds the oldest local message with this text still waiting
-// for its sequence (being sent, or failed: it may have landed after all).
-func (c *Conversation) matchLocal(text string) *Message {
-	for _, m := range c.messages {
-		if m.LocalID != "" && !m.HasSeq && m.Text == text {
-			return m
-		}
-	}
-	return nil
-}
-
-func (c *Conversation) attach(m *Message, dialogID string, seq int64, at time.Time) {
-	m.DialogID, m.Seq, m.HasSeq = dialogID, seq, true
-	if m.Receipt == ReceiptPending || m.Receipt == ReceiptFailed {
-		m.Receipt = ReceiptSent
-	}
-	if !at.IsZero() && at.UnixMilli() != 0 {
-		m.At = at
-	}
-	c.bySeq[seqKey{dialogID, seq}] = m
-	c.applyEarly(m)
-}
-
-// Sending adds the customer's message while its publish is in flight.
+// Sending adds the customer's message while its publish is in flight (a
+// known localID is a retry: pending again).
 func (c *Conversation) Sending(localID, text string, at time.Time) Change {
-	if m, ok := c.byLocal[localID]; ok {
-		m.Receipt = ReceiptPending
-		return Change{Updated: []Message{m.clone()}}
-	}
 	var out Change
-	c.closeReplies(&out)
-	m := &Message{Key: "l-" + localID, LocalID: localID, From: FromConsumer, Text: text, At: at, Receipt: ReceiptPending}
-	c.messages = append(c.messages, m)
-	c.byLocal[localID] = m
-	out.Added = append(out.Added, m.clone())
+	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer})
+	if !added {
+		return Change{Updated: []Message{*m}}
+	}
+	c.closeReplies(&out, m)
+	out.Added = append(out.Added, *m)
 	return out
 }
 
@@ -393,7 +279,7 @@ func (c *Conversation) Sending(localID, text string, at time.Time) Change {
 // click's, kept for a retry.
 func (c *Conversation) Answering(localID, text string, metadata json.RawMessage, at time.Time) Change {
 	ch := c.Sending(localID, text, at)
-	if m, ok := c.byLocal[localID]; ok {
+	if m, ok := c.log.Local(localID); ok {
 		m.answerMeta = metadata
 	}
 	return ch
@@ -402,19 +288,19 @@ func (c *Conversation) Answering(localID, text string, metadata json.RawMessage,
 // answerMetadata is the click metadata of a local message (nil for typed
 // text).
 func (c *Conversation) answerMetadata(localID string) json.RawMessage {
-	if m, ok := c.byLocal[localID]; ok {
+	if m, ok := c.log.Local(localID); ok {
 		return m.answerMeta
 	}
 	return nil
 }
 
-// closeReplies closes the quick replies still offered: a newer message
-// arrived. Only the newest message can have them open.
-func (c *Conversation) closeReplies(out *Change) {
-	for i := len(c.messages) - 1; i >= 0; i-- {
-		if m := c.messages[i]; m.RepliesOpen {
+// closeReplies closes the quick replies still offered, but those of
+// newest: a newer message arrived. Only the newest message has them open.
+func (c *Conversation) closeReplies(out *Change, newest *Message) {
+	for m := range c.log.All() {
+		if m != newest && m.RepliesOpen {
 			m.RepliesOpen = false
-			out.Updated = append(out.Updated, m.clone())
+			out.Updated = append(out.Updated, *m)
 		}
 	}
 }
@@ -432,7 +318,7 @@ func (c *Conversation) Choose(dialogID string, seq int64, index int, text string
 	if c.Phase != PhaseOpen {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: the conversation is %s", ErrChoice, c.Phase)
 	}
-	m, ok := c.bySeq[seqKey{dialogID, seq}]
+	m, ok := c.log.Get(dialogID, seq)
 	if !ok {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: no message %s/%d", ErrChoice, dialogID, seq)
 	}
@@ -451,57 +337,29 @@ func (c *Conversation) Choose(dialogID string, seq int64, index int, text string
 	}
 	if m.RepliesOpen {
 		m.RepliesOpen = false
-		out.Updated = append(out.Updated, m.clone())
+		out.Updated = append(out.Updated, *m)
 	}
 	return ch, out, nil
 }
 
-// Sent records the publish response's sequence for a local message.
-func (c *Conversation) Sent(localID, dialogID string, seq int64) Change {
-	m, ok := c.byLocal[localID]
-	if !ok {
-		return Change{}
-	}
-	if m.HasSeq && m.DialogID == dialogID && m.Seq == seq {
-		return Change{} // the echo was faster
-	}
-	k := seqKey{dialogID, seq}
-	if other, taken := c.bySeq[k]; taken && other != m {
-		// Two identical texts in flight: the echo matched the other one.
-		// Give each the sequence its own response named.
-		if m.HasSeq {
-			other.DialogID, other.Seq = m.DialogID, m.Seq
-			c.bySeq[seqKey{m.DialogID, m.Seq}] = other
-		} else {
-			other.HasSeq = false
-			if other.Receipt == ReceiptSent {
-				other.Receipt = ReceiptPending
-			}
-		}
-		m.DialogID, m.Seq, m.HasSeq = dialogID, seq, true
-		if m.Receipt == ReceiptPending || m.Receipt == ReceiptFailed {
-			m.Receipt = ReceiptSent
-		}
-		c.bySeq[k] = m
-		return Change{Updated: []Message{m.clone(), other.clone()}}
-	}
-	c.attach(m, dialogID, seq, time.Time{})
-	return Change{Updated: []Message{m.clone()}}
+// Sent records the publish response's sequence for a local message (at:
+// now).
+func (c *Conversation) Sent(localID, dialogID string, seq int64, at time.Time) Change {
+	return Change{Updated: c.log.Sent(localID, dialogID, seq, at)}
 }
 
 // Failed marks a local message as not sent (the page offers a retry).
 func (c *Conversation) Failed(localID string) Change {
-	m, ok := c.byLocal[localID]
-	if !ok || m.HasSeq {
+	m, ok := c.log.Failed(localID)
+	if !ok {
 		return Change{}
 	}
-	m.Receipt = ReceiptFailed
-	return Change{Updated: []Message{m.clone()}, Announce: "Your message was not sent."}
+	return Change{Updated: []Message{m}, Announce: "Your message was not sent."}
 }
 
 // Local returns the local message with this id, for a retry.
 func (c *Conversation) Local(localID string) (Message, bool) {
-	m, ok := c.byLocal[localID]
+	m, ok := c.log.Local(localID)
 	if !ok {
 		return Message{}, false
 	}
@@ -525,13 +383,9 @@ func (c *Conversation) SetRating(n int) Change {
 
 // Kind reports whether (dialogID, seq) is a known message, and whose.
 func (c *Conversation) Kind(dialogID string, seq int64) (from string, ok bool) {
-	m, ok := c.bySeq[seqKey{dialogID, seq}]
+	m, ok := c.log.Get(dialogID, seq)
 	if !ok {
 		return "", false
 	}
 	return m.From, true
-}
-
-func messageKey(dialogID string, seq int64) string {
-	return "m-" + dialogID + "-" + strconv.FormatInt(seq, 10)
 }

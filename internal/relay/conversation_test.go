@@ -40,123 +40,75 @@ func receiptsOf(c *Conversation) map[string]string {
 	out := map[string]string{}
 	for _, m := range c.Messages() {
 		if m.From == FromConsumer {
-			out[m.Text] = m.Receipt
+			out[m.Text] = m.Delivery
 		}
 	}
 	return out
 }
 
+// TestConversationTicks: the agent's receipts and the customer's echoes
+// reach the transcript (its lifecycle is tested in internal/transcript).
 func TestConversationTicks(t *testing.T) {
 	tests := []struct {
-		name string
-		run  func(c *Conversation)
-		want map[string]string
+		name         string
+		run          func(c *Conversation) Change
+		want         map[string]string
+		wantAnnounce string
 	}{
 		{
-			name: "clock while sending, one tick on the response",
-			run: func(c *Conversation) {
+			name: "the agent's ACCEPT",
+			run: func(c *Conversation) Change {
 				c.Sending("l1", "hi", time.Unix(1, 0))
-				c.Sending("l2", "there", time.Unix(2, 0))
-				c.Sent("l1", conv, 0)
+				c.Sent("l1", conv, 0, time.Unix(2, 0))
+				return c.Apply(agentReceipt(1, "ACCEPT", 0))
 			},
-			want: map[string]string{"hi": ReceiptSent, "there": ReceiptPending},
+			want:         map[string]string{"hi": ReceiptAccepted},
+			wantAnnounce: "Delivered",
 		},
 		{
-			name: "agent ACCEPT then READ",
-			run: func(c *Conversation) {
-				c.Sending("l1", "hi", time.Unix(1, 0))
-				c.Sent("l1", conv, 0)
-				c.Apply(agentReceipt(1, "ACCEPT", 0))
-				c.Sending("l2", "more", time.Unix(1, 0))
-				c.Sent("l2", conv, 2)
-				c.Apply(agentReceipt(3, "READ", 2))
-			},
-			want: map[string]string{"hi": ReceiptAccepted, "more": ReceiptRead},
-		},
-		{
-			name: "READ is never undone by a late ACCEPT",
-			run: func(c *Conversation) {
-				c.Apply(text(0, me, "hi"))
-				c.Apply(agentReceipt(1, "READ", 0))
-				c.Apply(agentReceipt(2, "ACCEPT", 0))
-			},
-			want: map[string]string{"hi": ReceiptRead},
-		},
-		{
-			name: "echo before the response attaches to the local message",
-			run: func(c *Conversation) {
+			name: "the agent's READ of an echoed message",
+			run: func(c *Conversation) Change {
 				c.Sending("l1", "hi", time.Unix(1, 0))
 				c.Apply(text(0, me, "hi"))
-				c.Sent("l1", conv, 0)
+				return c.Apply(agentReceipt(1, "READ", 0))
+			},
+			want:         map[string]string{"hi": ReceiptRead},
+			wantAnnounce: "Read by the agent",
+		},
+		{
+			name: "the customer's own receipts move nothing",
+			run: func(c *Conversation) Change {
+				c.Apply(text(0, me, "hi"))
+				own := agentReceipt(1, "READ", 0)
+				own.OriginatorID = me
+				return c.Apply(own)
 			},
 			want: map[string]string{"hi": ReceiptSent},
 		},
 		{
-			name: "receipt before the response is kept for later",
-			run: func(c *Conversation) {
+			name: "failed",
+			run: func(c *Conversation) Change {
 				c.Sending("l1", "hi", time.Unix(1, 0))
-				c.Apply(agentReceipt(1, "ACCEPT", 0))
-				c.Sent("l1", conv, 0)
+				return c.Failed("l1")
 			},
-			want: map[string]string{"hi": ReceiptAccepted},
-		},
-		{
-			name: "failed send, then its echo in catch-up: it did land",
-			run: func(c *Conversation) {
-				c.Sending("l1", "hi", time.Unix(1, 0))
-				c.Failed("l1")
-				c.Apply(text(0, me, "hi"))
-			},
-			want: map[string]string{"hi": ReceiptSent},
-		},
-		{
-			name: "failed send stays failed",
-			run: func(c *Conversation) {
-				c.Sending("l1", "hi", time.Unix(1, 0))
-				c.Failed("l1")
-			},
-			want: map[string]string{"hi": ReceiptFailed},
-		},
-		{
-			name: "the agent's receipts of its own messages change nothing",
-			run: func(c *Conversation) {
-				c.Apply(text(0, agentID, "hello"))
-				c.Apply(agentReceipt(1, "READ", 0))
-			},
-			want: map[string]string{},
+			want:         map[string]string{"hi": ReceiptFailed},
+			wantAnnounce: "Your message was not sent.",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewConversation(me)
-			tt.run(c)
+			ch := tt.run(c)
 			if diff := cmp.Diff(tt.want, receiptsOf(c)); diff != "" {
 				t.Errorf("receipts (-want +got):\n%s", diff)
 			}
-			if n := len(c.Messages()); n != len(tt.want) && tt.name != "the agent's receipts of its own messages change nothing" {
+			if n := len(c.Messages()); n != len(tt.want) {
 				t.Errorf("%d messages, want %d", n, len(tt.want))
 			}
+			if ch.Announce != tt.wantAnnounce {
+				t.Errorf("announce %q, want %q", ch.Announce, tt.wantAnnounce)
+			}
 		})
-	}
-}
-
-func TestConversationIdenticalTextsInFlight(t *testing.T) {
-	c := NewConversation(me)
-	c.Sending("l1", "ok", time.Unix(1, 0))
-	c.Sending("l2", "ok", time.Unix(2, 0))
-	c.Apply(text(0, me, "ok")) // echo of l2's publish, matched to l1 by text
-	c.Apply(text(1, me, "ok"))
-	c.Sent("l2", conv, 0)
-	c.Sent("l1", conv, 1)
-	got := map[string]int64{}
-	for _, m := range c.Messages() {
-		got[m.LocalID] = m.Seq
-	}
-	if diff := cmp.Diff(map[string]int64{"l1": 1, "l2": 0}, got); diff != "" {
-		t.Errorf("sequences (-want +got):\n%s", diff)
-	}
-	if n := len(c.Messages()); n != 2 {
-		t.Errorf("%d messages, want 2", n)
 	}
 }
 
@@ -366,5 +318,27 @@ func TestChoose(t *testing.T) {
 	}
 	if _, _, err := c.Choose(conv, 2, 1, ""); err == nil {
 		t.Error("a second quick reply of the same message was accepted")
+	}
+}
+
+// TestConversationHistoryInserted: a message older than those shown (history
+// merged in late) goes in its place, asks for the messages anew, and
+// neither offers quick replies nor closes the newest's.
+func TestConversationHistoryInserted(t *testing.T) {
+	c := open(NewConversation(me))
+	c.Apply(withReplies(text(2, agentID, "Choose"), demoReplies))
+	ch := c.Apply(withReplies(text(0, agentID, "Earlier"), demoReplies))
+	if !ch.Reset || len(ch.Added) != 0 || len(ch.Updated) != 0 {
+		t.Errorf("older message: %+v, want a reset only", ch)
+	}
+	var got []string
+	for _, m := range c.Messages() {
+		got = append(got, m.Text)
+		if want := m.Seq == 2; m.RepliesOpen != want {
+			t.Errorf("message %d: replies open %v, want %v", m.Seq, m.RepliesOpen, want)
+		}
+	}
+	if diff := cmp.Diff([]string{"Earlier", "Choose"}, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }

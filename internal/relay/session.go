@@ -37,7 +37,7 @@ type View struct {
 	AgentName  string
 	Typing     bool
 	Rating     int
-	// Messages is filled for Window only.
+	// Messages is filled for Window, and for a Change that is a Reset.
 	Messages []Message
 }
 
@@ -630,7 +630,7 @@ func (s *Session) command(c any) {
 		s.send(c.text)
 	case retryCmd:
 		m, ok := s.conv.Local(c.localID)
-		if !ok || m.Receipt != ReceiptFailed {
+		if !ok || m.Delivery != ReceiptFailed {
 			return
 		}
 		s.broadcast(s.conv.Sending(c.localID, m.Text, s.cfg.Now()))
@@ -818,7 +818,7 @@ func (s *Session) publishText(localID, text string) {
 				s.broadcast(s.conv.Failed(localID))
 				return
 			}
-			s.broadcast(s.conv.Sent(localID, conv, seq))
+			s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
 		}
 	})
 	s.publishChatState(protocol.ChatActive)
@@ -921,7 +921,7 @@ func (s *Session) broadcast(ch Change) {
 	if len(s.tabs) == 0 {
 		return
 	}
-	b, err := s.cfg.Renderer.Change(s.view(false), ch)
+	b, err := s.cfg.Renderer.Change(s.view(ch.Reset), ch)
 	if err != nil {
 		s.log.Error("render change", "error", err)
 		return

@@ -233,7 +233,7 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 			}
 			items = append(items, relay.Item{DialogID: m.DialogID, Seq: m.Seq})
 		case relay.FromConsumer:
-			tb.own[m.Text] = m.Receipt
+			tb.own[m.Text] = m.Delivery
 		}
 	}
 	tb.mu.Unlock()
