@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +63,8 @@ type Config struct {
 	// TabBuffer bounds each tab's outbox; a tab that falls that far behind
 	// is dropped rather than slowing the session.
 	TabBuffer int
+	// MaxTabs bounds a session's tabs; one more is refused (TooMany).
+	MaxTabs int
 	// Now is the clock for local message times.
 	Now func() time.Time
 }
@@ -80,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.TabBuffer == 0 {
 		c.TabBuffer = 128
+	}
+	if c.MaxTabs == 0 {
+		c.MaxTabs = 16
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -212,6 +219,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		conn:    messaging.StateConnecting.String(),
 	}
 	s.ops = newOpQueue()
+	s.unsure = map[string]int{}
 	m.wg.Add(3)
 	// The upstream runs until the session's ctx ends (grace expired or the
 	// manager stopped).
@@ -273,18 +281,23 @@ type Session struct {
 	ended   chan struct{}
 	cancel  context.CancelFunc
 
-	conn         string // connection state shown on the banner
-	wasOpen      bool
-	syncing      bool // reconnected: receipts wait for the catch-up
-	flushArmed   bool
-	flushTimer   *time.Timer
-	typingTimer  *time.Timer
-	graceTimer   *time.Timer
-	followed     map[string]bool
-	nextLocal    int
-	creating     bool     // a conversation request is in flight
+	conn        string // connection state shown on the banner
+	wasOpen     bool
+	syncing     bool // reconnected: receipts wait for the catch-up
+	flushArmed  bool
+	flushTimer  *time.Timer
+	typingTimer *time.Timer
+	graceTimer  *time.Timer
+	followed    map[string]bool
+	nextLocal   int
+	creating    bool // a conversation request is in flight
+	// coalescing: broadcast merges into pending (see maxCoalesced).
+	coalescing   bool
+	pending      Change
 	waiting      []string // local ids of messages waiting for the conversation
 	lastComposed time.Time
+	// unsure counts, per local message, publishes that got no answer.
+	unsure map[string]int
 }
 
 // Tab is one browser tab's attachment to its session.
@@ -295,6 +308,8 @@ type Tab struct {
 	once sync.Once
 	// Dropped is set before done closes when the tab was too slow.
 	dropped bool
+	// tooMany is set before done closes when the session had enough tabs.
+	tooMany bool
 }
 
 // Out is what to send to the tab's socket, in order.
@@ -309,6 +324,16 @@ func (t *Tab) Dropped() bool {
 	select {
 	case <-t.done:
 		return t.dropped
+	default:
+		return false
+	}
+}
+
+// TooMany reports whether the session refused the tab: it had MaxTabs.
+func (t *Tab) TooMany() bool {
+	select {
+	case <-t.done:
+		return t.tooMany
 	default:
 		return false
 	}
@@ -437,7 +462,18 @@ func (s *Session) loop(ctx context.Context) {
 				s.setConn(messaging.StateOffline.String())
 				continue
 			}
+			// The updates already waiting go out to the tabs as one change
+			// (see maxCoalesced).
+			s.coalescing = true
 			s.upstream(ctx, u)
+			if !s.drain(ctx, updates) {
+				updates = nil
+				s.setConn(messaging.StateOffline.String())
+			}
+			s.coalescing = false
+			ch := s.pending
+			s.pending = Change{}
+			s.broadcast(ch)
 		case c := <-s.cmds:
 			s.command(c)
 		case done := <-s.results:
@@ -491,12 +527,30 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 		if s.syncing {
 			s.syncing = false
 			s.armFlush()
+			s.settleUnsure()
 		}
 	case messaging.ConversationUpdate:
 		s.conversation(u.Change)
 	case messaging.EventUpdate:
 		s.event(u.Event)
 	}
+}
+
+// drain applies up to maxCoalesced more updates that are already waiting;
+// false: the updates ended.
+func (s *Session) drain(ctx context.Context, updates <-chan messaging.Update) bool {
+	for range maxCoalesced {
+		select {
+		case u, ok := <-updates:
+			if !ok {
+				return false
+			}
+			s.upstream(ctx, u)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 func (s *Session) setConn(st string) {
@@ -610,6 +664,14 @@ func (s *Session) command(c any) {
 	case viewCmd:
 		c.reply <- s.view(true)
 	case attachCmd:
+		if len(s.tabs) >= s.cfg.MaxTabs {
+			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))
+			c.t.once.Do(func() {
+				c.t.tooMany = true
+				close(c.t.done)
+			})
+			return
+		}
 		s.tabs[c.t] = struct{}{}
 		s.graceTimer.Stop()
 		b, err := s.cfg.Renderer.Window(s.view(true))
@@ -813,15 +875,76 @@ func (s *Session) publishText(localID, text string) {
 			return nil
 		}
 		return func() {
-			if err != nil {
-				s.log.Info("publish text failed", "conversation_id", conv, "error", err)
+			switch {
+			case err == nil:
+				delete(s.unsure, localID)
+				s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
+			case receipts.Retryable(err):
+				// The socket died or no answer came: the message may have
+				// landed. It stays pending until the catch-up says (its echo
+				// matched by text), then goes out again only if it did not.
+				s.log.Info("publish text: outcome unknown, settled after the catch-up", "conversation_id", conv, "error", err)
+				s.unsure[localID]++
+				s.syncSoon()
+			default:
+				s.log.Info("publish text refused", "conversation_id", conv, "error", err)
+				delete(s.unsure, localID)
 				s.broadcast(s.conv.Failed(localID))
-				return
 			}
-			s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
 		}
 	})
 	s.publishChatState(protocol.ChatActive)
+}
+
+// maxResends bounds how often a message whose publish had no answer is
+// sent again before it shows as failed (with its retry button).
+const maxResends = 3
+
+// syncSoon asks for a Sync barrier (see messaging.Consumer.Sync) unless one
+// is coming: after it, the catch-up has shown every message that landed.
+func (s *Session) syncSoon() {
+	if s.syncing {
+		return // a reconnect's Sync is on its way
+	}
+	s.syncing = true
+	s.ops.push(func(ctx context.Context) func() {
+		err := s.up.Sync(ctx)
+		return func() {
+			if err != nil {
+				// The socket went down: the reconnect syncs again.
+				s.log.Debug("sync", "error", err)
+			}
+		}
+	})
+}
+
+// settleUnsure decides, after a Sync, about messages whose publish had no
+// answer: one whose echo came back in the catch-up landed (it has its
+// sequence now); any other is sent again, in the order they were written,
+// or marked failed after maxResends. So a message lost in a cut is sent
+// once, and never twice (design.md §3's "nothing lost", for the
+// customer's own words).
+func (s *Session) settleUnsure() {
+	ids := slices.Collect(maps.Keys(s.unsure))
+	slices.SortFunc(ids, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	for _, id := range ids {
+		tries := s.unsure[id]
+		m, ok := s.conv.Local(id)
+		if !ok || m.HasSeq {
+			delete(s.unsure, id)
+			continue
+		}
+		if tries >= maxResends {
+			delete(s.unsure, id)
+			s.broadcast(s.conv.Failed(id))
+			continue
+		}
+		s.publishText(id, m.Text)
+	}
 }
 
 func (s *Session) typing(state string) {
@@ -916,6 +1039,10 @@ func (s *Session) flushReceipts() {
 // broadcast renders a change once and sends it to every tab.
 func (s *Session) broadcast(ch Change) {
 	if ch.Empty() {
+		return
+	}
+	if s.coalescing {
+		s.pending = merge(s.pending, ch)
 		return
 	}
 	if len(s.tabs) == 0 {
