@@ -62,6 +62,8 @@ bench:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime 20s ./internal/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzBrowserFrame$$' -fuzztime 10s ./web
+	$(GO) test -run '^$$' -fuzz '^FuzzUpstreamNotification$$' -fuzztime 10s ./internal/relay
 
 ## htmx: refresh the vendored htmx (pinned; checked against these sha256)
 HTMX_VERSION := 2.0.11

@@ -67,6 +67,9 @@ func parseConsoleFrame(b []byte) (consoleFrame, error) {
 // browser with no desk (signed out, expired) is told so and the socket
 // closes for good, so that the page does not keep reconnecting.
 func (c *Console) handleSocket(ec echo.Context) error {
+	if err := sameOrigin(ec.Request(), c.cfg.Secure); err != nil {
+		return refuseCrossOrigin(err)
+	}
 	cs, _ := c.session(ec.Request())
 	// Accept checks that the Origin is this host: a cross-origin page
 	// cannot drive an agent's desk (403).

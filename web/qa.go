@@ -83,6 +83,9 @@ func loopbackName(host string) bool {
 // handleQASocket is the inspector's socket: every frame the session kept,
 // then each new one, as htmx fragments. The page sends nothing on it.
 func (s *Server) handleQASocket(c echo.Context) error {
+	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return refuseCrossOrigin(err)
+	}
 	id, ok := s.identity(c.Request())
 	if !ok {
 		return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -46,6 +47,10 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&f); err != nil {
 		return f, fmt.Errorf("%w: %v", errFrame, err)
+	}
+	// One frame is one JSON value: anything after it is not ours.
+	if _, err := dec.Token(); err != io.EOF {
+		return f, fmt.Errorf("%w: data after the frame", errFrame)
 	}
 	switch f.Type {
 	case "send":
@@ -129,6 +134,9 @@ func number(raw json.RawMessage) (int64, error) {
 // handleSocket is a tab's socket: it attaches the tab to its session, sends
 // it the window and every change, and passes the page's actions on.
 func (s *Server) handleSocket(c echo.Context) error {
+	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return refuseCrossOrigin(err)
+	}
 	id, ok := s.identity(c.Request())
 	if !ok {
 		return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")

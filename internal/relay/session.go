@@ -190,7 +190,16 @@ func (m *Manager) Sessions() int {
 }
 
 // Wait blocks until every session has ended (after the manager's ctx).
-func (m *Manager) Wait() { m.wg.Wait() }
+func (m *Manager) Wait() {
+	// Sessions start (wg.Add) under mu, in an Attach that found ctx alive:
+	// once mu is taken after ctx ended, none can start any more, so Add
+	// never races with Wait.
+	m.mu.Lock()
+	n := len(m.sessions)
+	m.mu.Unlock()
+	m.cfg.Logger.Debug("relay: waiting for the sessions to end", "sessions", n)
+	m.wg.Wait()
+}
 
 func (m *Manager) start(id Identity) (*Session, error) {
 	self, err := messaging.Subject(id.Token)

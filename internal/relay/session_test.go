@@ -46,7 +46,12 @@ func (jsonRenderer) Window(v relay.View) ([]byte, error) {
 	return json.Marshal(frame{Window: &v, Connection: v.Connection})
 }
 func (jsonRenderer) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	return json.Marshal(frame{Change: &ch, Connection: v.Connection})
+	f := frame{Change: &ch, Connection: v.Connection}
+	if ch.Reset {
+		// As the page does: the whole list is shown anew.
+		f.Window = &v
+	}
+	return json.Marshal(f)
 }
 
 // world is the embedded service, a fault proxy in front of it for the
@@ -220,7 +225,7 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 	if f.Window != nil {
 		added = f.Window.Messages
 	}
-	if f.Change != nil {
+	if f.Change != nil && f.Window == nil {
 		added, updated = f.Change.Added, f.Change.Updated
 	}
 	var items []relay.Item

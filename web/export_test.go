@@ -1,0 +1,19 @@
+package web
+
+// Hooks for the external tests (package web_test): the browser frame
+// parser, which the fuzz target drives directly.
+
+// BrowserFrame is a decoded frame from the page.
+type BrowserFrame = browserFrame
+
+// ParseBrowserFrame is parseBrowserFrame.
+func ParseBrowserFrame(b []byte) (BrowserFrame, error) { return parseBrowserFrame(b) }
+
+// ErrFrame is errFrame: every refusal wraps it.
+var ErrFrame = errFrame
+
+// Rating is the frame's rating (csat frames).
+func (f browserFrame) Rating() (int, error) { return f.rating() }
+
+// Action is the frame's sequence and choice index (action frames).
+func (f browserFrame) Action() (seq int64, index int, err error) { return f.action() }

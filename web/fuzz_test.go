@@ -1,0 +1,93 @@
+package web_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/web"
+)
+
+// FuzzBrowserFrame feeds the browser socket's frame parser anything: it
+// never panics, every refusal wraps ErrFrame, and every frame it accepts
+// has a known type with the fields that type needs, within bounds, and
+// re-encodes to a frame it accepts again as the same.
+func FuzzBrowserFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"send","text":"hi"}`,
+		`{"type":"retry","localId":"3"}`,
+		`{"type":"report","status":"seen","items":[{"dialogId":"C1","seq":4}]}`,
+		`{"type":"typing","state":"COMPOSING"}`,
+		`{"type":"csat","rate":"5"}`,
+		`{"type":"csat","rate":3}`,
+		`{"type":"action","dialogId":"C1","seq":"4","index":"1","text":"yes","HEADERS":{"HX-Request":"true"}}`,
+		`{"type":"close"}`, `{"type":"new"}`,
+		`not json`, ``, `null`, `[]`, `{}`, `{"type":5}`, `{"type":"explode"}`,
+		`{"type":"typing","state":"PAUSE"}{"type":"send","text":"x"}`,
+		"{\"type\":\"send\",\"text\":\"\xff\"}",
+		`{"type":"action","dialogId":"C1","seq":99999999999999999999,"index":0}`,
+		`{"type":"csat","rate":"-0"}`, `{"type":"action","dialogId":"C1","seq":"+4","index":"0"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := web.ParseBrowserFrame(data)
+		if err != nil {
+			if !errors.Is(err, web.ErrFrame) {
+				t.Fatalf("refusal %v does not wrap ErrFrame", err)
+			}
+			return
+		}
+		checkAccepted(t, fr)
+		again, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot re-encode it: %v", data, err)
+		}
+		fr2, err := web.ParseBrowserFrame(again)
+		if err != nil {
+			t.Fatalf("accepted %q but not its re-encoding %s: %v", data, again, err)
+		}
+		if fr2.Type != fr.Type || fr2.Text != fr.Text {
+			t.Fatalf("re-encoding changed the frame: %+v → %+v", fr, fr2)
+		}
+	})
+}
+
+func checkAccepted(t *testing.T, f web.BrowserFrame) {
+	t.Helper()
+	switch f.Type {
+	case "send":
+		if f.Text == "" {
+			t.Fatal("send accepted without text")
+		}
+	case "retry":
+		if f.LocalID == "" {
+			t.Fatal("retry accepted without localId")
+		}
+	case "report":
+		if f.Status != "delivered" && f.Status != "seen" {
+			t.Fatalf("report accepted with status %q", f.Status)
+		}
+		if len(f.Items) == 0 || len(f.Items) > 1000 {
+			t.Fatalf("report accepted with %d items", len(f.Items))
+		}
+	case "typing":
+		if f.State == "" {
+			t.Fatal("typing accepted without state")
+		}
+	case "csat":
+		n, err := f.Rating()
+		if err != nil || n < 1 || n > 5 {
+			t.Fatalf("csat accepted with rating %d, %v", n, err)
+		}
+	case "action":
+		seq, index, err := f.Action()
+		if err != nil || seq < 0 || index < 0 || index > 1000 || f.DialogID == "" || len(f.DialogID) > 128 || len(f.Text) > relay.MaxText {
+			t.Fatalf("action accepted: dialog %q seq %d index %d text of %d bytes, %v", f.DialogID, seq, index, len(f.Text), err)
+		}
+	case "close", "new":
+	default:
+		t.Fatalf("accepted unknown type %q", f.Type)
+	}
+}
