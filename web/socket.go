@@ -17,8 +17,12 @@ import (
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
 
-// writeTimeout bounds every write to a tab's socket.
+// writeTimeout bounds every write (and ping) to a page's socket.
 const writeTimeout = 10 * time.Second
+
+// pingEvery is how often a page's socket is pinged: with writeTimeout, a
+// page that stopped answering is found within 30 s.
+const pingEvery = 20 * time.Second
 
 // browserFrame is what the page sends: htmx's ws-send forms (their fields,
 // plus HEADERS, which is ignored) and chat.js's reports.
@@ -194,10 +198,23 @@ func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
 		}
 		return true
 	}
+	// Pings find a page that stopped answering (a laptop closed, a network
+	// gone): it is cut within pingEvery + writeTimeout, and its session's
+	// grace period starts.
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				conn.CloseNow()
+				return
+			}
 		case b := <-tab.Out():
 			if !write(b) {
 				return
@@ -218,6 +235,11 @@ func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
 					break
 				}
 				conn.Close(websocket.StatusNormalClosure, "signed out")
+				return
+			}
+			if tm, ok := tab.(interface{ TooMany() bool }); ok && tm.TooMany() {
+				// The session has enough tabs: this page does not retry (1008).
+				conn.Close(websocket.StatusPolicyViolation, "too many tabs")
 				return
 			}
 			if tab.Dropped() {

@@ -71,9 +71,16 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		logger.Warn("CHATWINDOW_SESSION_KEYS is not set: using generated keys; sessions will not survive a restart")
 	}
 
+	// Stopping goes in order: the window stops taking requests (interrupted),
+	// its sessions publish what they have due and end (drain), then
+	// everything they talk to stops: the bot, the console, the embedded
+	// service (service).
+	interrupted := ctx
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
+	service, stopService := context.WithCancel(context.Background())
+	defer stopService()
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	hc := &http.Client{Timeout: 15 * time.Second}
@@ -116,14 +123,14 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		// then the console's desks are waited for.
 		go func() {
 			defer wg.Done()
-			if err := serve(ctx, logger, ln, h, svc.Close); err != nil {
+			if err := serve(service, logger, ln, h, svc.Close); err != nil {
 				logger.Error("embedded service stopped", "error", err)
 			}
 			desks.Wait()
 		}()
 	}
 
-	ep, err := messaging.Discover(ctx, hc, *csds, *account, messaging.Overrides{
+	ep, err := messaging.Discover(interrupted, hc, *csds, *account, messaging.Overrides{
 		AsyncMessagingEnt: getenv("LP_ASYNCMESSAGINGENT"),
 		IDP:               getenv("LP_IDP"),
 	})
@@ -158,6 +165,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 				},
 				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "upstream")},
 				Tap:            tap, // the session's protocol inspector
+				// A service that stopped answering is found within 30 s
+				// (ping every 20 s, answered within the 10 s request timeout).
+				PingInterval: 20 * time.Second,
 			})
 		},
 	})
@@ -190,11 +200,22 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		startBot(ctx, &wg, logger, hc, *csds, *account, botAgent, *botDelay, image)
 		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
 	}
-	err = serve(ctx, logger, ln, srv, cancel)
+	err = serve(interrupted, logger, ln, srv, func() {})
+	// The listener is closed: publish what is due, let the tabs go.
+	dctx, stopDrain := context.WithTimeout(context.Background(), drainTimeout)
+	if derr := mgr.Shutdown(dctx); derr != nil {
+		logger.Warn("sessions did not all drain", "error", derr)
+	}
+	stopDrain()
 	cancel()
 	mgr.Wait()
+	stopService()
 	return err
 }
+
+// drainTimeout bounds the sessions' last flush on shutdown; with
+// shutdownGrace it keeps a stop under 10 s.
+const drainTimeout = 4 * time.Second
 
 // sessionKeys parses CHATWINDOW_SESSION_KEYS (base64 keys, comma
 // separated, in hash/encryption pairs, newest first) or generates a pair.

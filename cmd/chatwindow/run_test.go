@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -295,4 +298,54 @@ func TestSimulateWithBot(t *testing.T) {
 		}
 	}
 	t.Fatal("no greeting from the demo bot")
+}
+
+// TestWindowStopsCleanly: on SIGTERM (its context ending) the window stops
+// taking requests, lets its tabs go with 1012 (the page reconnects, to
+// another node behind a balancer) and returns within 10 s.
+func TestWindowStopsCleanly(t *testing.T) {
+	out, stop := startRun(t, "-addr", "127.0.0.1:0", "-sim-addr", "127.0.0.1:0", "-bot-delay", "0")
+	page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := hc.Get(page + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(page, "http")+"/ws", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Origin": {page}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, _, err := c.Read(ctx); err != nil { // the window
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	// Reads until the server closes the socket.
+	go func() {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stopping took %s, want under 10 s", took)
+	}
+	select {
+	case err := <-closed:
+		if got := websocket.CloseStatus(err); got != websocket.StatusServiceRestart {
+			t.Errorf("the tab's socket ended with %v (status %d), want 1012", err, got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the tab's socket stayed open after the window stopped")
+	}
 }

@@ -119,6 +119,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	draining bool // Shutdown has begun: no new tabs
 	wg       sync.WaitGroup
 }
 
@@ -141,6 +142,9 @@ func (m *Manager) Attach(id Identity) (*Tab, error) {
 	defer m.mu.Unlock()
 	if err := m.ctx.Err(); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
+	}
+	if m.draining {
+		return nil, errors.New("attach: shutting down")
 	}
 	s, ok := m.sessions[id.SessionID]
 	if !ok {
@@ -408,6 +412,7 @@ func (t *Tab) NewConversation() { t.cmd(newCmd{}) }
 
 type (
 	viewCmd   struct{ reply chan View }
+	drainCmd  struct{}
 	attachCmd struct{ t *Tab }
 	detachCmd struct{ t *Tab }
 	sendCmd   struct{ text string }
@@ -672,6 +677,12 @@ func (s *Session) command(c any) {
 	switch c := c.(type) {
 	case viewCmd:
 		c.reply <- s.view(true)
+	case drainCmd:
+		// Shutting down: what is due goes out now, after everything queued
+		// before it; then the session ends and its tabs are let go (their
+		// pages reconnect, to another node behind a balancer).
+		s.flushReceipts()
+		s.ops.push(func(context.Context) func() { return s.cancel })
 	case attachCmd:
 		if len(s.tabs) >= s.cfg.MaxTabs {
 			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))

@@ -65,7 +65,7 @@ type world struct {
 	stop  context.CancelFunc
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, mods ...func(*relay.Config)) *world {
 	t.Helper()
 	svc, err := simulator.New(simulator.Config{
 		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw"}},
@@ -85,7 +85,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{svc: svc, srv: srv, proxy: proxy, ep: ep, stop: cancel}
-	w.mgr = relay.NewManager(ctx, relay.Config{
+	cfg := relay.Config{
 		Logger:      testLogger(),
 		Renderer:    jsonRenderer{},
 		Grace:       time.Second,
@@ -96,7 +96,11 @@ func newWorld(t *testing.T) *world {
 				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
 			})
 		},
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	w.mgr = relay.NewManager(ctx, cfg)
 	t.Cleanup(func() {
 		cancel()
 		w.mgr.Wait()
