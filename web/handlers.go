@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
 )
@@ -14,6 +15,12 @@ func (s *Server) handleChat(c echo.Context) error {
 	id, err := s.ensureIdentity(c)
 	if err != nil {
 		return err
+	}
+	if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
+		// The service gave the session a new identity: keep it.
+		if err := s.saveIdentity(c, relay.Identity{SessionID: id.SessionID, Token: tok}); err != nil {
+			return err
+		}
 	}
 	win := views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new"}
 	if v, ok := s.relay.View(id.SessionID); ok {

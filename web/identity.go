@@ -44,12 +44,20 @@ func (s *Server) ensureIdentity(c echo.Context) (relay.Identity, error) {
 		return relay.Identity{}, echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
 	}
 	id := relay.Identity{SessionID: rand.Text()[:sessionIDSz], Token: tok}
+	if err := s.saveIdentity(c, id); err != nil {
+		return relay.Identity{}, err
+	}
+	return id, nil
+}
+
+// saveIdentity writes the session cookie.
+func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 	// A cookie that failed to decode still yields a usable new session.
 	sess, _ := s.cookie.get(c.Request())
 	sess.Values[keySession] = id.SessionID
 	sess.Values[keyToken] = id.Token
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		return relay.Identity{}, fmt.Errorf("save session cookie: %w", err)
+		return fmt.Errorf("save session cookie: %w", err)
 	}
-	return id, nil
+	return nil
 }

@@ -96,10 +96,15 @@ func renderAll(comps ...templ.Component) ([]byte, error) {
 }
 
 func windowProps(v relay.View) views.Window {
+	msgs := messageProps(v.Messages)
+	if v.Notice != "" {
+		// The session's notice leads the conversation as a system message.
+		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: v.Notice}}, msgs...)
+	}
 	return views.Window{
 		Connection: views.Connection{State: v.Connection},
 		Agent:      views.Agent{Name: v.AgentName},
-		Messages:   messageProps(v.Messages),
+		Messages:   msgs,
 		Typing:     v.Typing,
 		Phase:      v.Phase,
 		Rating:     v.Rating,

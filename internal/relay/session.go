@@ -41,6 +41,8 @@ type View struct {
 	Rating     int
 	// Messages is filled for Window, and for a Change that is a Reset.
 	Messages []Message
+	// Notice is a system message shown above the conversation, if any.
+	Notice string
 }
 
 // Config configures the sessions of one server node.
@@ -164,6 +166,21 @@ func (m *Manager) Attach(id Identity) (*Tab, error) {
 	return t, nil
 }
 
+// Token returns the token a running session's upstream uses now: not the
+// cookie's any more when the service refused that one and a fresh one was
+// obtained (the web layer then updates the cookie, so that the next session
+// starts as the same consumer).
+func (m *Manager) Token(sessionID string) (string, bool) {
+	m.mu.Lock()
+	s, ok := m.sessions[sessionID]
+	m.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	tok := s.up.Token()
+	return tok, tok != ""
+}
+
 // View returns the window of a running session, for a page load.
 func (m *Manager) View(sessionID string) (View, bool) {
 	m.mu.Lock()
@@ -222,6 +239,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		id:      id.SessionID,
 		up:      up,
 		insp:    insp,
+		self:    self,
 		conv:    NewConversation(self),
 		tracker: receipts.New(self),
 		tabs:    map[*Tab]struct{}{},
@@ -311,6 +329,9 @@ type Session struct {
 	lastComposed time.Time
 	// unsure counts, per local message, publishes that got no answer.
 	unsure map[string]int
+	// self is the consumer's id (its token's sub); notice is a system
+	// message the window shows (e.g. why the conversation restarted).
+	self, notice string
 }
 
 // Tab is one browser tab's attachment to its session.
@@ -434,7 +455,7 @@ type (
 )
 
 func (s *Session) view(withMessages bool) View {
-	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating}
+	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice}
 	if withMessages {
 		v.Messages = s.conv.Messages()
 	}
@@ -524,17 +545,11 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 				// Reconnected: receipts that were in flight may or may not
 				// have landed; hold them until the catch-up has shown us.
 				s.tracker.Requeue()
-				s.syncing = true
-				s.ops.push(func(ctx context.Context) func() {
-					err := s.up.Sync(ctx)
-					return func() {
-						if err != nil {
-							s.log.Debug("sync after reconnect", "error", err)
-						}
-					}
-				})
+				s.syncing = false
+				s.syncSoon()
 			}
 			s.wasOpen = true
+			s.checkIdentity()
 		}
 		s.setConn(st)
 	case messaging.SyncUpdate:
@@ -827,6 +842,7 @@ func (s *Session) createConversation() {
 				s.waiting = nil
 				return
 			}
+			s.notice = "" // a new conversation: the old news is old
 			if s.conv.ID == "" {
 				s.conv.ID = id
 				s.conv.Phase = PhaseOpen
@@ -914,6 +930,28 @@ func (s *Session) publishText(localID, text string) {
 		}
 	})
 	s.publishChatState(protocol.ChatActive)
+}
+
+// checkIdentity notices that the service gave this session another
+// identity: its token was refused (the service restarted and lost its
+// state, or the token expired) and a fresh one was obtained the way the
+// first was. The old conversation cannot be reached any more: the window
+// starts afresh and says so, instead of failing every send.
+func (s *Session) checkIdentity() {
+	sub, err := messaging.Subject(s.up.Token())
+	if err != nil || sub == s.self {
+		return
+	}
+	s.log.Warn("new identity from the service: the conversation is gone", "conversation_id", s.conv.ID)
+	s.self = sub
+	s.conv = NewConversation(sub)
+	s.tracker = receipts.New(sub)
+	s.followed = map[string]bool{}
+	s.unsure = map[string]int{}
+	s.waiting, s.creating = nil, false
+	s.typingTimer.Stop()
+	s.notice = "The chat service restarted and this conversation could not be kept. Write to start a new one."
+	s.broadcastWindow()
 }
 
 // maxResends bounds how often a message whose publish had no answer is

@@ -65,12 +65,21 @@ type world struct {
 	stop  context.CancelFunc
 }
 
-func newWorld(t *testing.T, mods ...func(*relay.Config)) *world {
+// option changes the service's or the sessions' configuration of a world.
+type option func(*simulator.Config, *relay.Config)
+
+func newWorld(t *testing.T, opts ...option) *world {
 	t.Helper()
-	svc, err := simulator.New(simulator.Config{
+	simCfg := simulator.Config{
 		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw"}},
 		Logger: testLogger(), SigningKey: testKey(),
-	})
+	}
+	var relayMods []func(*relay.Config)
+	for _, o := range opts {
+		o(&simCfg, nil)
+		relayMods = append(relayMods, func(c *relay.Config) { o(nil, c) })
+	}
+	svc, err := simulator.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +106,7 @@ func newWorld(t *testing.T, mods ...func(*relay.Config)) *world {
 			})
 		},
 	}
-	for _, m := range mods {
+	for _, m := range relayMods {
 		m(&cfg)
 	}
 	w.mgr = relay.NewManager(ctx, cfg)
@@ -190,6 +199,7 @@ type tab struct {
 	agentSm map[int64]int // agent message sequence → times added
 	own     map[string]string
 	conn    []string
+	window  relay.View // the last whole window
 }
 
 func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
@@ -228,6 +238,9 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 	tb.mu.Unlock()
 	if f.Window != nil {
 		added = f.Window.Messages
+		tb.mu.Lock()
+		tb.window = *f.Window
+		tb.mu.Unlock()
 	}
 	if f.Change != nil && f.Window == nil {
 		added, updated = f.Change.Added, f.Change.Updated

@@ -7,13 +7,18 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/simulator"
 )
 
 // TestShutdownFlushes: receipts due when the server stops go out before
 // the sessions end; the tabs are let go and no new one is taken.
 func TestShutdownFlushes(t *testing.T) {
 	// A flush window far longer than the test: only Shutdown flushes.
-	w := newWorld(t, func(c *relay.Config) { c.FlushWindow = time.Hour })
+	w := newWorld(t, func(_ *simulator.Config, c *relay.Config) {
+		if c != nil {
+			c.FlushWindow = time.Hour
+		}
+	})
 	rt, err := w.mgr.Attach(w.identity(t))
 	if err != nil {
 		t.Fatal(err)
