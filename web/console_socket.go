@@ -97,7 +97,7 @@ func (c *Console) handleSocket(ec echo.Context) error {
 	// The writer ends when the tab is let go or the reader stops.
 	go func() {
 		defer close(writerDone)
-		writeTab(ctx, conn, tab)
+		writeTab(ctx, conn, tab, keepAlive{})
 	}()
 	c.readTab(ctx, conn, tab)
 	tab.Detach()

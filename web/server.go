@@ -35,6 +35,9 @@ type Config struct {
 	Signup func(ctx context.Context) (string, error)
 	// MaxFrame bounds a browser socket frame.
 	MaxFrame int64
+	// PingInterval and PingTimeout keep page sockets honest: a page that
+	// answers no ping within PingTimeout is cut (0: 20 s and 10 s).
+	PingInterval, PingTimeout time.Duration
 	// ConsoleURL is the agent console's URL, framed by the QA view (/qa)
 	// beside the customer's window; empty: /qa shows where it would be.
 	// The console must allow this server's origin in its frame-ancestors.

@@ -20,9 +20,20 @@ import (
 // writeTimeout bounds every write (and ping) to a page's socket.
 const writeTimeout = 10 * time.Second
 
-// pingEvery is how often a page's socket is pinged: with writeTimeout, a
-// page that stopped answering is found within 30 s.
-const pingEvery = 20 * time.Second
+// keepAlive is how a page's socket is pinged: every `every`, answered within
+// `timeout`, so a page that stopped answering is found within their sum
+// (30 s by default).
+type keepAlive struct{ every, timeout time.Duration }
+
+func (k keepAlive) orDefaults() keepAlive {
+	if k.every <= 0 {
+		k.every = 20 * time.Second
+	}
+	if k.timeout <= 0 {
+		k.timeout = writeTimeout
+	}
+	return k
+}
 
 // browserFrame is what the page sends: htmx's ws-send forms (their fields,
 // plus HEADERS, which is ignored) and chat.js's reports.
@@ -166,7 +177,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// The writer ends when the tab is let go or the reader stops.
 	go func() {
 		defer close(writerDone)
-		writeTab(ctx, conn, tab)
+		writeTab(ctx, conn, tab, keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout})
 	}()
 	s.readTab(ctx, conn, tab)
 	tab.Detach()
@@ -187,7 +198,7 @@ type outbox interface {
 // writeTab sends a tab's frames until it is let go or ctx ends. A tab that
 // is let go gets what was queued for it, then a close code that tells the
 // page whether to reconnect.
-func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
+func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox, ka keepAlive) {
 	write := func(b []byte) bool {
 		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 		err := conn.Write(wctx, websocket.MessageText, b)
@@ -199,16 +210,17 @@ func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox) {
 		return true
 	}
 	// Pings find a page that stopped answering (a laptop closed, a network
-	// gone): it is cut within pingEvery + writeTimeout, and its session's
+	// gone): it is cut within ka.every + ka.timeout, and its session's
 	// grace period starts.
-	ping := time.NewTicker(pingEvery)
+	ka = ka.orDefaults()
+	ping := time.NewTicker(ka.every)
 	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			pctx, cancel := context.WithTimeout(ctx, ka.timeout)
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil {
