@@ -93,3 +93,29 @@ func TestNewIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamGivesUp: the service refuses every token the session can
+// get; the upstream gives up (bounded, no storm), the banner says offline,
+// and a message written then says not sent instead of waiting forever.
+func TestUpstreamGivesUp(t *testing.T) {
+	var w *world
+	w = newWorld(t, func(_ *simulator.Config, rc *relay.Config) {
+		if rc != nil {
+			rc.Consumer = func(_ string, tap func(bool, []byte)) (relay.Upstream, error) {
+				return messaging.NewConsumer(messaging.ConsumerConfig{
+					Endpoints: w.ep, HTTPClient: w.srv.Client(), Tap: tap,
+					Token:          messaging.StaticToken("not.a.token"),
+					SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+				})
+			}
+		}
+	})
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	waitUntil(t, "the banner to say offline", 10*time.Second, func() bool { return tb.connection() == "offline" })
+	rt.Send("anyone?")
+	waitUntil(t, "the message marked not sent", 5*time.Second, func() bool { return tb.receipt("anyone?") == relay.ReceiptFailed })
+}

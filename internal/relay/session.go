@@ -494,7 +494,7 @@ func (s *Session) loop(ctx context.Context) {
 		case u, ok := <-updates:
 			if !ok {
 				updates = nil
-				s.setConn(messaging.StateOffline.String())
+				s.upstreamEnded()
 				continue
 			}
 			// The updates already waiting go out to the tabs as one change
@@ -503,7 +503,7 @@ func (s *Session) loop(ctx context.Context) {
 			s.upstream(ctx, u)
 			if !s.drain(ctx, updates) {
 				updates = nil
-				s.setConn(messaging.StateOffline.String())
+				s.upstreamEnded()
 			}
 			s.coalescing = false
 			ch := s.pending
@@ -805,6 +805,11 @@ func (s *Session) send(text string) {
 	s.nextLocal++
 	localID := strconv.Itoa(s.nextLocal)
 	s.broadcast(s.conv.Sending(localID, text, s.cfg.Now()))
+	if s.conn == messaging.StateOffline.String() {
+		// The upstream gave up: nothing will carry it.
+		s.broadcast(s.conv.Failed(localID))
+		return
+	}
 	if s.conv.ID == "" {
 		s.waiting = append(s.waiting, localID)
 		s.createConversation()
@@ -930,6 +935,19 @@ func (s *Session) publishText(localID, text string) {
 		}
 	})
 	s.publishChatState(protocol.ChatActive)
+}
+
+// upstreamEnded: the upstream gave up (its token refused again and again,
+// or the service refused it for good). The banner says offline, and what
+// the customer was still sending shows as not sent rather than pending
+// forever.
+func (s *Session) upstreamEnded() {
+	s.setConn(messaging.StateOffline.String())
+	for _, m := range s.conv.Messages() {
+		if m.LocalID != "" && !m.HasSeq && m.Delivery == ReceiptPending {
+			s.broadcast(s.conv.Failed(m.LocalID))
+		}
+	}
 }
 
 // checkIdentity notices that the service gave this session another
