@@ -5,7 +5,7 @@ BIN := bin/chatwindow
 AGENTSDK := tests/agentsdk
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test e2e screenshots generate lint check arrows bench fuzz htmx clean
+.PHONY: run build test e2e reliability screenshots generate lint check arrows bench fuzz htmx clean
 
 ## run: build and start chatwindow on the embedded messaging service
 run: build
@@ -25,6 +25,12 @@ e2e: $(AGENTSDK)/node_modules/.installed
 $(AGENTSDK)/node_modules/.installed: $(AGENTSDK)/package.json $(AGENTSDK)/package-lock.json
 	cd $(AGENTSDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+## reliability: docs/reliability.md at full length: the bad-input tests and the
+## fault run with 1,000 upstream cuts (`make test` runs it with 60); a few minutes
+reliability:
+	$(GO) test -race -count=1 -run 'BadInput|UpstreamGarbage|HugeHistory' ./web ./internal/relay
+	CHATWINDOW_CUTS=1000 $(GO) test -race -count=1 -timeout 30m -run '^TestFaults$$' -v ./cmd/chatwindow
 
 ## screenshots: a scripted conversation in Chromium; a PNG of every receipt state on
 ## both sides and an index page in screenshots/ (docs/qa.md). Installs Chromium when

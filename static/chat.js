@@ -10,6 +10,10 @@
   "use strict";
 
   var DWELL = 600; // ms a bubble must stay in view before it counts as seen
+  // Reports are batched: a burst of messages (or of dwell timers ending)
+  // goes out as a few frames, far below the server's flood limit.
+  var REPORT_EVERY = 100; // ms
+  var REPORT_ITEMS = 200;
   var TYPING_EVERY = 3000; // at most one COMPOSING per this many ms
   var PAUSE_AFTER = 4000; // ms without input before PAUSE
 
@@ -33,14 +37,17 @@
     if (reported[kind].has(el)) return;
     reported[kind].add(el);
     pending[kind].push({ dialogId: el.dataset.dialogId, seq: Number(el.dataset.seq) });
-    if (!flushTimer) flushTimer = setTimeout(flushReports, 0);
+    if (!flushTimer) flushTimer = setTimeout(flushReports, REPORT_EVERY);
   }
 
   function flushReports() {
     flushTimer = 0;
     ["delivered", "seen"].forEach(function (kind) {
-      if (pending[kind].length === 0) return;
-      send({ type: "report", status: kind, items: pending[kind] });
+      // A long history arrives at once: its reports go in frames of at
+      // most REPORT_ITEMS, well under the server's frame limit (32 KiB).
+      for (var i = 0; i < pending[kind].length; i += REPORT_ITEMS) {
+        send({ type: "report", status: kind, items: pending[kind].slice(i, i + REPORT_ITEMS) });
+      }
       pending[kind] = [];
     });
   }
