@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,4 +131,39 @@ func TestSocketFlood(t *testing.T) {
 		t.Fatalf("a new socket after the flood: %v", err)
 	}
 	again.CloseNow()
+}
+
+// TestRateLimitBehindProxy: behind a trusted proxy the limit is per client
+// the proxy names; without trust, X-Forwarded-For is ignored (anyone can
+// write it).
+func TestRateLimitBehindProxy(t *testing.T) {
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	flood := func(site string, hc *http.Client, xff string) (limited int) {
+		for range 200 {
+			req, _ := http.NewRequest(http.MethodGet, site+"/healthz", nil)
+			req.Header.Set("X-Forwarded-For", xff)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		return limited
+	}
+	behind := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
+	hc := client(t)
+	if flood(behind.URL, hc, "203.0.113.1") == 0 {
+		t.Fatal("the flooding client was not limited")
+	}
+	if n := flood(behind.URL, hc, "203.0.113.2"); n > 150 {
+		t.Errorf("another client behind the same proxy was refused %d times: the limit is not per client", n)
+	}
+	direct := newSite(t)
+	flood(direct.URL, hc, "203.0.113.1")
+	if n := flood(direct.URL, hc, "203.0.113.2"); n == 0 {
+		t.Error("without a trusted proxy, a forged X-Forwarded-For escaped the limit")
+	}
 }

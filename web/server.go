@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -35,6 +36,10 @@ type Config struct {
 	Signup func(ctx context.Context) (string, error)
 	// MaxFrame bounds a browser socket frame.
 	MaxFrame int64
+	// TrustedProxies are the reverse proxies in front of this server: a
+	// request from one of them is attributed (rate limit, logs) to the
+	// address it names in X-Forwarded-For. None: the direct peer counts.
+	TrustedProxies []*net.IPNet
 	// PingInterval and PingTimeout keep page sockets honest: a page that
 	// answers no ping within PingTimeout is cut (0: 20 s and 10 s).
 	PingInterval, PingTimeout time.Duration
@@ -74,7 +79,7 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
 	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 
-	s.echo = newEcho(logger, cfg.FrameAncestors)
+	s.echo = newEcho(logger, cfg.FrameAncestors, cfg.TrustedProxies)
 	s.routes()
 	return s, nil
 }
@@ -82,12 +87,21 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 // newEcho is the Echo instance every server of this package starts from
 // (the chat window and the agent console): the one error handler, the
 // security headers, no trusted proxy headers.
-func newEcho(logger *slog.Logger, frameAncestors string) *echo.Echo {
+func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{})
-	// Only the direct peer's address counts: no X-Forwarded-For trusted.
+	// The client's address is the direct peer's, unless that peer is one
+	// of the configured proxies: then the address it forwards. Nothing else
+	// is trusted (X-Forwarded-For is anyone's to write).
 	e.IPExtractor = echo.ExtractIPDirect()
+	if len(trusted) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range trusted {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.Recover())
 	// Every answer names its request; the error log says which.

@@ -51,6 +51,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +61,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("unexpected arguments %q (did you mean: chatwindow simulate?)", fs.Args())
 	}
 	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	proxies, err := cidrs(*trusted)
 	if err != nil {
 		return err
 	}
@@ -181,6 +186,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		Signup:         signup,
 		ConsoleURL:     consoleURL,
 		FrameAncestors: *frameAncestors,
+		TrustedProxies: proxies,
 	}, assets, mgr)
 	if err != nil {
 		return err
@@ -239,6 +245,22 @@ func sessionKeys(v string) (keys [][]byte, generated bool, err error) {
 		}
 	}
 	return keys, false, nil
+}
+
+// cidrs parses a comma-separated list of CIDRs.
+func cidrs(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func isLoopback(addr string) bool {
