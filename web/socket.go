@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
 
@@ -186,19 +187,18 @@ func (s *Server) handleSocket(c echo.Context) error {
 	return nil
 }
 
-// outbox is what a socket's writer sends: a relay tab (the chat window) or
-// a console tab (the agent console).
-type outbox interface {
+// page is what a socket writer needs of a tab (the window's and the
+// console's): its outbox.
+type page interface {
 	Out() <-chan []byte
 	Done() <-chan struct{}
-	// Dropped reports a tab let go for being too slow.
-	Dropped() bool
+	Reason() (outbox.Reason, bool)
 }
 
 // writeTab sends a tab's frames until it is let go or ctx ends. A tab that
 // is let go gets what was queued for it, then a close code that tells the
 // page whether to reconnect.
-func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox, ka keepAlive) {
+func writeTab(ctx context.Context, conn *websocket.Conn, tab page, ka keepAlive) {
 	write := func(b []byte) bool {
 		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 		err := conn.Write(wctx, websocket.MessageText, b)
@@ -232,33 +232,29 @@ func writeTab(ctx context.Context, conn *websocket.Conn, tab outbox, ka keepAliv
 				return
 			}
 		case <-tab.Done():
-			if so, ok := tab.(interface{ SignedOut() bool }); ok && so.SignedOut() {
-				// Signed out: the last frames say so; the page must not
-				// reconnect (1000).
-				for {
+			// How the socket ends tells the page whether to come back
+			// (htmx reconnects after 1012 and 1013 only).
+			switch reason, _ := tab.Reason(); reason {
+			case outbox.SignedOut:
+				// The last frames say so; the page must not reconnect.
+				for drained := false; !drained; {
 					select {
 					case b := <-tab.Out():
 						if !write(b) {
 							return
 						}
-						continue
 					default:
+						drained = true
 					}
-					break
 				}
 				conn.Close(websocket.StatusNormalClosure, "signed out")
-				return
-			}
-			if tm, ok := tab.(interface{ TooMany() bool }); ok && tm.TooMany() {
-				// The session has enough tabs: this page does not retry (1008).
+			case outbox.TooMany:
 				conn.Close(websocket.StatusPolicyViolation, "too many tabs")
-				return
-			}
-			if tab.Dropped() {
-				// Too slow: the page reconnects (1013) and gets the window anew.
+			case outbox.Slow:
+				// The page reconnects and gets the window anew.
 				conn.Close(websocket.StatusTryAgainLater, "too slow")
-			} else {
-				// The session ended (server stopping): the page reconnects.
+			default:
+				// The session ended (the server is stopping): reconnect.
 				conn.Close(websocket.StatusServiceRestart, "restarting")
 			}
 			return

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/sender"
@@ -226,7 +227,7 @@ func (m *Manager) Attach(deskID string) (*Tab, error) {
 	if !ok {
 		return nil, ErrNoDesk
 	}
-	t := &Tab{d: d, out: make(chan []byte, m.cfg.TabBuffer), done: make(chan struct{})}
+	t := &Tab{Outbox: outbox.New(m.cfg.TabBuffer), d: d}
 	select {
 	case d.cmds <- attachCmd{t}:
 	case <-d.ended:
@@ -370,60 +371,20 @@ type Desk struct {
 // maxEarly bounds the events held for dialogs not yet known.
 const maxEarly = 1000
 
-// Tab is one console tab's attachment to its desk.
+// Tab is one console tab's attachment to its desk: its outbox (Out, Done,
+// Reason) and the actions it passes to the desk.
 type Tab struct {
-	d    *Desk
-	out  chan []byte
-	done chan struct{}
-	once sync.Once
-	// dropped and signedOut are set before done closes: the tab was too
-	// slow, or the desk was signed out.
-	dropped, signedOut bool
+	*outbox.Outbox
+	d *Desk
 	// selected is the tab's open conversation (owned by the desk's loop).
 	selected string
-}
-
-// Out is what to send to the tab's socket, in order.
-func (t *Tab) Out() <-chan []byte { return t.out }
-
-// Done is closed when the desk let go of the tab.
-func (t *Tab) Done() <-chan struct{} { return t.done }
-
-// Dropped reports whether the desk let go of the tab for being slow.
-func (t *Tab) Dropped() bool {
-	select {
-	case <-t.done:
-		return t.dropped
-	default:
-		return false
-	}
-}
-
-// SignedOut reports whether the desk let go of the tab because it was
-// signed out (the page should not reconnect).
-func (t *Tab) SignedOut() bool {
-	select {
-	case <-t.done:
-		return t.signedOut
-	default:
-		return false
-	}
-}
-
-func (t *Tab) close(dropped bool) { t.end(dropped, false) }
-
-func (t *Tab) end(dropped, signedOut bool) {
-	t.once.Do(func() {
-		t.dropped, t.signedOut = dropped, signedOut
-		close(t.done)
-	})
 }
 
 func (t *Tab) cmd(c any) {
 	select {
 	case t.d.cmds <- c:
 	case <-t.d.ended:
-	case <-t.done:
+	case <-t.Done():
 	}
 }
 
@@ -521,7 +482,7 @@ func (d *Desk) loop(ctx context.Context) {
 	defer close(d.ended)
 	defer func() {
 		for t := range d.tabs {
-			t.close(false)
+			t.End(outbox.Detached)
 		}
 	}()
 	flush := make(chan struct{}, 1)
@@ -830,7 +791,7 @@ func (d *Desk) command(c any) {
 	case detachCmd:
 		if _, ok := d.tabs[c.t]; ok {
 			delete(d.tabs, c.t)
-			c.t.close(false)
+			c.t.End(outbox.Detached)
 		}
 		if len(d.tabs) == 0 {
 			d.graceTimer.Reset(d.cfg.Grace)
@@ -1103,21 +1064,20 @@ func (d *Desk) signedOut() {
 		d.deliver(t, b)
 	}
 	for t := range d.tabs {
-		t.end(false, true)
+		t.End(outbox.SignedOut)
 	}
 }
 
 // deliver queues b for a tab, or drops the tab when its outbox is full: a
 // slow tab must not hold up the desk (it reconnects and gets the desk anew).
 func (d *Desk) deliver(t *Tab, b []byte) {
-	select {
-	case t.out <- b:
-	default:
-		d.log.Warn("tab too slow, dropped")
-		delete(d.tabs, t)
-		t.close(true)
-		if len(d.tabs) == 0 {
-			d.graceTimer.Reset(d.cfg.Grace)
-		}
+	if t.Offer(b) {
+		return
+	}
+	d.log.Warn("tab too slow, dropped")
+	delete(d.tabs, t)
+	t.End(outbox.Slow)
+	if len(d.tabs) == 0 {
+		d.graceTimer.Reset(d.cfg.Grace)
 	}
 }

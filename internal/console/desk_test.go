@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
@@ -504,7 +505,7 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("the tab was not let go after sign-out")
 		}
-		if !x.SignedOut() {
+		if r, _ := x.Reason(); r != outbox.SignedOut {
 			t.Error("the tab does not say it was signed out")
 		}
 	}

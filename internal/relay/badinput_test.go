@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -406,7 +407,7 @@ func runHistoryTab(t *testing.T, mgr *relay.Manager, id relay.Identity) *history
 			}
 			ht.read(ctx, rt)
 			rt.Detach()
-			if !rt.Dropped() {
+			if r, _ := rt.Reason(); r != outbox.Slow {
 				return
 			}
 			ht.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 )
@@ -157,7 +158,7 @@ func (m *Manager) Attach(id Identity) (*Tab, error) {
 		}
 		m.sessions[id.SessionID] = s
 	}
-	t := &Tab{s: s, out: make(chan []byte, m.cfg.TabBuffer), done: make(chan struct{})}
+	t := &Tab{Outbox: outbox.New(m.cfg.TabBuffer), s: s}
 	select {
 	case s.cmds <- attachCmd{t}:
 	case <-s.ended:
@@ -334,57 +335,18 @@ type Session struct {
 	self, notice string
 }
 
-// Tab is one browser tab's attachment to its session.
+// Tab is one browser tab's attachment to its session: its outbox (Out,
+// Done, Reason) and the actions it passes to the session.
 type Tab struct {
-	s    *Session
-	out  chan []byte
-	done chan struct{}
-	once sync.Once
-	// Dropped is set before done closes when the tab was too slow.
-	dropped bool
-	// tooMany is set before done closes when the session had enough tabs.
-	tooMany bool
-}
-
-// Out is what to send to the tab's socket, in order.
-func (t *Tab) Out() <-chan []byte { return t.out }
-
-// Done is closed when the session let go of the tab (it was detached, too
-// slow, or the session ended).
-func (t *Tab) Done() <-chan struct{} { return t.done }
-
-// Dropped reports whether the session let go of the tab for being slow.
-func (t *Tab) Dropped() bool {
-	select {
-	case <-t.done:
-		return t.dropped
-	default:
-		return false
-	}
-}
-
-// TooMany reports whether the session refused the tab: it had MaxTabs.
-func (t *Tab) TooMany() bool {
-	select {
-	case <-t.done:
-		return t.tooMany
-	default:
-		return false
-	}
-}
-
-func (t *Tab) close(dropped bool) {
-	t.once.Do(func() {
-		t.dropped = dropped
-		close(t.done)
-	})
+	*outbox.Outbox
+	s *Session
 }
 
 func (t *Tab) cmd(c any) {
 	select {
 	case t.s.cmds <- c:
 	case <-t.s.ended:
-	case <-t.done:
+	case <-t.Done():
 	}
 }
 
@@ -467,7 +429,7 @@ func (s *Session) loop(ctx context.Context) {
 	defer close(s.ended)
 	defer func() {
 		for t := range s.tabs {
-			t.close(false)
+			t.End(outbox.Detached)
 		}
 	}()
 	stop := func(t **time.Timer) {
@@ -701,10 +663,7 @@ func (s *Session) command(c any) {
 	case attachCmd:
 		if len(s.tabs) >= s.cfg.MaxTabs {
 			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))
-			c.t.once.Do(func() {
-				c.t.tooMany = true
-				close(c.t.done)
-			})
+			c.t.End(outbox.TooMany)
 			return
 		}
 		s.tabs[c.t] = struct{}{}
@@ -718,7 +677,7 @@ func (s *Session) command(c any) {
 	case detachCmd:
 		if _, ok := s.tabs[c.t]; ok {
 			delete(s.tabs, c.t)
-			c.t.close(false)
+			c.t.End(outbox.Detached)
 		}
 		if len(s.tabs) == 0 {
 			s.graceTimer.Reset(s.cfg.Grace)
@@ -1151,15 +1110,14 @@ func (s *Session) broadcastWindow() {
 // deliver queues b for a tab, or drops the tab when its outbox is full: a
 // slow tab must not hold up the session (it reloads and catches up).
 func (s *Session) deliver(t *Tab, b []byte) {
-	select {
-	case t.out <- b:
-	default:
-		s.log.Warn("tab too slow, dropped")
-		delete(s.tabs, t)
-		t.close(true)
-		if len(s.tabs) == 0 {
-			s.graceTimer.Reset(s.cfg.Grace)
-		}
+	if t.Offer(b) {
+		return
+	}
+	s.log.Warn("tab too slow, dropped")
+	delete(s.tabs, t)
+	t.End(outbox.Slow)
+	if len(s.tabs) == 0 {
+		s.graceTimer.Reset(s.cfg.Grace)
 	}
 }
 

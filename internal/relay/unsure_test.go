@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
@@ -66,7 +67,7 @@ func TestTabCap(t *testing.T) {
 	}
 	select {
 	case <-extra.Done():
-		if !extra.TooMany() {
+		if r, _ := extra.Reason(); r != outbox.TooMany {
 			t.Error("the 17th tab ended, but not as too many")
 		}
 	case <-time.After(5 * time.Second):
