@@ -131,10 +131,21 @@
     }
   }
 
+  // Times come from the server in UTC (it does not know the customer's
+  // zone); the page shows them in the customer's own.
+  function localTimes(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) el.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    });
+  }
+
   function onInserted(nodes, wasAtBottom) {
     var agentArrived = false;
     nodes.forEach(function (node) {
       if (node.nodeType !== 1) return;
+      localTimes(node);
       var els = isAgentMessage(node) ? [node] : Array.prototype.slice.call(node.querySelectorAll ? node.querySelectorAll('[data-testid="message"]') : []);
       els.forEach(function (el) {
         if (isAgentMessage(el)) agentArrived = true;
@@ -245,6 +256,7 @@
     window.addEventListener("focus", reconsiderAll);
     window.addEventListener("blur", reconsiderAll);
 
+    localTimes(list);
     list.querySelectorAll('[data-testid="message"]').forEach(function (el) { adopt(el, false); });
     scrollToBottom();
   }
