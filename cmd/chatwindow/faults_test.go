@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,9 +21,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/page"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/static"
-	"github.com/chatwindow/chatwindow/web"
 )
 
 // TestFaults (docs/reliability.md, "Faults"): live scripted conversations
@@ -66,7 +62,14 @@ func TestFaults(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
 	logs := &lockedBuffer{}
-	chatURL := startFaultWindow(t, logs, base, proxy.Addr())
+	// The window as run() wires it, on the account through the proxy, with
+	// a short reconnect back-off: with run()'s default (up to 30 s, reset
+	// only after 10 s up) a thousand cuts in minutes would take an hour.
+	win, _ := startRunLog(t, map[string]string{
+		"LP_ACCOUNT": "12345678", "LP_CSDS": base, "LP_ASYNCMESSAGINGENT": proxy.Addr(),
+		"CHATWINDOW_ADDR": "127.0.0.1:0", "CHATWINDOW_LOG_LEVEL": "info",
+	}, logs, "-reconnect-base", "20ms", "-reconnect-max", "500ms")
+	chatURL := win.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the window's log (last lines):\n%s", logs.tail(40))
@@ -214,61 +217,6 @@ func waitTab(t *testing.T, tab *page.Tab, what string, cond func(page.View) bool
 		t.Fatalf("%s: %v; the page: %+v", what, err, v)
 	}
 	return v
-}
-
-// startFaultWindow serves the chat window on the service at base, its
-// consumer sockets through upstream (the proxy), wired as run() wires it,
-// but for the reconnect back-off: run's grows to 30 s when connections
-// never last 10 s, which a thousand cuts would turn into an hour.
-func startFaultWindow(t *testing.T, logs *lockedBuffer, base, upstream string) string {
-	t.Helper()
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	hc := &http.Client{Timeout: 15 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(bounded(t), hc, base, "12345678", messaging.Overrides{AsyncMessagingEnt: upstream})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger:   logger.With("component", "relay"),
-		Renderer: web.Renderer(),
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{
-				Endpoints: ep, HTTPClient: hc, Token: messaging.StaticToken(token), Tap: tap,
-				SessionOptions: messaging.SessionOptions{
-					Logger:  logger.With("component", "upstream"),
-					Backoff: messaging.Backoff{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond},
-				},
-			})
-		},
-	})
-	assets, err := static.Load()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	keys, _, err := sessionKeys("")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
-		SessionKeys: keys,
-		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, hc, ep) },
-	}, assets, mgr)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	site := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		site.Close()
-		cancel()
-		mgr.Wait()
-		hc.CloseIdleConnections()
-	})
-	return site.URL
 }
 
 // faultSession is one customer (a browser session with its tabs) and its

@@ -51,6 +51,8 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	reconnectBase := fs.Duration("reconnect-base", envDuration(getenv, "CHATWINDOW_RECONNECT_BASE", 500*time.Millisecond), "upstream reconnect back-off: the first ceiling (full jitter)")
+	reconnectMax := fs.Duration("reconnect-max", envDuration(getenv, "CHATWINDOW_RECONNECT_MAX", 30*time.Second), "upstream reconnect back-off: the largest ceiling")
 	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
@@ -168,8 +170,11 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 					}
 					return signup(ctx)
 				},
-				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "upstream")},
-				Tap:            tap, // the session's protocol inspector
+				SessionOptions: messaging.SessionOptions{
+					Logger:  logger.With("component", "upstream"),
+					Backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
+				},
+				Tap: tap, // the session's protocol inspector
 				// A service that stopped answering is found within 30 s
 				// (ping every 20 s, answered within the 10 s request timeout).
 				PingInterval: 20 * time.Second,

@@ -73,11 +73,17 @@ func startRun(t *testing.T, args ...string) (*lines, func() error) {
 // startRunEnv is startRun with an environment.
 func startRunEnv(t *testing.T, env map[string]string, args ...string) (*lines, func() error) {
 	t.Helper()
+	return startRunLog(t, env, io.Discard, args...)
+}
+
+// startRunLog is startRunEnv with the program's log going to stderr.
+func startRunLog(t *testing.T, env map[string]string, stderr io.Writer, args ...string) (*lines, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lines{}
 	errc := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
-	go func() { errc <- run(ctx, args, getenv, out, io.Discard) }()
+	go func() { errc <- run(ctx, args, getenv, out, stderr) }()
 	var once sync.Once
 	var err error
 	stop := func() error {
