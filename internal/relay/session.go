@@ -22,6 +22,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
+	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // Renderer turns the session's state into what a tab's socket sends: the
@@ -250,7 +251,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		cancel:  cancel,
 		conn:    messaging.StateConnecting.String(),
 	}
-	s.ops = newOpQueue()
+	s.ops = sender.New()
 	s.unsure = map[string]int{}
 	m.wg.Add(3)
 	// The upstream runs until the session's ctx ends (grace expired or the
@@ -265,7 +266,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	// ctx ends.
 	go func() {
 		defer m.wg.Done()
-		s.ops.run(ctx, s.results)
+		s.ops.Run(ctx, s.results)
 	}()
 	// The loop owns the session's state until ctx ends; then it removes the
 	// session from the manager.
@@ -278,7 +279,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		}
 		m.mu.Unlock()
 	}()
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		err := up.SubscribeConversations(ctx, protocol.SubscribeExConversations{})
 		return func() {
 			if err != nil {
@@ -309,7 +310,7 @@ type Session struct {
 	tabs    map[*Tab]struct{}
 	cmds    chan any
 	results chan func()
-	ops     *opQueue
+	ops     *sender.Queue
 	ended   chan struct{}
 	cancel  context.CancelFunc
 
@@ -501,7 +502,7 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 	switch u := u.(type) {
 	case messaging.StateChange:
 		st := u.State.String()
-		s.ops.setOpen(u.State == messaging.StateOpen)
+		s.ops.SetOpen(u.State == messaging.StateOpen)
 		if u.State == messaging.StateOpen {
 			if s.wasOpen {
 				// Reconnected: receipts that were in flight may or may not
@@ -596,7 +597,7 @@ func (s *Session) follow(convID string, d protocol.ConversationDetails) {
 		}
 		s.followed[id] = true
 		s.tracker.Track(id)
-		s.ops.push(func(ctx context.Context) func() {
+		s.ops.Push(func(ctx context.Context) func() {
 			err := s.up.Follow(ctx, id, convID, 0)
 			return func() {
 				if err != nil {
@@ -609,9 +610,9 @@ func (s *Session) follow(convID string, d protocol.ConversationDetails) {
 }
 
 func (s *Session) fetchAgentName(agentID string) {
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		p, err := s.up.GetUserProfile(ctx, agentID)
-		if notSent(err) {
+		if sender.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -659,7 +660,7 @@ func (s *Session) command(c any) {
 		// before it; then the session ends and its tabs are let go (their
 		// pages reconnect, to another node behind a balancer).
 		s.flushReceipts()
-		s.ops.push(func(context.Context) func() { return s.cancel })
+		s.ops.Push(func(context.Context) func() { return s.cancel })
 	case attachCmd:
 		if len(s.tabs) >= s.cfg.MaxTabs {
 			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))
@@ -702,9 +703,9 @@ func (s *Session) command(c any) {
 		if id == "" || s.conv.Phase != PhaseOpen {
 			return
 		}
-		s.ops.push(func(ctx context.Context) func() {
+		s.ops.Push(func(ctx context.Context) func() {
 			err := s.up.CloseConversation(ctx, id)
-			if notSent(err) {
+			if sender.NotSent(err) {
 				return nil
 			}
 			return func() {
@@ -720,9 +721,9 @@ func (s *Session) command(c any) {
 			return
 		}
 		n := c.n
-		s.ops.push(func(ctx context.Context) func() {
+		s.ops.Push(func(ctx context.Context) func() {
 			err := s.up.RateCSAT(ctx, id, n, true, "FILLED")
-			if notSent(err) {
+			if sender.NotSent(err) {
 				return nil
 			}
 			return func() {
@@ -784,9 +785,9 @@ func (s *Session) createConversation() {
 		return
 	}
 	s.creating = true
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
-		if notSent(err) {
+		if sender.NotSent(err) {
 			return nil
 		}
 		var perr *protocol.Error
@@ -842,10 +843,10 @@ func (s *Session) action(c actionCmd) {
 	}
 	s.broadcast(ch)
 	conv, dialogID, seq, meta := s.conv.ID, c.dialogID, c.seq, choice.Metadata
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAction, SequenceList: protocol.Seqs{seq}}
 		_, err := s.up.PublishWithMetadata(ctx, dialogID, conv, ev, meta)
-		if notSent(err) {
+		if sender.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -869,9 +870,9 @@ func (s *Session) publishText(localID, text string) {
 		return
 	}
 	meta := s.conv.answerMetadata(localID)
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		seq, err := s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
-		if notSent(err) {
+		if sender.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -942,7 +943,7 @@ func (s *Session) syncSoon() {
 		return // a reconnect's Sync is on its way
 	}
 	s.syncing = true
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		err := s.up.Sync(ctx)
 		return func() {
 			if err != nil {
@@ -1008,7 +1009,7 @@ func (s *Session) publishChatState(state string) {
 	if conv == "" {
 		return
 	}
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		_, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventChatState, ChatState: state})
 		return func() {
 			if err != nil {
@@ -1053,7 +1054,7 @@ func (s *Session) flushReceipts() {
 		return
 	}
 	conv := s.conv.ID
-	s.ops.push(func(ctx context.Context) func() {
+	s.ops.Push(func(ctx context.Context) func() {
 		results := receipts.PublishAll(ctx, batches, func(ctx context.Context, b receipts.Batch) error {
 			_, err := s.up.Publish(ctx, b.DialogID, conv, b.Event())
 			return err
