@@ -238,17 +238,9 @@ func rawID(b json.RawMessage) string {
 func (m *Manager) Inspect(id Identity) (*Watch, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.ctx.Err(); err != nil {
+	s, err := m.sessionLocked(id)
+	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
-	}
-	s, ok := m.sessions[id.SessionID]
-	if !ok {
-		var err error
-		s, err = m.start(id)
-		if err != nil {
-			return nil, err
-		}
-		m.sessions[id.SessionID] = s
 	}
 	if s.insp == nil {
 		return nil, errors.New("inspect: the session records no frames")

@@ -144,20 +144,9 @@ type Identity struct {
 func (m *Manager) Attach(id Identity) (*Tab, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.ctx.Err(); err != nil {
+	s, err := m.sessionLocked(id)
+	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
-	}
-	if m.draining {
-		return nil, errors.New("attach: shutting down")
-	}
-	s, ok := m.sessions[id.SessionID]
-	if !ok {
-		var err error
-		s, err = m.start(id)
-		if err != nil {
-			return nil, err
-		}
-		m.sessions[id.SessionID] = s
 	}
 	t := &Tab{Outbox: outbox.New(m.cfg.TabBuffer), s: s}
 	select {
@@ -181,6 +170,26 @@ func (m *Manager) Token(sessionID string) (string, bool) {
 	}
 	tok := s.up.Token()
 	return tok, tok != ""
+}
+
+// sessionLocked returns the running session of id, starting it (and its
+// upstream) when there is none. The caller holds m.mu.
+func (m *Manager) sessionLocked(id Identity) (*Session, error) {
+	if err := m.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.draining {
+		return nil, errors.New("shutting down")
+	}
+	if s, ok := m.sessions[id.SessionID]; ok {
+		return s, nil
+	}
+	s, err := m.start(id)
+	if err != nil {
+		return nil, err
+	}
+	m.sessions[id.SessionID] = s
+	return s, nil
 }
 
 // View returns the window of a running session, for a page load.

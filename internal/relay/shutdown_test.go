@@ -61,4 +61,7 @@ func TestShutdownFlushes(t *testing.T) {
 	if _, err := w.mgr.Attach(w.identity(t)); err == nil {
 		t.Error("a tab was taken after Shutdown")
 	}
+	if _, err := w.mgr.Inspect(w.identity(t)); err == nil {
+		t.Error("an inspector started a session after Shutdown")
+	}
 }
