@@ -83,21 +83,11 @@ func loopbackName(host string) bool {
 // handleQASocket is the inspector's socket: every frame the session kept,
 // then each new one, as htmx fragments. The page sends nothing on it.
 func (s *Server) handleQASocket(c echo.Context) error {
-	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
-		return refuseCrossOrigin(err)
+	// The page sends nothing here: a small read limit.
+	id, conn, err := s.acceptSessionSocket(c, 4<<10)
+	if conn == nil {
+		return err
 	}
-	id, ok := s.identity(c.Request())
-	if !ok {
-		return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
-	}
-	// Accept checks that the Origin is this host: another site cannot read
-	// a customer's frames (403).
-	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
-	if err != nil {
-		s.log.Debug("inspector socket refused", "error", err)
-		return nil // Accept has answered
-	}
-	conn.SetReadLimit(4 << 10)
 	w, err := s.relay.Inspect(id)
 	if err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "try again")

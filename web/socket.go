@@ -147,24 +147,35 @@ func number(raw json.RawMessage) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// handleSocket is a tab's socket: it attaches the tab to its session, sends
-// it the window and every change, and passes the page's actions on.
-func (s *Server) handleSocket(c echo.Context) error {
+// acceptSessionSocket upgrades a page's socket of the customer's session:
+// same origin (scheme and host: another site cannot drive or read a
+// customer's session, 403), a session cookie (401), then the upgrade with
+// a read limit. A nil conn means the request was answered (err, if any, is
+// the handler's to return).
+func (s *Server) acceptSessionSocket(c echo.Context, readLimit int64) (relay.Identity, *websocket.Conn, error) {
 	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
-		return refuseCrossOrigin(err)
+		return relay.Identity{}, nil, refuseCrossOrigin(err)
 	}
 	id, ok := s.identity(c.Request())
 	if !ok {
-		return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
+		return id, nil, echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
 	}
-	// Accept checks that the Origin is this host: a cross-origin page
-	// cannot drive a customer's session (403).
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
-		s.log.Debug("browser socket refused", "error", err)
-		return nil // Accept has answered
+		s.log.Debug("page socket refused", "path", c.Request().URL.Path, "error", err)
+		return id, nil, nil // Accept has answered
 	}
-	conn.SetReadLimit(s.cfg.MaxFrame)
+	conn.SetReadLimit(readLimit)
+	return id, conn, nil
+}
+
+// handleSocket is a tab's socket: it attaches the tab to its session, sends
+// it the window and every change, and passes the page's actions on.
+func (s *Server) handleSocket(c echo.Context) error {
+	id, conn, err := s.acceptSessionSocket(c, s.cfg.MaxFrame)
+	if conn == nil {
+		return err
+	}
 	tab, err := s.relay.Attach(id)
 	if err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "try again")
