@@ -277,7 +277,16 @@ func TestSecondTabDropAndReload(t *testing.T) {
 		t.Errorf("%d reconnects, want 1", n)
 	}
 
-	// A reload shows the same window.
+	// A reload shows the same window (once the first tab, too, shows the
+	// second tab's message sent: its update may still be on its way).
+	wait(t, tab, "the second tab's message sent, in the first tab", func(v page.View) bool {
+		for _, m := range v.Messages {
+			if m.Text == "Sent while reconnecting" && m.HasSeq && m.DialogID != "" {
+				return true
+			}
+		}
+		return false
+	})
 	before := tab.Messages()
 	if err := tab.Reopen(bounded(t)); err != nil {
 		t.Fatal(err)
