@@ -321,6 +321,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	tlsKey := fs.String("tls-key", "", "the certificate's key (PEM); generated when missing")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	botDelay := fs.Duration("bot-delay", 0, "run the demo bot: it takes a ring nobody took within this delay (0: no bot)")
+	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (protocol.md §7); raise it for load tests that drive one agent socket hard")
+	rateBurst := fs.Int("rate-burst", 200, "the burst each socket may send above -rate-limit")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
@@ -345,7 +347,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	if *botDelay > 0 {
 		all = append(all, simulator.Agent{Name: botName, Password: randomPassword()})
 	}
-	svc, err := simulator.New(simulator.Config{Account: *account, Agents: all, Logger: logger})
+	svc, err := simulator.New(simulator.Config{Account: *account, Agents: all, Logger: logger, RateLimit: *rateLimit, RateBurst: *rateBurst})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
