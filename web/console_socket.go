@@ -79,30 +79,20 @@ func (c *Console) handleSocket(ec echo.Context) error {
 		return nil // Accept has answered
 	}
 	conn.SetReadLimit(c.cfg.MaxFrame)
-	// The request's context ends with the hijack: the socket gets its own,
-	// which ends when the reader stops.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	tab, err := c.desks.Attach(cs.desk)
 	if err != nil {
 		if b, rerr := (consoleFragments{}).SignedOut(); rerr == nil {
-			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+			wctx, wcancel := context.WithTimeout(context.Background(), writeTimeout)
 			_ = conn.Write(wctx, websocket.MessageText, b)
 			wcancel()
 		}
 		conn.Close(websocket.StatusNormalClosure, "signed out")
 		return nil
 	}
-	writerDone := make(chan struct{})
-	// The writer ends when the tab is let go or the reader stops.
-	go func() {
-		defer close(writerDone)
-		writeTab(ctx, conn, tab, keepAlive{})
-	}()
-	c.readTab(ctx, conn, tab)
+	servePage(conn, tab, keepAlive{}, nil, func(ctx context.Context) {
+		c.readTab(ctx, conn, tab)
+	})
 	tab.Detach()
-	cancel()
-	<-writerDone
 	return nil
 }
 

@@ -72,3 +72,10 @@ func (s *Server) handleReady(c echo.Context) error {
 	}
 	return c.String(http.StatusOK, "ready")
 }
+
+// handleMetrics serves the node's Prometheus metrics (README,
+// "Operations"); 404 when the node keeps none.
+func (s *Server) handleMetrics(c echo.Context) error {
+	s.cfg.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
+	return nil
+}

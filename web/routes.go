@@ -9,6 +9,7 @@ func (s *Server) routes() {
 	e.GET("/static/vendor/:name", s.handleStatic)
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
+	e.GET("/metrics", s.handleMetrics)
 	e.GET("/qa", s.handleQA)
 	e.GET("/qa/ws", s.handleQASocket)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	// PingInterval and PingTimeout keep page sockets honest: a page that
 	// answers no ping within PingTimeout is cut (0: 20 s and 10 s).
 	PingInterval, PingTimeout time.Duration
+	// Metrics, if any, is served at /metrics and gets what the node
+	// measures (relay latency, at the page socket's write).
+	Metrics *metrics.Metrics
 	// ConsoleURL is the agent console's URL, framed by the QA view (/qa)
 	// beside the customer's window; empty: /qa shows where it would be.
 	// The console must allow this server's origin in its frame-ancestors.

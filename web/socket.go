@@ -14,6 +14,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/keepalive"
+	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
@@ -181,95 +183,84 @@ func (s *Server) handleSocket(c echo.Context) error {
 		conn.Close(websocket.StatusTryAgainLater, "try again")
 		return nil
 	}
+	servePage(conn, tab, keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout}, s.cfg.Metrics, func(ctx context.Context) {
+		s.readTab(ctx, conn, tab)
+	})
+	tab.Detach()
+	return nil
+}
+
+// page is what a socket needs of a tab (the window's and the console's):
+// its outbox.
+type page interface {
+	Serve(outbox.Sink)
+	Stop()
+}
+
+// servePage runs a page's socket: read reads it until it fails or closes
+// (on this goroutine, the socket's one reader); the tab's outbox writes to
+// it, from a goroutine of its own only while frames wait; pings go out
+// from a timer. m, if any, gets the relay latency of every frame written.
+// It returns once nothing touches conn any more.
+func servePage(conn *websocket.Conn, tab page, ka keepAlive, m *metrics.Metrics, read func(ctx context.Context)) {
 	// The request's context ends with the hijack: the socket gets its own,
 	// which ends when the reader stops.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	writerDone := make(chan struct{})
-	// The writer ends when the tab is let go or the reader stops.
-	go func() {
-		defer close(writerDone)
-		writeTab(ctx, conn, tab, keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout})
-	}()
-	s.readTab(ctx, conn, tab)
-	tab.Detach()
-	cancel()
-	<-writerDone
-	return nil
-}
-
-// page is what a socket writer needs of a tab (the window's and the
-// console's): its outbox.
-type page interface {
-	Out() <-chan []byte
-	Done() <-chan struct{}
-	Reason() (outbox.Reason, bool)
-}
-
-// writeTab sends a tab's frames until it is let go or ctx ends. A tab that
-// is let go gets what was queued for it, then a close code that tells the
-// page whether to reconnect.
-func writeTab(ctx context.Context, conn *websocket.Conn, tab page, ka keepAlive) {
-	write := func(b []byte) bool {
-		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		err := conn.Write(wctx, websocket.MessageText, b)
-		cancel()
-		if err != nil {
-			conn.CloseNow()
-			return false
-		}
-		return true
-	}
 	// Pings find a page that stopped answering (a laptop closed, a network
 	// gone): it is cut within ka.every + ka.timeout, and its session's
 	// grace period starts.
 	ka = ka.orDefaults()
-	ping := time.NewTicker(ka.every)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, ka.timeout)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				conn.CloseNow()
-				return
-			}
-		case b := <-tab.Out():
-			if !write(b) {
-				return
-			}
-		case <-tab.Done():
-			// How the socket ends tells the page whether to come back
-			// (htmx reconnects after 1012 and 1013 only).
-			switch reason, _ := tab.Reason(); reason {
-			case outbox.SignedOut:
-				// The last frames say so; the page must not reconnect.
-				for drained := false; !drained; {
-					select {
-					case b := <-tab.Out():
-						if !write(b) {
-							return
-						}
-					default:
-						drained = true
-					}
-				}
-				conn.Close(websocket.StatusNormalClosure, "signed out")
-			case outbox.TooMany:
-				conn.Close(websocket.StatusPolicyViolation, "too many tabs")
-			case outbox.Slow:
-				// The page reconnects and gets the window anew.
-				conn.Close(websocket.StatusTryAgainLater, "too slow")
-			default:
-				// The session ended (the server is stopping): reconnect.
-				conn.Close(websocket.StatusServiceRestart, "restarting")
-			}
-			return
-		}
+	pinger := keepalive.Start(ka.every, func() error {
+		pctx, cancel := context.WithTimeout(ctx, ka.timeout)
+		defer cancel()
+		return conn.Ping(pctx)
+	}, func(error) { conn.CloseNow() })
+	tab.Serve(pageSink{ctx: ctx, conn: conn, metrics: m})
+	read(ctx)
+	pinger.Stop()
+	cancel()
+	tab.Stop()
+}
+
+// pageSink is a page's socket as its outbox writes to it.
+type pageSink struct {
+	ctx     context.Context
+	conn    *websocket.Conn
+	metrics *metrics.Metrics
+}
+
+// Write sends one frame within writeTimeout; a failed write cuts the
+// socket (its reader then ends).
+func (p pageSink) Write(f outbox.Frame) bool {
+	wctx, cancel := context.WithTimeout(p.ctx, writeTimeout)
+	err := p.conn.Write(wctx, websocket.MessageText, f.Data)
+	cancel()
+	if err != nil {
+		p.conn.CloseNow()
+		return false
+	}
+	if !f.Since.IsZero() {
+		p.metrics.RelayLatency(time.Since(f.Since))
+	}
+	return true
+}
+
+// End closes the socket with a code that tells the page whether to come
+// back (htmx reconnects after 1012 and 1013 only).
+func (p pageSink) End(r outbox.Reason) {
+	switch r {
+	case outbox.SignedOut:
+		// The last frames said so; the page must not reconnect.
+		p.conn.Close(websocket.StatusNormalClosure, "signed out")
+	case outbox.TooMany:
+		p.conn.Close(websocket.StatusPolicyViolation, "too many tabs")
+	case outbox.Slow:
+		// The page reconnects and gets the window anew.
+		p.conn.Close(websocket.StatusTryAgainLater, "too slow")
+	default:
+		// The session ended (the server is stopping): reconnect.
+		p.conn.Close(websocket.StatusServiceRestart, "restarting")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/static"
@@ -152,7 +153,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return messaging.Signup(ctx, hc, ep)
 	}
 
+	// One registry per run: two nodes in one test process keep their own.
+	mx := metrics.New()
 	mgr := relay.NewManager(ctx, relay.Config{
+		Metrics:  mx,
 		Logger:   logger.With("component", "relay"),
 		Renderer: web.Renderer(),
 		Grace:    *grace,
@@ -192,6 +196,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		ConsoleURL:     consoleURL,
 		FrameAncestors: *frameAncestors,
 		TrustedProxies: proxies,
+		Metrics:        mx,
 	}, assets, mgr)
 	if err != nil {
 		return err

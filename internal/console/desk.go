@@ -305,7 +305,7 @@ func (m *Manager) start(username string, up Upstream) *Desk {
 			d.log.Warn("desk setup", "error", err)
 		}
 	}
-	m.wg.Add(3)
+	m.wg.Add(2)
 	// The connection runs until the desk's ctx ends (signed out, grace
 	// expired, sign-in failed, or the manager stopped).
 	go func() {
@@ -314,16 +314,15 @@ func (m *Manager) start(username string, up Upstream) *Desk {
 			d.log.Info("agent connection ended", "error", err)
 		}
 	}()
-	// The sender runs the desk's requests one at a time until ctx ends.
-	go func() {
-		defer m.wg.Done()
-		d.ops.Run(ctx, d.results)
-	}()
+	// The sender runs the desk's requests one at a time, on a goroutine
+	// that lives while one is due, until ctx ends.
+	d.ops.Start(ctx, d.results)
 	// The loop owns the desk's state until ctx ends; then it leaves the
 	// manager.
 	go func() {
 		defer m.wg.Done()
 		d.loop(ctx)
+		d.ops.Wait()
 		m.mu.Lock()
 		if m.desks[d.id] == d {
 			delete(m.desks, d.id)
@@ -1071,7 +1070,7 @@ func (d *Desk) signedOut() {
 // deliver queues b for a tab, or drops the tab when its outbox is full: a
 // slow tab must not hold up the desk (it reconnects and gets the desk anew).
 func (d *Desk) deliver(t *Tab, b []byte) {
-	if t.Offer(b) {
+	if t.Offer(outbox.Frame{Data: b}) {
 		return
 	}
 	d.log.Warn("tab too slow, dropped")

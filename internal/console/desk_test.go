@@ -240,25 +240,27 @@ func attach(t *testing.T, mgr *console.Manager, deskID string) *tab {
 	}
 	tb := &tab{Tab: ct, wake: make(chan struct{})}
 	done := make(chan struct{})
+	pipe := outbox.NewPipe(4096)
+	ct.Serve(pipe)
 	// Ends when the desk lets go of the tab (detached at cleanup).
 	go func() {
 		defer close(done)
 		for {
 			select {
-			case b := <-ct.Out():
+			case fr := <-pipe.C:
 				var f frame
-				if err := json.Unmarshal(b, &f); err != nil {
-					t.Errorf("tab got %q: %v", b, err)
+				if err := json.Unmarshal(fr.Data, &f); err != nil {
+					t.Errorf("tab got %q: %v", fr.Data, err)
 					return
 				}
 				tb.apply(f)
-			case <-ct.Done():
+			case <-pipe.Ended:
 				// What was queued before the desk let go (signed out).
 				for {
 					select {
-					case b := <-ct.Out():
+					case fr := <-pipe.C:
 						var f frame
-						if json.Unmarshal(b, &f) == nil {
+						if json.Unmarshal(fr.Data, &f) == nil {
 							tb.apply(f)
 						}
 						continue
@@ -272,6 +274,8 @@ func attach(t *testing.T, mgr *console.Manager, deskID string) *tab {
 	t.Cleanup(func() {
 		ct.Detach()
 		<-done
+		pipe.Close()
+		ct.Stop()
 	})
 	return tb
 }

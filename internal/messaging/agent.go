@@ -82,7 +82,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		a.mu.Unlock()
 		return lr.Bearer, nil
 	}
-	a.session.dial = func(ctx context.Context, bearer string, onNote func(protocol.Frame)) (*Conn, error) {
+	a.session.dial = func(ctx context.Context, bearer string, onNote func(protocol.Frame, time.Time)) (*Conn, error) {
 		return Dial(ctx, cfg.Endpoints.AgentURL(bearer), DialOptions{
 			HTTPClient:     cfg.HTTPClient,
 			Logger:         a.log,
@@ -394,7 +394,7 @@ func (a *Agent) merge(dialogID string, history []protocol.MessagingEvent) {
 
 // handle runs on the socket's delivery goroutine, one notification at a
 // time, in order.
-func (a *Agent) handle(ctx context.Context, gen uint64, f protocol.Frame) {
+func (a *Agent) handle(ctx context.Context, gen uint64, f protocol.Frame, _ time.Time) {
 	switch protocol.Canonical(f.Type) {
 	case protocol.TypeRoutingTaskNotification:
 		var n protocol.RoutingTaskNotification

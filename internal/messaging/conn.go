@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/chatwindow/chatwindow/internal/keepalive"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -78,8 +79,9 @@ type DialOptions struct {
 	// sent them, from one goroutine of the Conn; nil drops them. It may block
 	// (responses keep flowing meanwhile: the socket is read by another
 	// goroutine into a queue), but if more than MaxQueued notifications pile
-	// up the socket is dropped with ErrSlowHandler.
-	OnNotification func(protocol.Frame)
+	// up the socket is dropped with ErrSlowHandler. received is when the
+	// frame was read off the socket (relay latency is measured from it).
+	OnNotification func(f protocol.Frame, received time.Time)
 	// Tap, when set, sees every frame sent (out true) and received, for a
 	// protocol inspector. It must not block nor keep data.
 	Tap func(out bool, data []byte)
@@ -100,6 +102,10 @@ func DefaultClientProperties() *protocol.Header {
 // responses by id, notifications handed over in order, pings. It ends when
 // the socket fails, the service closes it, or Close is called; Err then
 // says why.
+//
+// While idle it costs one goroutine, its reader: notifications are handed
+// over by a goroutine that runs only while some wait, and pings come from
+// a timer (a server holds one Conn per browser session: docs/performance.md).
 type Conn struct {
 	ws   *websocket.Conn
 	log  *slog.Logger
@@ -111,13 +117,16 @@ type Conn struct {
 
 	nextID atomic.Uint64
 
-	mu      sync.Mutex
-	pending map[string]chan protocol.Frame
-	err     error // why the socket ended, set once
-	queue   []queued
-	wake    chan struct{} // signals the delivery goroutine (cap 1)
+	mu         sync.Mutex
+	pending    map[string]chan protocol.Frame
+	err        error // why the socket ended, set once
+	queue      []queued
+	delivering bool // a delivery goroutine runs
+	readEnded  bool // the read loop has ended
+	dropQueue  bool // Close: what is queued is not delivered
 
-	readDone chan struct{} // the read loop has ended
+	pinger   *keepalive.Pinger
+	doneOnce sync.Once
 	done     chan struct{} // read loop, delivery and pings have ended
 }
 
@@ -125,6 +134,7 @@ type Conn struct {
 // its place (see runInOrder).
 type queued struct {
 	f  protocol.Frame
+	at time.Time // when f was read
 	fn func()
 }
 
@@ -178,44 +188,28 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 	ws.SetReadLimit(opts.ReadLimit)
 
 	c := &Conn{
-		ws:       ws,
-		log:      opts.Logger,
-		opts:     opts,
-		pending:  map[string]chan protocol.Frame{},
-		wake:     make(chan struct{}, 1),
-		readDone: make(chan struct{}),
-		done:     make(chan struct{}),
+		ws:      ws,
+		log:     opts.Logger,
+		opts:    opts,
+		pending: map[string]chan protocol.Frame{},
+		done:    make(chan struct{}),
 	}
 	// The socket's own context: not the dial's, which ends when Dial returns.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-
-	var wg sync.WaitGroup
-	wg.Add(2)
-	// Reads until the socket fails or is closed.
-	go func() {
-		defer wg.Done()
-		defer close(c.readDone)
-		c.readLoop()
-	}()
-	// Delivers notifications until the read loop has ended and the queue is
-	// empty, or the socket's context ends after Close.
-	go func() {
-		defer wg.Done()
-		c.deliverLoop()
-	}()
 	if opts.PingInterval > 0 {
-		wg.Add(1)
-		// Pings until the socket's context ends.
-		go func() {
-			defer wg.Done()
-			c.pingLoop()
-		}()
+		c.pinger = keepalive.Start(opts.PingInterval, func() error {
+			ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
+			defer cancel()
+			return c.ws.Ping(ctx)
+		}, func(err error) {
+			if c.ctx.Err() == nil {
+				c.fail(fmt.Errorf("ping: %w", err))
+			}
+		})
 	}
-	// Closes done once all of the above have ended.
-	go func() {
-		wg.Wait()
-		close(c.done)
-	}()
+	// Reads until the socket fails or is closed; then stops the pings and,
+	// once what was read has been delivered, closes done.
+	go c.readLoop()
 
 	if opts.InitConnection {
 		if err := c.initConnection(ctx); err != nil {
@@ -352,8 +346,19 @@ func (c *Conn) write(b []byte) error {
 }
 
 func (c *Conn) readLoop() {
+	defer func() {
+		c.pinger.Stop()
+		c.mu.Lock()
+		c.readEnded = true
+		idle := !c.delivering
+		c.mu.Unlock()
+		if idle {
+			c.finish()
+		}
+	}()
 	for {
 		typ, b, err := c.ws.Read(c.ctx)
+		at := time.Now()
 		if err != nil {
 			c.fail(err)
 			return
@@ -388,54 +393,61 @@ func (c *Conn) readLoop() {
 				c.fail(ErrSlowHandler)
 				return
 			}
-			c.queue = append(c.queue, queued{f: f})
+			c.queue = append(c.queue, queued{f: f, at: at})
+			c.deliverLocked()
 			c.mu.Unlock()
-			c.signal()
 		default:
 			c.log.Debug("messaging: frame of unexpected kind ignored", "kind", f.Kind, "type", f.Type)
 		}
 	}
 }
 
-// deliverLoop hands queued notifications to OnNotification in order. When
-// the socket has failed it still delivers what was received before, so
-// that nothing read is lost; after Close it stops.
-func (c *Conn) deliverLoop() {
+// deliverLocked starts a delivery goroutine when notifications wait and
+// none runs. The caller holds mu.
+func (c *Conn) deliverLocked() {
+	if c.delivering || len(c.queue) == 0 || c.dropQueue {
+		return
+	}
+	c.delivering = true
+	// Runs until the queue is empty; the last one out after the read loop
+	// closes done.
+	go c.deliver()
+}
+
+// deliver hands queued notifications to OnNotification in order. When the
+// socket has failed it still delivers what was received before, so that
+// nothing read is lost; after Close it stops.
+func (c *Conn) deliver() {
 	for {
 		c.mu.Lock()
-		if len(c.queue) > 0 {
-			q := c.queue[0]
-			c.queue[0] = queued{}
-			c.queue = c.queue[1:]
+		if len(c.queue) == 0 || c.dropQueue {
+			c.delivering = false
+			ended := c.readEnded
 			c.mu.Unlock()
-			switch {
-			case q.fn != nil:
-				q.fn()
-			case c.opts.OnNotification != nil:
-				c.opts.OnNotification(q.f)
+			if ended {
+				c.finish()
 			}
-			continue
+			return
+		}
+		q := c.queue[0]
+		c.queue[0] = queued{}
+		c.queue = c.queue[1:]
+		if len(c.queue) == 0 {
+			c.queue = nil // let a burst's backing array go
 		}
 		c.mu.Unlock()
-		select {
-		case <-c.wake:
-		case <-c.readDone:
-			c.mu.Lock()
-			empty := len(c.queue) == 0
-			c.mu.Unlock()
-			if empty {
-				return
-			}
+		switch {
+		case q.fn != nil:
+			q.fn()
+		case c.opts.OnNotification != nil:
+			c.opts.OnNotification(q.f, q.at)
 		}
 	}
 }
 
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
+// finish closes done (once): the reader has ended and nothing is being
+// delivered.
+func (c *Conn) finish() { c.doneOnce.Do(func() { close(c.done) }) }
 
 // runInOrder queues fn to run on the delivery goroutine after every
 // notification received so far, so that what fn delivers keeps its place
@@ -448,28 +460,9 @@ func (c *Conn) runInOrder(fn func()) bool {
 		return false
 	}
 	c.queue = append(c.queue, queued{fn: fn})
+	c.deliverLocked()
 	c.mu.Unlock()
-	c.signal()
 	return true
-}
-
-func (c *Conn) pingLoop() {
-	t := time.NewTicker(c.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
-		err := c.ws.Ping(ctx)
-		cancel()
-		if err != nil && c.ctx.Err() == nil {
-			c.fail(fmt.Errorf("ping: %w", err))
-			return
-		}
-	}
 }
 
 // fail records why the socket ended (the first reason wins), ends its
@@ -508,6 +501,7 @@ func (c *Conn) Close() error {
 		c.err = ErrClosed
 	}
 	c.queue = nil
+	c.dropQueue = true
 	c.mu.Unlock()
 	if first {
 		// The close handshake needs the read loop, which is still running.

@@ -233,7 +233,7 @@ func TestConnNotificationsInOrder(t *testing.T) {
 	got := make(chan struct{})
 	const n = 60
 	c := dialConsumer(t, e, messaging.DialOptions{
-		OnNotification: func(f protocol.Frame) {
+		OnNotification: func(f protocol.Frame, _ time.Time) {
 			if protocol.Canonical(f.Type) != protocol.TypeMessagingEventNotification {
 				return
 			}
@@ -331,7 +331,7 @@ func TestConnSlowHandler(t *testing.T) {
 	var handled atomic.Int64
 	c, err := messaging.Dial(t.Context(), wsURL(srv), messaging.DialOptions{
 		MaxQueued: 5,
-		OnNotification: func(protocol.Frame) {
+		OnNotification: func(protocol.Frame, time.Time) {
 			handled.Add(1)
 			<-release
 		},

@@ -90,7 +90,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		}
 		return t, err
 	}
-	c.session.dial = func(ctx context.Context, token string, onNote func(protocol.Frame)) (*Conn, error) {
+	c.session.dial = func(ctx context.Context, token string, onNote func(protocol.Frame, time.Time)) (*Conn, error) {
 		return Dial(ctx, cfg.Endpoints.ConsumerURL(), DialOptions{
 			Token:            token,
 			InitConnection:   cfg.InitConnection,
@@ -265,7 +265,7 @@ func (c *Consumer) GetClock(ctx context.Context) (int64, error) {
 
 // handle runs on the socket's delivery goroutine, one notification at a
 // time, in order.
-func (c *Consumer) handle(ctx context.Context, _ uint64, f protocol.Frame) {
+func (c *Consumer) handle(ctx context.Context, _ uint64, f protocol.Frame, received time.Time) {
 	switch protocol.Canonical(f.Type) {
 	case protocol.TypeMessagingEventNotification:
 		var n protocol.MessagingEventNotification
@@ -274,7 +274,7 @@ func (c *Consumer) handle(ctx context.Context, _ uint64, f protocol.Frame) {
 			return
 		}
 		for _, ev := range n.Changes {
-			if c.admitEvent(ev) && !c.emit(ctx, EventUpdate{Event: ev}) {
+			if c.admitEvent(ev) && !c.emit(ctx, EventUpdate{Event: ev, Received: received}) {
 				return
 			}
 		}
@@ -285,7 +285,7 @@ func (c *Consumer) handle(ctx context.Context, _ uint64, f protocol.Frame) {
 			return
 		}
 		for _, ch := range n.Changes {
-			if admitConversation(&c.mu, c.convSeen, ch) && !c.emit(ctx, ConversationUpdate{Change: ch}) {
+			if admitConversation(&c.mu, c.convSeen, ch) && !c.emit(ctx, ConversationUpdate{Change: ch, Received: received}) {
 				return
 			}
 		}

@@ -61,6 +61,9 @@ type StateChange struct {
 // already delivered for the same conversation are dropped.
 type ConversationUpdate struct {
 	Change protocol.ConversationChange
+	// Received is when its frame was read off the socket (zero from
+	// history fetched by request).
+	Received time.Time
 }
 
 // EventUpdate is one messaging event. Events with a sequence are delivered
@@ -68,6 +71,9 @@ type ConversationUpdate struct {
 // come.
 type EventUpdate struct {
 	Event protocol.MessagingEvent
+	// Received is when its frame was read off the socket (zero from
+	// history fetched by request).
+	Received time.Time
 }
 
 // RoutingUpdate is one change of a routing task (agent only): a ring.
@@ -158,8 +164,8 @@ type session struct {
 	log        *slog.Logger
 	opts       SessionOptions
 	token      TokenSource
-	dial       func(ctx context.Context, token string, onNote func(protocol.Frame)) (*Conn, error)
-	handle     func(ctx context.Context, gen uint64, f protocol.Frame)
+	dial       func(ctx context.Context, token string, onNote func(protocol.Frame, time.Time)) (*Conn, error)
+	handle     func(ctx context.Context, gen uint64, f protocol.Frame, received time.Time)
 	beforeDial func() // optional, called with no lock held before each dial
 
 	updates chan Update
@@ -496,7 +502,7 @@ func (s *session) connect(ctx context.Context, token *string, needToken *bool, g
 	if s.beforeDial != nil {
 		s.beforeDial()
 	}
-	onNote := func(f protocol.Frame) { s.handle(ctx, gen, f) }
+	onNote := func(f protocol.Frame, at time.Time) { s.handle(ctx, gen, f, at) }
 	c, err := s.dial(ctx, *token, onNote)
 	if err != nil {
 		return nil, err

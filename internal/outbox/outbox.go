@@ -3,9 +3,16 @@
 // of rendered frames, and why the session let the page go. A session never
 // waits on a page: a page whose queue is full is let go as slow, and its
 // page reconnects and gets the whole view anew.
+//
+// The frames are written to the page's socket by a goroutine that runs only
+// while there is something to write: an idle page costs its socket's reader
+// and nothing more (docs/performance.md counts goroutines per session).
 package outbox
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Reason is why a session let a page go.
 type Reason int
@@ -22,51 +29,200 @@ const (
 	SignedOut
 )
 
+// Frame is one rendered change for the page.
+type Frame struct {
+	Data []byte
+	// Since is when the upstream frame that caused this change was read
+	// (zero when none did: a window rendered for a new tab). The writer
+	// measures relay latency from it.
+	Since time.Time
+}
+
+// Sink is the page's socket, as the outbox writes to it.
+type Sink interface {
+	// Write sends one frame (with a deadline); false when the socket
+	// failed: nothing more is written.
+	Write(f Frame) bool
+	// End closes the socket for r, after the last frame was written.
+	End(r Reason)
+}
+
 // Outbox is one page's queue. Its owner (the session's loop) offers frames
-// and ends it; the page's socket writer reads Out until Done.
+// and ends it; Serve connects it to the page's socket.
 type Outbox struct {
-	out    chan []byte
-	done   chan struct{}
-	once   sync.Once
-	reason Reason // set before done closes
+	size int
+	done chan struct{}
+
+	mu      sync.Mutex
+	queue   []Frame
+	reason  Reason // set before done closes
+	ended   bool
+	sink    Sink
+	writing bool          // a writer goroutine runs
+	idle    chan struct{} // closed when a writer stops, for Stop to wait on
+	closed  bool          // the sink was ended or failed
 }
 
 // New returns an outbox that holds up to size frames.
 func New(size int) *Outbox {
-	return &Outbox{out: make(chan []byte, size), done: make(chan struct{})}
+	return &Outbox{size: size, done: make(chan struct{})}
 }
-
-// Out is what to send to the page, in order.
-func (o *Outbox) Out() <-chan []byte { return o.out }
 
 // Done is closed when the session let the page go.
 func (o *Outbox) Done() <-chan struct{} { return o.done }
 
 // Reason says why the page was let go; false while it was not.
 func (o *Outbox) Reason() (Reason, bool) {
-	select {
-	case <-o.done:
-		return o.reason, true
-	default:
-		return 0, false
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reason, o.ended
+}
+
+// Offer queues f without waiting; false when the queue is full (the
+// caller ends the outbox as Slow).
+func (o *Outbox) Offer(f Frame) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended || len(o.queue) >= o.size {
+		return o.ended // frames for a page let go are dropped quietly
+	}
+	o.queue = append(o.queue, f)
+	o.kickLocked()
+	return true
+}
+
+// End lets the page go for r; only the first End counts. The socket gets
+// its close once what must still go out has gone (SignedOut: the queued
+// frames say so; other reasons close at once).
+func (o *Outbox) End(r Reason) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended {
+		return
+	}
+	o.ended, o.reason = true, r
+	close(o.done)
+	if r != SignedOut {
+		o.queue = nil
+	}
+	o.kickLocked()
+}
+
+// Serve connects the outbox to the page's socket: what is queued, and what
+// comes, is written to s.
+func (o *Outbox) Serve(s Sink) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sink = s
+	o.kickLocked()
+}
+
+// Stop disconnects the socket (its reader ended) and waits for a writer
+// that is running to return; nothing is written to it afterwards.
+func (o *Outbox) Stop() {
+	o.mu.Lock()
+	o.closed = true
+	o.queue = nil
+	idle := o.idle
+	writing := o.writing
+	o.mu.Unlock()
+	if writing {
+		<-idle
 	}
 }
 
-// Offer queues b without waiting; false when the queue is full (the
-// caller ends the outbox as Slow).
-func (o *Outbox) Offer(b []byte) bool {
+// kickLocked starts a writer when there is work and none runs.
+func (o *Outbox) kickLocked() {
+	if o.writing || o.sink == nil || o.closed || (len(o.queue) == 0 && !o.ended) {
+		return
+	}
+	o.writing = true
+	o.idle = make(chan struct{})
+	// The writer runs until the queue is empty (or the socket failed, or
+	// the page was let go and its close sent); Stop waits for it.
+	go o.write()
+}
+
+func (o *Outbox) write() {
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.stopLocked()
+			return
+		}
+		if len(o.queue) == 0 {
+			if o.ended {
+				o.closed = true
+				r, sink := o.reason, o.sink
+				o.mu.Unlock()
+				sink.End(r)
+				o.mu.Lock()
+			}
+			o.stopLocked()
+			return
+		}
+		f := o.queue[0]
+		o.queue[0] = Frame{}
+		o.queue = o.queue[1:]
+		if len(o.queue) == 0 {
+			o.queue = nil // let a burst's backing array go
+		}
+		sink := o.sink
+		o.mu.Unlock()
+		if !sink.Write(f) {
+			o.mu.Lock()
+			o.closed = true
+			o.queue = nil
+			o.stopLocked()
+			return
+		}
+	}
+}
+
+// stopLocked marks the writer stopped and unlocks.
+func (o *Outbox) stopLocked() {
+	o.writing = false
+	close(o.idle)
+	o.mu.Unlock()
+}
+
+// Pipe is a Sink that hands frames to a channel instead of a socket: for
+// tests, benchmarks and tools that read a page's frames in process.
+type Pipe struct {
+	// C receives the frames in order; a write waits while it is full, as
+	// a socket write waits for a slow page.
+	C chan Frame
+	// Ended is closed once the outbox ended the pipe (after the frames
+	// that had to go out); Reason then says why.
+	Ended  chan struct{}
+	reason Reason
+	closed chan struct{}
+	once   sync.Once
+}
+
+// NewPipe returns a pipe that holds up to size frames unread.
+func NewPipe(size int) *Pipe {
+	return &Pipe{C: make(chan Frame, size), Ended: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// Write implements Sink.
+func (p *Pipe) Write(f Frame) bool {
 	select {
-	case o.out <- b:
+	case p.C <- f:
 		return true
-	default:
+	case <-p.closed:
 		return false
 	}
 }
 
-// End lets the page go for r; only the first End counts.
-func (o *Outbox) End(r Reason) {
-	o.once.Do(func() {
-		o.reason = r
-		close(o.done)
-	})
+// Close fails a write that waits, and every later one: the reader is gone.
+func (p *Pipe) Close() { p.once.Do(func() { close(p.closed) }) }
+
+// End implements Sink.
+func (p *Pipe) End(r Reason) {
+	p.reason = r
+	close(p.Ended)
 }
+
+// Reason is why the pipe was ended (valid once Ended is closed).
+func (p *Pipe) Reason() Reason { return p.reason }

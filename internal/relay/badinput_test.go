@@ -405,8 +405,12 @@ func runHistoryTab(t *testing.T, mgr *relay.Manager, id relay.Identity) *history
 				t.Errorf("attach: %v", err)
 				return
 			}
-			ht.read(ctx, rt)
+			pipe := outbox.NewPipe(1)
+			rt.Serve(pipe)
+			ht.read(ctx, rt, pipe)
 			rt.Detach()
+			pipe.Close()
+			rt.Stop()
 			if r, _ := rt.Reason(); r != outbox.Slow {
 				return
 			}
@@ -422,16 +426,16 @@ func runHistoryTab(t *testing.T, mgr *relay.Manager, id relay.Identity) *history
 	return ht
 }
 
-func (ht *historyTab) read(ctx context.Context, rt *relay.Tab) {
+func (ht *historyTab) read(ctx context.Context, rt *relay.Tab, pipe *outbox.Pipe) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-rt.Done():
 			return
-		case b := <-rt.Out():
+		case fr := <-pipe.C:
 			var f frame
-			if err := json.Unmarshal(b, &f); err != nil {
+			if err := json.Unmarshal(fr.Data, &f); err != nil {
 				panic(err)
 			}
 			var added []relay.Message

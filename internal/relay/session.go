@@ -19,10 +19,12 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/sender"
+	"github.com/coder/websocket"
 )
 
 // Renderer turns the session's state into what a tab's socket sends: the
@@ -71,6 +73,9 @@ type Config struct {
 	MaxTabs int
 	// Now is the clock for local message times.
 	Now func() time.Time
+	// Metrics, if any, counts sessions, tabs, upstream connects and
+	// receipts, and measures receipt latency.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) defaults() {
@@ -262,7 +267,8 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	}
 	s.ops = sender.New()
 	s.unsure = map[string]int{}
-	m.wg.Add(3)
+	m.cfg.Metrics.SessionStarted()
+	m.wg.Add(2)
 	// The upstream runs until the session's ctx ends (grace expired or the
 	// manager stopped).
 	go func() {
@@ -271,17 +277,16 @@ func (m *Manager) start(id Identity) (*Session, error) {
 			s.log.Warn("upstream ended", "error", err)
 		}
 	}()
-	// The sender runs the session's requests one at a time, in order, until
-	// ctx ends.
-	go func() {
-		defer m.wg.Done()
-		s.ops.Run(ctx, s.results)
-	}()
+	// The sender runs the session's requests one at a time, in order, on a
+	// goroutine that lives while one is due, until ctx ends.
+	s.ops.Start(ctx, s.results)
 	// The loop owns the session's state until ctx ends; then it removes the
 	// session from the manager.
 	go func() {
 		defer m.wg.Done()
 		s.loop(ctx)
+		s.ops.Wait()
+		m.cfg.Metrics.SessionEnded()
 		m.mu.Lock()
 		if m.sessions[s.id] == s {
 			delete(m.sessions, s.id)
@@ -343,6 +348,19 @@ type Session struct {
 	// self is the consumer's id (its token's sub); notice is a system
 	// message the window shows (e.g. why the conversation restarted).
 	self, notice string
+	// since is when the upstream frame behind the change being made was
+	// read (zero for changes no upstream frame caused): relay latency.
+	since time.Time
+	// reportedAt is when each receipt now due was first reported (receipt
+	// latency, measured when the service answers its publish).
+	reportedAt map[receiptKey]time.Time
+}
+
+// receiptKey names one receipt: a sequence of a dialog, and a status.
+type receiptKey struct {
+	dialogID string
+	seq      int64
+	status   string
 }
 
 // Tab is one browser tab's attachment to its session: its outbox (Out,
@@ -440,6 +458,7 @@ func (s *Session) loop(ctx context.Context) {
 	defer func() {
 		for t := range s.tabs {
 			t.End(outbox.Detached)
+			s.cfg.Metrics.TabGone()
 		}
 	}()
 	stop := func(t **time.Timer) {
@@ -470,7 +489,8 @@ func (s *Session) loop(ctx context.Context) {
 				continue
 			}
 			// The updates already waiting go out to the tabs as one change
-			// (see maxCoalesced).
+			// (see maxCoalesced), timed from the oldest.
+			s.since = received(u)
 			s.coalescing = true
 			s.upstream(ctx, u)
 			if !s.drain(ctx, updates) {
@@ -481,6 +501,7 @@ func (s *Session) loop(ctx context.Context) {
 			ch := s.pending
 			s.pending = Change{}
 			s.broadcast(ch)
+			s.since = time.Time{}
 		case c := <-s.cmds:
 			s.command(c)
 		case done := <-s.results:
@@ -512,7 +533,11 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 	case messaging.StateChange:
 		st := u.State.String()
 		s.ops.SetOpen(u.State == messaging.StateOpen)
+		if s.conn == messaging.StateOpen.String() && u.State != messaging.StateOpen {
+			s.cfg.Metrics.Disconnected(disconnectCause(u.Err))
+		}
 		if u.State == messaging.StateOpen {
+			s.cfg.Metrics.Connected(!s.wasOpen)
 			if s.wasOpen {
 				// Reconnected: receipts that were in flight may or may not
 				// have landed; hold them until the catch-up has shown us.
@@ -674,9 +699,11 @@ func (s *Session) command(c any) {
 		if len(s.tabs) >= s.cfg.MaxTabs {
 			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))
 			c.t.End(outbox.TooMany)
+			s.cfg.Metrics.TabDropped("too_many")
 			return
 		}
 		s.tabs[c.t] = struct{}{}
+		s.cfg.Metrics.TabAttached()
 		s.graceTimer.Stop()
 		b, err := s.cfg.Renderer.Window(s.view(true))
 		if err != nil {
@@ -688,6 +715,7 @@ func (s *Session) command(c any) {
 		if _, ok := s.tabs[c.t]; ok {
 			delete(s.tabs, c.t)
 			c.t.End(outbox.Detached)
+			s.cfg.Metrics.TabGone()
 		}
 		if len(s.tabs) == 0 {
 			s.graceTimer.Reset(s.cfg.Grace)
@@ -933,6 +961,7 @@ func (s *Session) checkIdentity() {
 	s.self = sub
 	s.conv = NewConversation(sub)
 	s.tracker = receipts.New(sub)
+	s.reportedAt = nil
 	s.followed = map[string]bool{}
 	s.unsure = map[string]int{}
 	s.waiting, s.creating = nil, false
@@ -1029,21 +1058,98 @@ func (s *Session) publishChatState(state string) {
 }
 
 func (s *Session) report(status string, items []Item) {
+	now := time.Now()
 	for _, it := range items {
 		var err error
+		var asks []string // the receipts the report makes due
 		switch status {
 		case "delivered":
 			err = s.tracker.Delivered(it.DialogID, it.Seq)
+			asks = []string{protocol.StatusAccept}
 		case "seen":
 			err = s.tracker.Seen(it.DialogID, it.Seq)
+			asks = []string{protocol.StatusAccept, protocol.StatusRead}
 		default:
-			err = fmt.Errorf("unknown report %q", status)
+			err = fmt.Errorf("%w %q", errUnknownReport, status)
 		}
 		if err != nil {
 			s.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "seq", it.Seq, "error", err)
+			s.cfg.Metrics.ReportRefused(refusal(err))
+			continue
+		}
+		if s.cfg.Metrics == nil {
+			continue
+		}
+		done := s.tracker.Status(it.DialogID, it.Seq)
+		for _, st := range asks {
+			k := receiptKey{it.DialogID, it.Seq, st}
+			if _, ok := s.reportedAt[k]; ok || done == protocol.StatusRead || done == st {
+				continue
+			}
+			if s.reportedAt == nil {
+				s.reportedAt = map[receiptKey]time.Time{}
+			}
+			s.reportedAt[k] = now
 		}
 	}
 	s.armFlush()
+}
+
+var errUnknownReport = errors.New("unknown report")
+
+// refusal names why the policy refused a report, for the metrics.
+func refusal(err error) string {
+	for _, r := range []struct {
+		err  error
+		name string
+	}{
+		{receipts.ErrUnknownDialog, "unknown_dialog"},
+		{receipts.ErrUnknownSequence, "unknown_sequence"},
+		{receipts.ErrOwnMessage, "own_message"},
+		{receipts.ErrNotContent, "not_content"},
+		{errUnknownReport, "unknown_status"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return "other"
+}
+
+// settled measures and counts a flush's outcome: receipt latency for each
+// receipt the service took, since its first report.
+func (s *Session) settled(batches []receipts.Batch, results []error) {
+	if s.cfg.Metrics == nil {
+		return
+	}
+	now := time.Now()
+	for i, b := range batches {
+		err := results[i]
+		switch {
+		case err == nil:
+			s.cfg.Metrics.ReceiptsPublished(b.Status, len(b.Sequences))
+		case receipts.Retryable(err):
+			continue // still due: timed when it goes through
+		default:
+			s.cfg.Metrics.ReceiptsDropped(b.Status, len(b.Sequences))
+		}
+		for _, n := range b.Sequences {
+			k := receiptKey{b.DialogID, n, b.Status}
+			if at, ok := s.reportedAt[k]; ok {
+				if err == nil {
+					s.cfg.Metrics.ReceiptLatency(now.Sub(at))
+				}
+				delete(s.reportedAt, k)
+			}
+		}
+	}
+	// Receipts another tab's node published (learned from the echo) are
+	// never ours to time.
+	for k := range s.reportedAt {
+		if st := s.tracker.Status(k.dialogID, k.seq); st == protocol.StatusRead || st == k.status {
+			delete(s.reportedAt, k)
+		}
+	}
 }
 
 func (s *Session) armFlush() {
@@ -1070,6 +1176,7 @@ func (s *Session) flushReceipts() {
 		})
 		return func() {
 			s.tracker.Settle(batches, results)
+			s.settled(batches, results)
 			for i, err := range results {
 				if err != nil && !receipts.Retryable(err) {
 					b := batches[i]
@@ -1120,12 +1227,14 @@ func (s *Session) broadcastWindow() {
 // deliver queues b for a tab, or drops the tab when its outbox is full: a
 // slow tab must not hold up the session (it reloads and catches up).
 func (s *Session) deliver(t *Tab, b []byte) {
-	if t.Offer(b) {
+	if t.Offer(outbox.Frame{Data: b, Since: s.since}) {
 		return
 	}
 	s.log.Warn("tab too slow, dropped")
 	delete(s.tabs, t)
 	t.End(outbox.Slow)
+	s.cfg.Metrics.TabGone()
+	s.cfg.Metrics.TabDropped("slow")
 	if len(s.tabs) == 0 {
 		s.graceTimer.Reset(s.cfg.Grace)
 	}
@@ -1138,4 +1247,42 @@ func uuidIn(text string) string {
 		}
 	}
 	return ""
+}
+
+// received is when the upstream frame behind u was read (zero when u came
+// from no frame).
+func received(u messaging.Update) time.Time {
+	switch u := u.(type) {
+	case messaging.EventUpdate:
+		return u.Received
+	case messaging.ConversationUpdate:
+		return u.Received
+	}
+	return time.Time{}
+}
+
+// disconnectCause classifies why an upstream socket was lost, in a few
+// words an operator can alert on (the metrics' label values).
+func disconnectCause(err error) string {
+	var ce websocket.CloseError
+	switch {
+	case err == nil:
+		return "closed"
+	case messaging.IsTokenRejected(err):
+		return "token_rejected"
+	case errors.As(err, &ce):
+		switch {
+		case ce.Code == websocket.StatusPolicyViolation || ce.Code == websocket.StatusMessageTooBig:
+			return "refused"
+		case ce.Code >= 4000:
+			return "service_close"
+		default:
+			return "closed_by_service"
+		}
+	case errors.Is(err, messaging.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, messaging.ErrSlowHandler):
+		return "slow"
+	}
+	return "network"
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
@@ -205,12 +206,15 @@ type tab struct {
 func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
 	tb := &tab{agentSm: map[int64]int{}, own: map[string]string{}}
 	done := make(chan struct{})
+	pipe := outbox.NewPipe(4096)
+	rt.Serve(pipe)
 	// Ends when the session lets go of the tab (detached at cleanup).
 	go func() {
 		defer close(done)
 		for {
 			select {
-			case b := <-rt.Out():
+			case fr := <-pipe.C:
+				b := fr.Data
 				var f frame
 				if err := json.Unmarshal(b, &f); err != nil {
 					t.Errorf("tab got %q: %v", b, err)
@@ -225,6 +229,8 @@ func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
 	t.Cleanup(func() {
 		rt.Detach()
 		<-done
+		pipe.Close()
+		rt.Stop()
 	})
 	return tb
 }

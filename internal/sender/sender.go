@@ -20,58 +20,79 @@ import (
 type Op func(ctx context.Context) func()
 
 // Queue runs ops in order, only while the connection is open: what the
-// user does while it is down waits.
+// user does while it is down waits. The goroutine that runs them exists
+// only while an op is due (a server holds one Queue per browser session:
+// docs/performance.md).
 type Queue struct {
-	mu    sync.Mutex
-	queue []Op
-	open  bool
-	gen   uint64 // counts SetOpen calls
-	wake  chan struct{}
+	mu      sync.Mutex
+	queue   []Op
+	open    bool
+	gen     uint64 // counts SetOpen calls
+	ctx     context.Context
+	results chan<- func()
+	running bool
+	wg      sync.WaitGroup
 }
 
 // New returns an empty, closed queue.
-func New() *Queue { return &Queue{wake: make(chan struct{}, 1)} }
+func New() *Queue { return &Queue{} }
+
+// Start lets the queue run ops until ctx ends, handing each outcome to
+// results (read by the owner's loop). Wait waits for a running op.
+func (q *Queue) Start(ctx context.Context, results chan<- func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ctx, q.results = ctx, results
+	q.kickLocked()
+}
+
+// Wait blocks until no op runs; call it after the Start's ctx ended.
+func (q *Queue) Wait() { q.wg.Wait() }
 
 // Push adds an op at the end; it never blocks.
 func (q *Queue) Push(o Op) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.queue = append(q.queue, o)
-	q.mu.Unlock()
-	signal(q.wake)
+	q.kickLocked()
 }
 
 // SetOpen says whether the connection can take requests.
 func (q *Queue) SetOpen(open bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.open = open
 	q.gen++
-	q.mu.Unlock()
-	signal(q.wake)
+	q.kickLocked()
 }
 
 // NotSent reports a request that never left (no socket): its op should
 // return a nil outcome.
 func NotSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) }
 
-// Run executes ops until ctx ends, handing each outcome to results (read
-// by the owner's loop).
-func (q *Queue) Run(ctx context.Context, results chan<- func()) {
+// kickLocked starts the runner when an op is due and none runs.
+func (q *Queue) kickLocked() {
+	if q.running || q.ctx == nil || q.ctx.Err() != nil || !q.open || len(q.queue) == 0 {
+		return
+	}
+	q.running = true
+	q.wg.Add(1)
+	// Runs ops while one is due and the connection is open, or until ctx
+	// ends.
+	go q.run()
+}
+
+func (q *Queue) run() {
+	defer q.wg.Done()
 	for {
 		q.mu.Lock()
-		var o Op
-		if q.open && len(q.queue) > 0 {
-			o = q.queue[0]
+		if q.ctx.Err() != nil || !q.open || len(q.queue) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
 		}
-		gen := q.gen
+		o, gen, ctx, results := q.queue[0], q.gen, q.ctx, q.results
 		q.mu.Unlock()
-		if o == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-q.wake:
-				continue
-			}
-		}
 		done := o(ctx)
 		if done == nil {
 			// Not sent: the connection went down under it. It runs again
@@ -86,18 +107,17 @@ func (q *Queue) Run(ctx context.Context, results chan<- func()) {
 		q.mu.Lock()
 		q.queue[0] = nil
 		q.queue = q.queue[1:]
+		if len(q.queue) == 0 {
+			q.queue = nil
+		}
 		q.mu.Unlock()
 		select {
 		case results <- done:
 		case <-ctx.Done():
+			q.mu.Lock()
+			q.running = false
+			q.mu.Unlock()
 			return
 		}
-	}
-}
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
 	}
 }

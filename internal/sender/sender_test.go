@@ -21,13 +21,8 @@ func TestQueue(t *testing.T) {
 	defer cancel()
 	q := New()
 	results := make(chan func(), 16)
-	done := make(chan struct{})
-	// The sender runs until ctx ends.
-	go func() {
-		defer close(done)
-		q.Run(ctx, results)
-	}()
-	defer func() { cancel(); <-done }()
+	q.Start(ctx, results)
+	defer func() { cancel(); q.Wait() }()
 
 	var got []string
 	tries := 0
@@ -72,6 +67,14 @@ func TestQueue(t *testing.T) {
 	}
 	if tries != 2 {
 		t.Errorf("op1 tried %d times, want 2", tries)
+	}
+	// Nothing due: no goroutine waits.
+	q.Wait()
+	q.mu.Lock()
+	running := q.running
+	q.mu.Unlock()
+	if running {
+		t.Error("the runner still runs with nothing due")
 	}
 	if !NotSent(fmt.Errorf("publish: %w", messaging.ErrNotConnected)) {
 		t.Error("NotSent does not see a wrapped ErrNotConnected")
