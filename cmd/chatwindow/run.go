@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	reconnectMax := fs.Duration("reconnect-max", envDuration(getenv, "CHATWINDOW_RECONNECT_MAX", 30*time.Second), "upstream reconnect back-off: the largest ceiling")
 	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
+	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none; /metrics is also on -addr)")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -156,7 +158,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	// One registry per run: two nodes in one test process keep their own.
 	mx := metrics.New()
 	mgr := relay.NewManager(ctx, relay.Config{
-		Metrics:  mx,
+		Metrics: mx,
+		// The QA view's protocol inspector is for the embedded service.
+		NoInspector: !embedded,
 		Logger:   logger.With("component", "relay"),
 		Renderer: web.Renderer(),
 		Grace:    *grace,
@@ -177,6 +181,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 				SessionOptions: messaging.SessionOptions{
 					Logger:  logger.With("component", "upstream"),
 					Backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
+					// The session's loop drains it at once; a small buffer
+					// keeps an idle session small (the Conn's own queue
+					// absorbs a burst).
+					UpdateBuffer: 32,
 				},
 				Tap: tap, // the session's protocol inspector
 				// A service that stopped answering is found within 30 s
@@ -215,6 +223,22 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		image := window + "/static/" + assets.Hashed("demo-card.svg")
 		startBot(ctx, &wg, logger, hc, *csds, *account, botAgent, *botDelay, image)
 		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
+	}
+	if *debugAddr != "" {
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s: %w", *debugAddr, err)
+		}
+		fmt.Fprintf(stdout, "metrics and pprof on http://%s/\n", displayAddr(dln.Addr().String(), *debugAddr))
+		wg.Add(1)
+		// Serves until the window stops (interrupted).
+		go func() {
+			defer wg.Done()
+			if err := serve(interrupted, logger, dln, debugMux(mx), func() {}); err != nil {
+				logger.Warn("debug listener", "error", err)
+			}
+		}()
 	}
 	err = serve(interrupted, logger, ln, srv, func() {})
 	// The listener is closed: publish what is due, let the tabs go.
@@ -540,4 +564,17 @@ func envOr(getenv func(string) string, key, def string) string {
 
 func randomPassword() string {
 	return rand.Text()[:16]
+}
+
+// debugMux is what -debug-addr serves: the metrics and the runtime's
+// profiles (go tool pprof http://ADDR/debug/pprof/heap).
+func debugMux(mx *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", mx.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -90,6 +90,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 			PingInterval:   cfg.PingInterval,
 			OnNotification: onNote,
 			Tap:            cfg.Tap,
+			readByCaller:   true,
 		})
 	}
 	a.session.beforeDial = func() {

@@ -85,6 +85,12 @@ type DialOptions struct {
 	// Tap, when set, sees every frame sent (out true) and received, for a
 	// protocol inspector. It must not block nor keep data.
 	Tap func(out bool, data []byte)
+
+	// readByCaller: Dial starts no reader and sends no InitConnection; the
+	// caller (a session's supervisor) reads the socket itself with
+	// readLoop and authenticates with initConnection meanwhile, so that a
+	// connected session costs one goroutine less.
+	readByCaller bool
 }
 
 // DefaultClientProperties are what a desktop web client announces.
@@ -206,6 +212,9 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 				c.fail(fmt.Errorf("ping: %w", err))
 			}
 		})
+	}
+	if opts.readByCaller {
+		return c, nil
 	}
 	// Reads until the socket fails or is closed; then stops the pings and,
 	// once what was read has been delivered, closes done.

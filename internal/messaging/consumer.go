@@ -101,6 +101,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 			PingInterval:     cfg.PingInterval,
 			OnNotification:   onNote,
 			Tap:              cfg.Tap,
+			readByCaller:     true,
 		})
 	}
 	c.session.handle = c.handle

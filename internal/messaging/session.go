@@ -432,30 +432,18 @@ func (s *session) run(ctx context.Context) (err error) {
 		gen++
 		c, err := s.connect(ctx, &token, &needToken, gen)
 		if err == nil {
-			opened := time.Now()
-			rejections = 0
-			s.setState(ctx, StateOpen, nil)
-			select {
-			case <-c.Done():
-			case <-ctx.Done():
-			}
-			s.mu.Lock()
-			if s.cur == c {
-				s.cur = nil
-			}
-			if s.live == c {
-				s.live = nil
-			}
-			s.mu.Unlock()
-			err = c.Err()
-			_ = c.Close()
+			var opened time.Time
+			opened, err = s.serve(ctx, c, gen)
 			if ctx.Err() != nil {
 				return nil
 			}
-			if time.Since(opened) >= stableAfter {
-				attempt = 0
+			if !opened.IsZero() {
+				rejections = 0
+				if time.Since(opened) >= stableAfter {
+					attempt = 0
+				}
+				s.log.Info("messaging: socket lost", "error", err)
 			}
-			s.log.Info("messaging: socket lost", "error", err)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -489,8 +477,9 @@ func (s *session) run(ctx context.Context) (err error) {
 	}
 }
 
-// connect gets a token if needed, dials, and restores every item. The
-// socket's notifications go to the role's handler with the generation.
+// connect gets a token if needed and dials. The socket is not read yet:
+// serve reads it. Its notifications go to the role's handler with the
+// generation.
 func (s *session) connect(ctx context.Context, token *string, needToken *bool, gen uint64) (*Conn, error) {
 	if *needToken {
 		t, err := s.token(ctx)
@@ -503,21 +492,64 @@ func (s *session) connect(ctx context.Context, token *string, needToken *bool, g
 		s.beforeDial()
 	}
 	onNote := func(f protocol.Frame, at time.Time) { s.handle(ctx, gen, f, at) }
-	c, err := s.dial(ctx, *token, onNote)
-	if err != nil {
-		return nil, err
+	return s.dial(ctx, *token, onNote)
+}
+
+// serve reads c on this goroutine (Run's: the socket costs no goroutine of
+// its own) until it ends, while another restores every item on it. opened
+// is when it was up with every item restored (zero: it never was); err is
+// why it ended or why the restore failed.
+func (s *session) serve(ctx context.Context, c *Conn, gen uint64) (opened time.Time, err error) {
+	type result struct {
+		opened time.Time
+		err    error
+	}
+	restored := make(chan result, 1)
+	// Authenticates (InitConnection) and restores the items; ends once
+	// done, or once the socket failed under it.
+	go func() {
+		err := s.restore(ctx, c, gen)
+		if err != nil {
+			c.fail(err)
+			restored <- result{err: err}
+			return
+		}
+		now := time.Now()
+		s.setState(ctx, StateOpen, nil)
+		restored <- result{opened: now}
+	}()
+	// The reader must end with ctx too.
+	stop := context.AfterFunc(ctx, func() { c.fail(ctx.Err()) })
+	c.readLoop()
+	stop()
+	r := <-restored
+	s.mu.Lock()
+	if s.cur == c {
+		s.cur = nil
+	}
+	if s.live == c {
+		s.live = nil
+	}
+	s.mu.Unlock()
+	_ = c.Close() // waits until what was read has been delivered
+	if r.err != nil {
+		return time.Time{}, r.err
+	}
+	return r.opened, c.Err()
+}
+
+// restore authenticates c when it needs an InitConnection, makes it the
+// socket for requests, and applies every item (setup).
+func (s *session) restore(ctx context.Context, c *Conn, gen uint64) error {
+	if c.opts.InitConnection {
+		if err := c.initConnection(ctx); err != nil {
+			return fmt.Errorf("dial: %w", err)
+		}
 	}
 	s.mu.Lock()
 	s.live = c
 	s.mu.Unlock()
-	if err := s.setup(ctx, c, gen); err != nil {
-		s.mu.Lock()
-		s.live = nil
-		s.mu.Unlock()
-		_ = c.Close()
-		return nil, err
-	}
-	return c, nil
+	return s.setup(ctx, c, gen)
 }
 
 // tokenError is a TokenSource's failure.

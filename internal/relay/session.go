@@ -76,6 +76,10 @@ type Config struct {
 	// Metrics, if any, counts sessions, tabs, upstream connects and
 	// receipts, and measures receipt latency.
 	Metrics *metrics.Metrics
+	// NoInspector keeps no frames for the QA protocol inspector: in
+	// production a busy session would otherwise hold up to InspectorFrames
+	// copies of its traffic, and every frame would be copied once more.
+	NoInspector bool
 }
 
 func (c *Config) defaults() {
@@ -244,7 +248,11 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
 	insp := newInspector(time.Now, InspectorFrames, inspectorBytes)
-	up, err := m.cfg.Consumer(id.Token, insp.tap)
+	tap := insp.tap
+	if m.cfg.NoInspector {
+		tap = nil
+	}
+	up, err := m.cfg.Consumer(id.Token, tap)
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}

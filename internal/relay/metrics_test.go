@@ -1,0 +1,122 @@
+package relay_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/metrics"
+	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/simulator"
+)
+
+// scrape reads m as Prometheus does: "name{labels}" → value.
+func scrape(t *testing.T, m *metrics.Metrics) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := map[string]float64{}
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestMetrics: what the node counts agrees with what happened at the
+// service: sessions, tabs, receipts published (per sequence and per
+// frame), reports refused, receipt latency samples, and an upstream cut
+// with its reconnect.
+func TestMetrics(t *testing.T) {
+	m := metrics.New()
+	w := newWorld(t, func(_ *simulator.Config, c *relay.Config) {
+		if c != nil {
+			c.Metrics = m
+		}
+	})
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("hi")
+	conv := acceptFirstRing(t, a, ups)
+	const n = 5
+	var seqs []int64
+	for i := range n {
+		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprint("m", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	waitUntil(t, "READ of every agent message at the service", 10*time.Second, func() bool {
+		_, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		for _, s := range seqs {
+			if read[s] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	rt.Report("seen", []relay.Item{{DialogID: conv, Seq: 9999}})
+	waitUntil(t, "the forged report counted", 5*time.Second, func() bool {
+		return scrape(t, m)[`chatwindow_receipts_refused_total{reason="unknown_sequence"}`] == 1
+	})
+	waitUntil(t, "the answers to the publishes counted", 5*time.Second, func() bool {
+		return scrape(t, m)[`chatwindow_receipts_published_total{status="READ"}`] >= n
+	})
+	got := scrape(t, m)
+	for name, want := range map[string]float64{
+		"chatwindow_sessions": 1,
+		"chatwindow_tabs":     1,
+		`chatwindow_receipts_published_total{status="ACCEPT"}`: n,
+		`chatwindow_receipts_published_total{status="READ"}`:   n,
+		"chatwindow_receipt_latency_seconds_count":             2 * n,
+		`chatwindow_upstream_connects_total{kind="first"}`:     1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	if f := got[`chatwindow_receipt_frames_total{status="ACCEPT"}`]; f < 1 || f > n {
+		t.Errorf("%v ACCEPT frames for %d sequences: want 1 to %d (batched)", f, n, n)
+	}
+	if !strings.Contains(fmt.Sprint(got), "chatwindow_build_info") {
+		t.Error("no chatwindow_build_info")
+	}
+
+	if w.proxy.CutAll() == 0 {
+		t.Fatal("nothing to cut")
+	}
+	waitUntil(t, "the reconnect counted", 10*time.Second, func() bool {
+		return scrape(t, m)[`chatwindow_upstream_connects_total{kind="reconnect"}`] == 1
+	})
+	got = scrape(t, m)
+	var lost float64
+	for k, v := range got {
+		if strings.HasPrefix(k, "chatwindow_upstream_disconnects_total{") {
+			lost += v
+		}
+	}
+	if lost != 1 {
+		t.Errorf("%v disconnects counted, want 1 (%v)", lost, got)
+	}
+	rt.Detach()
+	waitUntil(t, "the tab gone", 5*time.Second, func() bool { return scrape(t, m)["chatwindow_tabs"] == 0 })
+}
