@@ -161,9 +161,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		Metrics: mx,
 		// The QA view's protocol inspector is for the embedded service.
 		NoInspector: !embedded,
-		Logger:   logger.With("component", "relay"),
-		Renderer: web.Renderer(),
-		Grace:    *grace,
+		Logger:      logger.With("component", "relay"),
+		Renderer:    web.Renderer(),
+		Grace:       *grace,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			first := true
 			return messaging.NewConsumer(messaging.ConsumerConfig{
