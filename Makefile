@@ -3,6 +3,7 @@
 GO ?= go
 BIN := bin/chatwindow
 AGENTSDK := tests/agentsdk
+AXE := tests/axe
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run build test e2e reliability screenshots generate lint check arrows bench fuzz htmx clean
@@ -15,15 +16,20 @@ build:
 	$(GO) build -o $(BIN) ./cmd/chatwindow
 
 ## test: everything, with the race detector, including the real Node.js agent SDK bot
-test: $(AGENTSDK)/node_modules/.installed
+test: $(AGENTSDK)/node_modules/.installed $(AXE)/node_modules/.installed
 	$(GO) test -race -count=1 ./...
 
 ## e2e: only the tests with real independent peers: Chromium and the Node.js agent SDK
-e2e: $(AGENTSDK)/node_modules/.installed
+e2e: $(AGENTSDK)/node_modules/.installed $(AXE)/node_modules/.installed
 	E2E_REQUIRED=1 $(GO) test -race -count=1 -run 'Browser|SDK|Tutorial' ./cmd/... ./tests/...
 
 $(AGENTSDK)/node_modules/.installed: $(AGENTSDK)/package.json $(AGENTSDK)/package-lock.json
 	cd $(AGENTSDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# axe-core, injected into the page by the browser accessibility scan
+$(AXE)/node_modules/.installed: $(AXE)/package.json $(AXE)/package-lock.json
+	cd $(AXE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## reliability: docs/reliability.md at full length: the bad-input tests and the
@@ -87,4 +93,4 @@ htmx:
 	cp tmp/htmx/ws.min.js static/vendor/htmx-ext-ws-$(HTMX_WS_VERSION).min.js
 
 clean:
-	rm -rf bin $(AGENTSDK)/node_modules
+	rm -rf bin $(AGENTSDK)/node_modules $(AXE)/node_modules
