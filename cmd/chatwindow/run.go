@@ -166,6 +166,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		Grace:       *grace,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			first := true
+			// The consumer's id (not a secret) ties these lines to the
+			// session's own (relay logs it with the session id).
+			sub, _ := messaging.Subject(token)
 			return messaging.NewConsumer(messaging.ConsumerConfig{
 				Endpoints:  ep,
 				HTTPClient: hc,
@@ -179,7 +182,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 					return signup(ctx)
 				},
 				SessionOptions: messaging.SessionOptions{
-					Logger:  logger.With("component", "upstream"),
+					Logger:  logger.With("component", "upstream", "consumer_id", sub),
 					Backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
 					// The session's loop drains it at once; a small buffer
 					// keeps an idle session small (the Conn's own queue

@@ -259,7 +259,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	s := &Session{
 		cfg:     m.cfg,
-		log:     m.cfg.Logger.With("session_id", shortID(id.SessionID)),
+		log:     m.cfg.Logger.With("session_id", shortID(id.SessionID), "consumer_id", self),
 		id:      id.SessionID,
 		up:      up,
 		insp:    insp,
