@@ -120,3 +120,57 @@ func TestMetrics(t *testing.T) {
 	rt.Detach()
 	waitUntil(t, "the tab gone", 5*time.Second, func() bool { return scrape(t, m)["chatwindow_tabs"] == 0 })
 }
+
+// TestReceiptFrameSpacing: an agent writing every 10 ms to a visible tab
+// gets its receipts batched: per dialog and status, no two
+// AcceptStatusEvents of the customer's less than 100 ms apart (design.md
+// §3 rule 4, the ≤ 1 frame per dialog per 100 ms of docs/performance.md).
+func TestReceiptFrameSpacing(t *testing.T) {
+	w := newWorld(t)
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("hi")
+	conv := acceptFirstRing(t, a, ups)
+	const n = 60
+	var seqs []int64
+	for i := range n {
+		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprint("m", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitUntil(t, "READ of every agent message at the service", 10*time.Second, func() bool {
+		_, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		for _, s := range seqs {
+			if read[s] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	last := map[string]int64{}
+	frames := map[string]int{}
+	for _, e := range w.svc.DialogEvents(conv) {
+		if e.Event.Type != protocol.EventAcceptStatus || e.Originator() == a.PID() {
+			continue
+		}
+		st := e.Event.Status
+		frames[st]++
+		// Flushes are 100 ms apart; their publishes reach the service
+		// with some jitter (the service's clock, in ms).
+		if prev, ok := last[st]; ok && e.ServerTimestamp-prev < 80 {
+			t.Errorf("%s frames %d ms apart at the service, want about 100 ms or more", st, e.ServerTimestamp-prev)
+		}
+		last[st] = e.ServerTimestamp
+	}
+	if frames["READ"] >= n/2 {
+		t.Errorf("%d READ frames for %d messages: not batched", frames["READ"], n)
+	}
+	t.Logf("%d messages over %d ms: %v receipt frames", n, n*10, frames)
+}

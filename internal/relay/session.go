@@ -340,6 +340,7 @@ type Session struct {
 	wasOpen     bool
 	syncing     bool // reconnected: receipts wait for the catch-up
 	flushArmed  bool
+	lastFlush   time.Time
 	flushTimer  *time.Timer
 	typingTimer *time.Timer
 	graceTimer  *time.Timer
@@ -1165,8 +1166,19 @@ func (s *Session) armFlush() {
 		return
 	}
 	s.flushArmed = true
-	s.flushTimer.Reset(s.cfg.FlushWindow)
+	// A busy conversation (reports arriving all the time) still gets at
+	// most one publish per dialog and status every minFlushSpacing.
+	d := s.cfg.FlushWindow
+	if wait := minFlushSpacing - time.Since(s.lastFlush); wait > d {
+		d = wait
+	}
+	s.flushTimer.Reset(d)
 }
+
+// minFlushSpacing is the least time between two flushes of a session's
+// receipts: ≤ 1 AcceptStatusEvent per dialog and status per 100 ms
+// (design.md §3 rule 4; docs/performance.md).
+const minFlushSpacing = 100 * time.Millisecond
 
 func (s *Session) flushReceipts() {
 	if s.syncing || s.conn != messaging.StateOpen.String() {
@@ -1176,6 +1188,7 @@ func (s *Session) flushReceipts() {
 	if len(batches) == 0 {
 		return
 	}
+	s.lastFlush = time.Now()
 	conv := s.conv.ID
 	s.ops.Push(func(ctx context.Context) func() {
 		results := receipts.PublishAll(ctx, batches, func(ctx context.Context, b receipts.Batch) error {
