@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -50,7 +51,9 @@ func (fragments) Window(v relay.View) ([]byte, error) {
 
 func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	w := windowProps(v)
-	var comps []templ.Component
+	// Room for the usual change without growing (a change updating many
+	// messages grows it).
+	comps := make([]templ.Component, 0, 8)
 	if ch.Connection {
 		comps = append(comps, views.ConnectionBanner(w.Connection, true))
 	}
@@ -85,12 +88,24 @@ func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	return renderAll(comps...)
 }
 
+// renderAll renders the components one after the other into one frame.
+// They share one templ buffer, which is flushed into the frame once (each
+// would otherwise take its own and flush it, growing the frame piece by
+// piece), and one templ context (each would otherwise make its own): what
+// templ records in it, such as the CSS and scripts already written, is
+// then shared by the fragments of one frame, which land in one document.
 func renderAll(comps ...templ.Component) ([]byte, error) {
 	var buf bytes.Buffer
+	w, _ := templruntime.GetBuffer(&buf)
+	ctx := templ.InitializeContext(context.Background())
 	for _, c := range comps {
-		if err := c.Render(context.Background(), &buf); err != nil {
+		if err := c.Render(ctx, w); err != nil {
+			_ = templruntime.ReleaseBuffer(w)
 			return nil, fmt.Errorf("render fragment: %w", err)
 		}
+	}
+	if err := templruntime.ReleaseBuffer(w); err != nil {
+		return nil, fmt.Errorf("render fragment: %w", err)
 	}
 	return buf.Bytes(), nil
 }
@@ -180,7 +195,13 @@ func clock(t time.Time) (text, iso string) {
 		return "", ""
 	}
 	t = t.UTC()
-	return t.Format("15:04"), t.Format(time.RFC3339)
+	iso = t.Format(time.RFC3339)
+	// The clock is in the ISO text ("2006-01-02T15:04:05Z") for a year of
+	// four digits: one format instead of two.
+	if len(iso) == len("2006-01-02T15:04:05Z") && iso[10] == 'T' {
+		return iso[11:16], iso
+	}
+	return t.Format("15:04"), iso
 }
 
 // Renderer is the relay renderer of the web layer's views.

@@ -80,3 +80,33 @@ func BenchmarkEncodePublishEvent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodePublishAcceptStatusEvent encodes a receipt as the relay
+// publishes it: an AcceptStatusEvent (ACCEPT) whose sequenceList holds one
+// flush's ten sequences.
+func BenchmarkEncodePublishAcceptStatusEvent(b *testing.B) {
+	p := PublishEvent{
+		DialogID:       "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		ConversationID: "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		Event:          Event{Type: EventAcceptStatus, Status: StatusAccept, SequenceList: Seqs{3, 5, 6, 7, 9, 10, 11, 12, 14, 15}},
+	}
+	f, err := NewRequest("43", TypePublishEvent, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := Marshal(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(out)))
+	for b.Loop() {
+		f, err := NewRequest("43", TypePublishEvent, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Marshal(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
