@@ -88,6 +88,18 @@ func (s *seqState) setFlight(l level, on bool) {
 
 type dialog struct {
 	seqs map[int64]*seqState
+	// due holds the sequences that may be due (asked for beyond what is
+	// published or in flight), so that a flush costs what is due, not the
+	// length of the conversation. Entries no longer due are dropped when
+	// met.
+	due map[int64]struct{}
+}
+
+// markDue notes that n may be due.
+func (d *dialog) markDue(n int64, s *seqState) {
+	if s.want > s.have() {
+		d.due[n] = struct{}{}
+	}
 }
 
 // Tracker is the receipt state of one consumer's conversation: all its
@@ -107,7 +119,7 @@ func New(self string) *Tracker {
 func (t *Tracker) dialog(id string) *dialog {
 	d, ok := t.dialogs[id]
 	if !ok {
-		d = &dialog{seqs: map[int64]*seqState{}}
+		d = &dialog{seqs: map[int64]*seqState{}, due: map[int64]struct{}{}}
 		t.dialogs[id] = d
 	}
 	return d
@@ -181,6 +193,7 @@ func (t *Tracker) ask(dialogID string, seq int64, l level) error {
 		return fmt.Errorf("report %s %d: %w", dialogID, seq, ErrNotContent)
 	}
 	s.want = max(s.want, l)
+	d.markDue(seq, s)
 	return nil
 }
 
@@ -212,8 +225,12 @@ func (t *Tracker) Flush() []Batch {
 	var out []Batch
 	for _, id := range slices.Sorted(maps.Keys(t.dialogs)) {
 		d := t.dialogs[id]
+		if len(d.due) == 0 {
+			continue
+		}
 		var acc, rd []int64
-		for _, n := range slices.Sorted(maps.Keys(d.seqs)) {
+		for _, n := range slices.Sorted(maps.Keys(d.due)) {
+			delete(d.due, n) // in flight now, or not due after all
 			s := d.seqs[n]
 			have := s.have()
 			if s.want <= have {
@@ -249,6 +266,7 @@ func (t *Tracker) Published(b Batch) {
 		s := d.seq(n)
 		s.done = max(s.done, l)
 		s.setFlight(l, false)
+		d.markDue(n, s) // a READ asked for while its ACCEPT was in flight
 	}
 }
 
@@ -266,6 +284,7 @@ func (t *Tracker) Failed(b Batch, retry bool) {
 			// Dropped for good: pretend it went out so it is not asked again.
 			s.done = max(s.done, l)
 		}
+		d.markDue(n, s)
 	}
 }
 
@@ -275,8 +294,11 @@ func (t *Tracker) Failed(b Batch, retry bool) {
 // Observe then removes them from what is due.
 func (t *Tracker) Requeue() {
 	for _, d := range t.dialogs {
-		for _, s := range d.seqs {
-			s.inAccept, s.inRead = false, false
+		for n, s := range d.seqs {
+			if s.inAccept || s.inRead {
+				s.inAccept, s.inRead = false, false
+				d.markDue(n, s)
+			}
 		}
 	}
 }
@@ -298,10 +320,11 @@ func (t *Tracker) Status(dialogID string, seq int64) string {
 // Pending reports whether anything is due and not in flight.
 func (t *Tracker) Pending() bool {
 	for _, d := range t.dialogs {
-		for _, s := range d.seqs {
-			if s.want > s.have() {
+		for n := range d.due {
+			if s := d.seqs[n]; s.want > s.have() {
 				return true
 			}
+			delete(d.due, n) // published meanwhile (an echo, another node)
 		}
 	}
 	return false
