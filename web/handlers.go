@@ -56,6 +56,13 @@ func serveAsset(c echo.Context, assets *static.Assets, prefix string) error {
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	if a.Gzipped != nil {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			return c.Blob(http.StatusOK, a.ContentType, a.Gzipped)
+		}
+	}
 	return c.Blob(http.StatusOK, a.ContentType, a.Body)
 }
 
@@ -78,4 +85,17 @@ func (s *Server) handleReady(c echo.Context) error {
 func (s *Server) handleMetrics(c echo.Context) error {
 	s.cfg.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// acceptsGzip reads an Accept-Encoding header: gzip listed without q=0.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }
