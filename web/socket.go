@@ -221,6 +221,10 @@ func servePage(conn *websocket.Conn, tab page, ka keepAlive, m *metrics.Metrics,
 	pinger.Stop()
 	cancel()
 	tab.Stop()
+	// The reader ended (the page left, or its socket failed): close it for
+	// good, so that a half-closed connection does not hold its descriptor
+	// until the collector finds it.
+	conn.CloseNow()
 }
 
 // pageSink is a page's socket as its outbox writes to it.
