@@ -6,6 +6,25 @@
 // Visibility is read through document.visibilityState and its
 // visibilitychange event, focus through document.hasFocus() and focus/blur:
 // exactly those, so tests can play a background tab (design.md §3).
+//
+// One reporting tab per browser (docs/deployment.md, "Many nodes"): the
+// tabs of one customer may be served by different server nodes, each with
+// its own upstream socket, and the service takes every receipt it is sent
+// (protocol.md §5: nothing is idempotent); a node learns what another one
+// sent only from the echo. So in the customer's window only the tab that
+// holds the Web Locks lock LOCK reports, and only while its socket is open
+// and the banner says the upstream is open. The focused tab takes the lock
+// from the holder (steal) when it asks anew, gains focus or becomes
+// visible: "seen" needs focus, so the tab that sees is the tab that
+// reports, and a message's ACCEPT and READ go through one node. A tab that
+// got the lock waits until HANDOFF has passed since the last report any tab
+// of the browser sent (the time is kept in localStorage; without it, HANDOFF
+// from the grant) before it reports what its page holds: by then the echo
+// of the previous holder's reports has reached every node, which drop what
+// was already sent. Where navigator.locks is missing (an insecure origin:
+// plain http other than localhost) every tab reports, as a single-node
+// deployment can afford: two tabs on two nodes may then both publish a
+// message's ACCEPT.
 (function () {
   "use strict";
 
@@ -16,14 +35,30 @@
   var REPORT_ITEMS = 200;
   var TYPING_EVERY = 3000; // at most one COMPOSING per this many ms
   var PAUSE_AFTER = 4000; // ms without input before PAUSE
+  var LOCK = "chatwindow-delivery"; // the Web Locks lock of the reporting tab
+  // ms a new holder waits after the browser's last report: the previous
+  // holder's batch (REPORT_EVERY), its node's publish and the echo
+  // reaching the other nodes, with room to spare.
+  var HANDOFF = 1000;
+  var LAST_REPORT = "chatwindow-delivery-last"; // localStorage: ms of the last report
 
   var socket = null; // htmx ws extension's wrapper; queues while closed
+  var socketOpen = false; // between htmx:wsOpen and the next close or reconnect
+  var windowCame = false; // the open socket sent its first frame (the window)
   var chat = null;
   var list = null;
   var marker = null;
   var reported = { delivered: new WeakSet(), seen: new WeakSet() };
+  var seenHere = new WeakSet(); // seen in this tab (dwell done), reported or not
   var pending = { delivered: [], seen: [] };
   var flushTimer = 0;
+  // navigator.locks in the customer's window (null: every tab reports; the
+  // agent console, one node, does not need it).
+  var locks = null;
+  // The lock: none, waiting (in line) or held; ready once the hand-off
+  // wait is over. gen changes whenever the tab gives up what it asked for,
+  // so that late callbacks of an older request do nothing.
+  var lock = { gen: 0, state: "none", ready: false, abort: null, release: null, timer: 0 };
   var inView = new Map(); // bubble -> true while enough of it is in view
   var dwell = new Map(); // bubble -> timer
   var unseenWhileHidden = 0;
@@ -33,22 +68,165 @@
     if (socket) socket.send(JSON.stringify(obj));
   }
 
+  // mayReport: this tab is the browser's reporting tab (or every tab is).
+  function mayReport() {
+    return !locks || lock.ready;
+  }
+
   function report(kind, el) {
-    if (reported[kind].has(el)) return;
+    if (reported[kind].has(el) || !mayReport()) return;
     reported[kind].add(el);
     pending[kind].push({ dialogId: el.dataset.dialogId, seq: Number(el.dataset.seq) });
     if (!flushTimer) flushTimer = setTimeout(flushReports, REPORT_EVERY);
   }
 
   function flushReports() {
+    clearTimeout(flushTimer);
     flushTimer = 0;
+    var sent = false;
     ["delivered", "seen"].forEach(function (kind) {
       // A long history arrives at once: its reports go in frames of at
       // most REPORT_ITEMS, well under the server's frame limit (32 KiB).
       for (var i = 0; i < pending[kind].length; i += REPORT_ITEMS) {
-        send({ type: "report", status: kind, items: pending[kind].slice(i, i + REPORT_ITEMS) });
+        if (sendReport({ type: "report", status: kind, items: pending[kind].slice(i, i + REPORT_ITEMS) })) sent = true;
       }
       pending[kind] = [];
+    });
+    if (sent && locks) stampReport();
+  }
+
+  // sendReport sends a report frame. With the lock it goes now or never:
+  // a report queued by the ws extension would go out after a reconnect,
+  // perhaps to another node, long after another tab took over (the window
+  // the new socket sends is reported afresh anyway).
+  function sendReport(obj) {
+    if (!locks) {
+      send(obj);
+      return true;
+    }
+    if (!socket || !socketOpen) return false;
+    try {
+      socket.sendImmediately(JSON.stringify(obj));
+      return true;
+    } catch (e) {
+      return false; // the socket is not open after all
+    }
+  }
+
+  // --- the delivery lock: one reporting tab per browser ------------------------
+  function lastReport() {
+    try {
+      return Number(window.localStorage.getItem(LAST_REPORT)) || 0;
+    } catch (e) {
+      return null; // no storage: wait the whole HANDOFF
+    }
+  }
+
+  function stampReport() {
+    try {
+      window.localStorage.setItem(LAST_REPORT, String(Date.now()));
+    } catch (e) {
+      // no storage: other tabs wait the whole HANDOFF
+    }
+  }
+
+  function handoffLeft() {
+    var last = lastReport();
+    if (last === null) return HANDOFF;
+    return Math.max(0, Math.min(HANDOFF, last + HANDOFF - Date.now()));
+  }
+
+  // eligible: this tab may hold the lock: its socket is open, the window
+  // came over it, and the banner says the session's upstream is open.
+  function eligible() {
+    var c = document.getElementById("connection");
+    return socketOpen && windowCame && !!c && c.dataset.state === "open";
+  }
+
+  // considerLock takes the lock when the tab may report and lets it go when
+  // it may not. An attentive tab that asks anew takes it from the holder;
+  // one already waiting in line does so only when it gains focus or
+  // becomes visible (focusGained), so that two tabs that both believe they
+  // have focus (a test's emulation) do not take it from each other on
+  // every frame.
+  function considerLock(focusGained) {
+    if (!locks) return;
+    if (!eligible()) {
+      dropLock();
+      return;
+    }
+    if (lock.state === "held") return;
+    if (lock.state === "waiting") {
+      if (!(focusGained && attentive())) return;
+      dropLock();
+    }
+    requestLock(attentive());
+  }
+
+  function requestLock(steal) {
+    var gen = ++lock.gen;
+    var opts = {};
+    if (steal) {
+      opts.steal = true; // (a steal takes no signal: it is granted at once)
+    } else {
+      lock.abort = new AbortController();
+      opts.signal = lock.abort.signal;
+    }
+    lock.state = "waiting";
+    locks.request(LOCK, opts, function () {
+      if (gen !== lock.gen) return undefined; // given up meanwhile: let it go
+      lock.state = "held";
+      lock.abort = null;
+      awaitHandoff(gen, handoffLeft());
+      return new Promise(function (resolve) { lock.release = resolve; });
+    }).catch(function () {
+      // Aborted (given up: gen moved on), or stolen by a focused tab: then
+      // what was decided goes out and the tab waits in line again.
+      if (gen !== lock.gen) return;
+      dropLock();
+      if (eligible()) requestLock(false);
+    });
+  }
+
+  function awaitHandoff(gen, wait) {
+    lock.timer = setTimeout(function () {
+      lock.timer = 0;
+      if (gen !== lock.gen) return;
+      // The previous holder may have sent a last batch after the grant.
+      var left = handoffLeft();
+      if (left > 0) {
+        awaitHandoff(gen, left);
+        return;
+      }
+      lock.ready = true;
+      reportAll();
+    }, wait);
+  }
+
+  // dropLock gives up the lock or the place in line. What the tab decided
+  // while it held the lock goes out first (if its socket is still open).
+  function dropLock() {
+    if (lock.state === "none") return;
+    if (lock.ready) flushReports();
+    lock.gen++;
+    if (lock.abort) lock.abort.abort();
+    if (lock.release) lock.release();
+    clearTimeout(lock.timer);
+    lock.state = "none";
+    lock.ready = false;
+    lock.abort = null;
+    lock.release = null;
+    lock.timer = 0;
+  }
+
+  // reportAll reports what the page holds and this tab has not reported:
+  // for a new holder, everything (the server drops what was published).
+  function reportAll() {
+    if (!list) return;
+    list.querySelectorAll('[data-testid="message"]').forEach(function (el) {
+      if (!isAgentMessage(el)) return;
+      report("delivered", el);
+      if (seenHere.has(el)) report("seen", el);
     });
   }
 
@@ -86,10 +264,11 @@
 
   function consider(el) {
     var ok = inView.has(el) && attentive() && el.isConnected;
-    if (ok && !dwell.has(el) && !reported.seen.has(el)) {
+    if (ok && !dwell.has(el) && !seenHere.has(el)) {
       dwell.set(el, setTimeout(function () {
         dwell.delete(el);
         if (inView.has(el) && attentive() && el.isConnected) {
+          seenHere.add(el);
           report("seen", el);
           observer.unobserve(el);
           inView.delete(el);
@@ -124,7 +303,7 @@
   function adopt(el, live) {
     if (!isAgentMessage(el)) return;
     report("delivered", el);
-    if (!reported.seen.has(el)) observer.observe(el);
+    if (!seenHere.has(el)) observer.observe(el);
     if (live && document.visibilityState !== "visible") {
       unseenWhileHidden++;
       updateTitle();
@@ -210,6 +389,9 @@
     list = document.getElementById("messages");
     marker = document.getElementById("new-marker");
     if (!chat || !list) return;
+    // The customer's window reports the agent's messages; the lock keeps
+    // its tabs on several nodes from reporting twice.
+    if (((list.dataset.reportFrom || "agent") === "agent") && navigator.locks) locks = navigator.locks;
 
     marker.addEventListener("click", function () { scrollToBottom(); });
     list.addEventListener("scroll", function () {
@@ -228,11 +410,22 @@
 
     chat.addEventListener("htmx:wsOpen", function (e) {
       socket = e.detail.socketWrapper;
+      socketOpen = true;
+      windowCame = false; // the banner is the old socket's until the window comes
+    });
+    // After every frame: the banner may have changed.
+    chat.addEventListener("htmx:wsAfterMessage", function () {
+      windowCame = true;
+      considerLock(false);
     });
     chat.addEventListener("htmx:wsConnecting", function () {
+      socketOpen = false;
+      considerLock(false);
       if (socket) banner("reconnecting", "Connection lost. Reconnecting…");
     });
     chat.addEventListener("htmx:wsClose", function (e) {
+      socketOpen = false;
+      considerLock(false);
       var code = e.detail.event && e.detail.event.code;
       if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) banner("reconnecting", "Connection lost. Reconnecting…");
       else banner("offline", "Disconnected. Reload the page to chat again.");
@@ -252,8 +445,12 @@
         updateTitle();
       }
       reconsiderAll();
+      considerLock(document.visibilityState === "visible");
     });
-    window.addEventListener("focus", reconsiderAll);
+    window.addEventListener("focus", function () {
+      reconsiderAll();
+      considerLock(true);
+    });
     window.addEventListener("blur", reconsiderAll);
 
     localTimes(list);

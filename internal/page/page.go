@@ -4,8 +4,9 @@
 // fragments the server sends to a model of the page exactly as htmx's ws
 // extension applies them to the DOM (every top-level element swapped out of
 // band), and reports what chat.js reports: "delivered" for every agent
-// bubble inserted into the page, and "seen" while the tab is visible. Fault
-// tests and the load generator use it to play many customers' tabs.
+// bubble in the page, and "seen" for those in front of the customer. Fault
+// tests, the many-nodes test and the load generator use it to play many
+// customers' tabs.
 //
 // What it does like the browser, so that what it finds is what a customer
 // would see:
@@ -14,19 +15,25 @@
 //     "beforeend:#messages" appends the fragment's children;
 //     "innerHTML" replaces the children of the element with that id.
 //   - Every agent bubble inserted (a new element, also one that replaced an
-//     older copy of itself) is reported delivered, and seen when the tab is
-//     visible, in one batch per frame received (chat.js batches per task),
-//     of at most 200 items a report frame (see maxItems).
-//     Reports of bubbles that arrived before the socket opened are not
-//     sent (chat.js has no socket yet then): the window the socket sends
-//     replaces them.
+//     older copy of itself) is reported delivered, and seen once the tab
+//     has been visible and focused for the dwell, in one batch per frame
+//     received (chat.js batches per task), of at most 200 items a report
+//     frame (see maxItems). Reports of bubbles that arrived before the
+//     socket opened are not sent (chat.js has no socket yet then): the
+//     window the socket sends replaces them.
+//   - Tabs of one Browser share its cookies, its focus (at most one tab has
+//     it) and, with BrowserOptions.Locks, chat.js's delivery lock: only the
+//     holder reports (see Browser).
 //   - Frames sent while the socket is down wait and go out when it is back
-//     (the ws extension queues them); the socket reconnects, with
+//     (the ws extension queues them; with the lock, reports do not wait:
+//     they go now or never, as in chat.js); the socket reconnects, with
 //     full-jitter back-off, after the closes htmx reconnects after (1006,
 //     1012, 1013) and after Drop.
 //
-// It does not model scrolling or the dwell: a visible tab sees every bubble
-// at once.
+// It does not model scrolling: a tab in front of the customer shows every
+// bubble. Open is a tab in a browser of its own, without locks and with no
+// dwell: tabs opened with Open and one jar all report, as before the
+// Browser existed.
 package page
 
 import (
@@ -37,12 +44,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
@@ -114,15 +119,16 @@ func (v View) AgentMessages() []Message {
 
 // Tab is one chat window tab of a customer.
 type Tab struct {
+	b      *Browser
 	base   *url.URL
 	hc     *http.Client
-	jar    http.CookieJar
 	origin string
 	wsURL  string
 
-	mu      sync.Mutex
+	// Guarded by b.mu.
 	doc     *goquery.Document
 	socket  string
+	fresh   bool // the socket is open and its first frame (the window) has not come
 	ended   string
 	visible bool
 	frames  int
@@ -133,6 +139,11 @@ type Tab struct {
 	done    chan struct{} // closed when the socket goroutine has ended
 	closed  bool
 	stats   Stats
+	ready   bool        // holds the delivery lock, and the hand-off wait is over
+	gen     int         // changes when the tab gets or loses the lock: stale timers do nothing
+	handoff *time.Timer // the hand-off wait
+	dwell   *time.Timer // the next bubble's dwell ending
+	dwellAt time.Time
 }
 
 // Stats counts what a tab did.
@@ -145,26 +156,29 @@ type Stats struct {
 }
 
 // Open loads the window as a new tab of the customer whose cookies are in
-// jar (nil: a new customer) and opens its socket. ctx bounds the load and
-// the first dial; the tab lives until Close. The tab is visible.
+// jar (nil: a new customer), in a browser of its own without locks (see
+// the package doc), and opens its socket. ctx bounds the load and the
+// first dial; the tab lives until Close. The tab is visible and focused.
 func Open(ctx context.Context, baseURL string, jar http.CookieJar) (*Tab, error) {
+	return NewBrowser(jar, BrowserOptions{}).Open(ctx, baseURL)
+}
+
+// Open loads the window in a new tab of the browser and opens its socket.
+// ctx bounds the load and the first dial; the tab lives until Close. The
+// tab is visible and takes the browser's focus, as a tab the customer
+// opened does.
+func (b *Browser) Open(ctx context.Context, baseURL string) (*Tab, error) {
 	base, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("page: base URL %q is not http(s)://host", baseURL)
-	}
-	if jar == nil {
-		jar, err = cookiejar.New(nil)
-		if err != nil {
-			return nil, fmt.Errorf("page: cookie jar: %w", err)
-		}
 	}
 	ws := *base
 	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
 	ws.Path += "/ws"
 	t := &Tab{
+		b:       b,
 		base:    base,
-		hc:      &http.Client{Jar: jar},
-		jar:     jar,
+		hc:      &http.Client{Jar: b.jar},
 		origin:  base.Scheme + "://" + base.Host,
 		wsURL:   ws.String(),
 		visible: true,
@@ -173,11 +187,39 @@ func Open(ctx context.Context, baseURL string, jar http.CookieJar) (*Tab, error)
 	if err := t.load(ctx); err != nil {
 		return nil, err
 	}
+	b.update(func(now time.Time) {
+		b.focused = t
+		b.considerLocked(t, true, now)
+	})
 	return t, nil
 }
 
-// Jar is the tab's cookie jar: open another tab of the same customer with it.
-func (t *Tab) Jar() http.CookieJar { return t.jar }
+// Jar is the tab's cookie jar (its browser's): open another tab of the
+// same customer with it.
+func (t *Tab) Jar() http.CookieJar { return t.b.jar }
+
+// Browser is the tab's browser.
+func (t *Tab) Browser() *Browser { return t.b }
+
+// Focus gives the tab the browser's focus (the customer clicked on it):
+// any other tab loses it.
+func (t *Tab) Focus() {
+	t.b.update(func(now time.Time) {
+		if t.b.focused == t || t.closed {
+			return
+		}
+		t.b.focused = t
+		t.b.considerLocked(t, true, now)
+	})
+}
+
+// Reporting says whether the tab reports now: it holds the delivery lock
+// and waited the hand-off (or its browser has no locks).
+func (t *Tab) Reporting() bool {
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	return !t.closed && t.mayReportLocked()
+}
 
 // load is a page load: GET / and a new socket.
 func (t *Tab) load(ctx context.Context) error {
@@ -198,17 +240,22 @@ func (t *Tab) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("page: parse %s: %w", req.URL, err)
 	}
+	markReported(doc)
 	conn, err := t.dial(ctx)
 	if err != nil {
 		return err
 	}
 	life, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	t.mu.Lock()
-	t.doc, t.socket, t.queue, t.closed = doc, "open", nil, false
+	b := t.b
+	b.mu.Lock()
+	t.doc, t.socket, t.fresh, t.queue, t.closed = doc, "open", true, nil, false
 	t.conn, t.cancel, t.done = conn, cancel, done
+	if !slices.Contains(b.tabs, t) {
+		b.tabs = append(b.tabs, t)
+	}
 	t.notifyLocked()
-	t.mu.Unlock()
+	b.mu.Unlock()
 	// The socket goroutine reads (and reconnects) until Close or a close
 	// the page does not reconnect after.
 	go func() {
@@ -237,7 +284,7 @@ func (t *Tab) serve(ctx context.Context, conn *websocket.Conn) {
 	for {
 		err := t.read(ctx, conn)
 		conn.CloseNow()
-		t.mu.Lock()
+		t.b.mu.Lock()
 		if code := websocket.CloseStatus(err); code != -1 {
 			var ce websocket.CloseError
 			errors.As(err, &ce)
@@ -245,7 +292,7 @@ func (t *Tab) serve(ctx context.Context, conn *websocket.Conn) {
 		} else {
 			t.ended = err.Error()
 		}
-		t.mu.Unlock()
+		t.b.mu.Unlock()
 		if ctx.Err() != nil {
 			t.setSocket("closed")
 			return
@@ -276,23 +323,22 @@ func (t *Tab) serve(ctx context.Context, conn *websocket.Conn) {
 			}
 		}
 		retry = 0
-		t.mu.Lock()
+		t.b.mu.Lock()
 		t.conn = conn
+		t.fresh = true
 		t.stats.Reconnect++
-		t.mu.Unlock()
+		t.b.mu.Unlock()
 		// What waited goes first, in order; the socket counts as open
 		// once nothing waits any more.
 		for {
-			t.mu.Lock()
+			t.b.mu.Lock()
 			queued := t.queue
 			t.queue = nil
+			t.b.mu.Unlock()
 			if len(queued) == 0 {
-				t.socket = "open"
-				t.notifyLocked()
-				t.mu.Unlock()
+				t.setSocket("open")
 				break
 			}
-			t.mu.Unlock()
 			for _, b := range queued {
 				t.write(ctx, conn, b)
 			}
@@ -300,7 +346,8 @@ func (t *Tab) serve(ctx context.Context, conn *websocket.Conn) {
 	}
 }
 
-// read applies the server's frames until the socket fails.
+// read applies the server's frames until the socket fails; after each,
+// the tabs report what became due.
 func (t *Tab) read(ctx context.Context, conn *websocket.Conn) error {
 	for {
 		typ, b, err := conn.Read(ctx)
@@ -310,22 +357,53 @@ func (t *Tab) read(ctx context.Context, conn *websocket.Conn) error {
 		if typ != websocket.MessageText {
 			continue
 		}
-		delivered, seen := t.apply(b)
-		for _, r := range reports("delivered", delivered) {
-			t.write(ctx, conn, r)
+		frag, err := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
+		if err != nil {
+			continue
 		}
-		for _, r := range reports("seen", seen) {
-			t.write(ctx, conn, r)
-		}
+		t.b.update(func(now time.Time) {
+			t.applyLocked(frag)
+			t.fresh = false
+			// The banner may have changed.
+			t.b.considerLocked(t, false, now)
+		})
 	}
 }
 
 // write sends b on conn; a failure leaves it to the reader to notice.
-func (t *Tab) write(ctx context.Context, conn *websocket.Conn, b []byte) {
+func (t *Tab) write(ctx context.Context, conn *websocket.Conn, b []byte) bool {
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
 		conn.CloseNow()
+		return false
+	}
+	return true
+}
+
+// sendReports sends report frames. Without locks they are frames like any
+// other (they wait while the socket is down); with the lock they go now or
+// never, as in chat.js: a report sent after a reconnect could reach
+// another node long after another tab took over.
+func (t *Tab) sendReports(frames [][]byte) {
+	if !t.b.opts.Locks {
+		for _, f := range frames {
+			if err := t.sendFrame(f); err != nil {
+				return
+			}
+		}
+		return
+	}
+	t.b.mu.Lock()
+	conn, open := t.conn, t.socket == "open" && !t.closed
+	t.b.mu.Unlock()
+	if !open {
+		return
+	}
+	for _, f := range frames {
+		if !t.write(context.Background(), conn, f) {
+			return
+		}
 	}
 }
 
@@ -348,50 +426,18 @@ func reports(status string, items []Item) [][]byte {
 	return out
 }
 
-// apply swaps a frame's elements into the page and returns the agent
-// bubbles it inserted: to report delivered, and seen when visible.
-func (t *Tab) apply(b []byte) (delivered, seen []Item) {
-	frag, err := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
-	if err != nil {
-		return nil, nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var inserted []*goquery.Selection
+// applyLocked swaps a frame's elements into the page.
+func (t *Tab) applyLocked(frag *goquery.Document) {
 	frag.Find("body").Children().Each(func(_ int, el *goquery.Selection) {
-		inserted = append(inserted, t.oobSwap(el)...)
+		t.oobSwap(el)
 	})
-	for _, s := range inserted {
-		s.Find(`[data-testid="message"]`).AddSelection(s.Filter(`[data-testid="message"]`)).Each(func(_ int, m *goquery.Selection) {
-			if from, _ := m.Attr("data-from"); from != "agent" {
-				return
-			}
-			seqText, ok := m.Attr("data-seq")
-			if !ok {
-				return
-			}
-			seq, err := strconv.ParseInt(seqText, 10, 64)
-			if err != nil {
-				return
-			}
-			dialog, _ := m.Attr("data-dialog-id")
-			delivered = append(delivered, Item{dialog, seq})
-		})
-	}
-	if t.visible {
-		seen = slices.Clone(delivered)
-	}
 	t.frames++
 	t.stats.Frames++
-	t.stats.Delivered += len(delivered)
-	t.stats.Seen += len(seen)
 	t.notifyLocked()
-	return delivered, seen
 }
 
-// oobSwap applies one top-level element of a frame as htmx's oobSwap does
-// and returns the nodes it put into the page.
-func (t *Tab) oobSwap(el *goquery.Selection) []*goquery.Selection {
+// oobSwap applies one top-level element of a frame as htmx's oobSwap does.
+func (t *Tab) oobSwap(el *goquery.Selection) {
 	how := el.AttrOr("hx-swap-oob", "true")
 	el.RemoveAttr("hx-swap-oob")
 	style, selector := "outerHTML", ""
@@ -413,27 +459,20 @@ func (t *Tab) oobSwap(el *goquery.Selection) []*goquery.Selection {
 	}
 	if targets.Length() == 0 {
 		t.stats.NoTarget++
-		return nil
+		return
 	}
-	var out []*goquery.Selection
 	targets.Each(func(_ int, target *goquery.Selection) {
 		switch style {
 		case "outerHTML":
-			c := el.Clone()
-			target.ReplaceWithSelection(c)
-			out = append(out, c)
+			target.ReplaceWithSelection(el.Clone())
 		case "innerHTML":
 			c := el.Clone().Contents()
 			target.Empty() // returns the removed children
 			target.AppendSelection(c)
-			out = append(out, c)
 		case "beforeend":
-			c := el.Clone().Contents()
-			target.AppendSelection(c)
-			out = append(out, c)
+			target.AppendSelection(el.Clone().Contents())
 		}
 	})
-	return out
 }
 
 func (t *Tab) notifyLocked() {
@@ -442,34 +481,28 @@ func (t *Tab) notifyLocked() {
 }
 
 func (t *Tab) setSocket(s string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.socket != s {
-		t.socket = s
-		t.notifyLocked()
-	}
+	t.b.update(func(now time.Time) {
+		if t.socket != s {
+			t.socket = s
+			t.notifyLocked()
+		}
+		t.b.considerLocked(t, false, now)
+	})
 }
 
-// SetVisible says whether the customer looks at the tab (visible and
-// focused). Becoming visible reports the bubbles in the page as seen, as
-// chat.js does once the tab is visible again.
+// SetVisible says whether the tab is visible (in front, not minimised).
+// Seen needs it visible and focused: a tab of Open's has its browser's
+// focus, so there it says whether the customer looks at the tab.
+// Becoming visible reports the bubbles in the page as seen (after the
+// dwell), as chat.js does once the tab is visible again.
 func (t *Tab) SetVisible(visible bool) {
-	t.mu.Lock()
-	was := t.visible
-	t.visible = visible
-	var seen []Item
-	if visible && !was && t.doc != nil {
-		for _, m := range t.viewLocked().Messages {
-			if m.From == "agent" && m.HasSeq {
-				seen = append(seen, Item{m.DialogID, m.Seq})
-			}
+	t.b.update(func(now time.Time) {
+		was := t.visible
+		t.visible = visible
+		if visible && !was {
+			t.b.considerLocked(t, true, now)
 		}
-		t.stats.Seen += len(seen)
-	}
-	t.mu.Unlock()
-	for _, r := range reports("seen", seen) {
-		t.sendFrame(r)
-	}
+	})
 }
 
 // Send is the composer's submit: {"type":"send","text":…}. While the
@@ -496,22 +529,22 @@ func (t *Tab) Retry(localID string) error {
 func (t *Tab) SendRaw(b []byte) error { return t.sendFrame(b) }
 
 func (t *Tab) sendFrame(b []byte) error {
-	t.mu.Lock()
+	t.b.mu.Lock()
 	if t.closed || t.socket == "closed" {
-		t.mu.Unlock()
+		t.b.mu.Unlock()
 		return ErrClosed
 	}
 	if t.socket != "open" {
 		if len(t.queue) >= maxQueued {
-			t.mu.Unlock()
+			t.b.mu.Unlock()
 			return fmt.Errorf("page: %d frames already wait for the socket", maxQueued)
 		}
 		t.queue = append(t.queue, b)
-		t.mu.Unlock()
+		t.b.mu.Unlock()
 		return nil
 	}
 	conn := t.conn
-	t.mu.Unlock()
+	t.b.mu.Unlock()
 	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
@@ -523,21 +556,23 @@ func (t *Tab) sendFrame(b []byte) error {
 
 // Queued is the number of frames waiting for the socket.
 func (t *Tab) Queued() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
 	return len(t.queue)
 }
 
 // Drop kills the socket abruptly (a network blip): the page reconnects.
 func (t *Tab) Drop() {
-	t.mu.Lock()
-	conn := t.conn
-	if t.socket == "open" {
-		// From now on frames wait for the new socket.
-		t.socket = "reconnecting"
-		t.notifyLocked()
-	}
-	t.mu.Unlock()
+	var conn *websocket.Conn
+	t.b.update(func(now time.Time) {
+		conn = t.conn
+		if t.socket == "open" {
+			// From now on frames wait for the new socket.
+			t.socket = "reconnecting"
+			t.notifyLocked()
+		}
+		t.b.considerLocked(t, false, now)
+	})
 	if conn != nil {
 		conn.CloseNow()
 	}
@@ -545,16 +580,40 @@ func (t *Tab) Drop() {
 
 // Close leaves the page: the socket is dropped (without a close frame, as
 // when a tab is closed or reloaded) and nothing is reconnected. Frames
-// waiting for the socket are lost with the page.
-func (t *Tab) Close() {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+// waiting for the socket are lost with the page; the tab's lock (if it
+// held it) goes to the next tab in line.
+func (t *Tab) Close() { t.leave(false) }
+
+// leave closes the page; a reload keeps the tab in its browser (and its
+// focus).
+func (t *Tab) leave(reload bool) {
+	b := t.b
+	var cancel context.CancelFunc
+	var conn *websocket.Conn
+	var done chan struct{}
+	left := false
+	b.update(func(now time.Time) {
+		if t.closed {
+			return
+		}
+		left = true
+		t.closed = true
+		cancel, conn, done = t.cancel, t.conn, t.done
+		b.dropLocked(t, now)
+		if t.dwell != nil {
+			t.dwell.Stop()
+			t.dwell = nil
+		}
+		if !reload {
+			b.tabs = slices.DeleteFunc(b.tabs, func(x *Tab) bool { return x == t })
+			if b.focused == t {
+				b.focused = nil
+			}
+		}
+	})
+	if !left {
 		return
 	}
-	t.closed = true
-	cancel, conn, done := t.cancel, t.conn, t.done
-	t.mu.Unlock()
 	cancel()
 	conn.CloseNow()
 	<-done
@@ -563,14 +622,23 @@ func (t *Tab) Close() {
 // Reopen reloads the page: the old socket is dropped, the window loaded
 // again with the same cookies, and a new socket opened.
 func (t *Tab) Reopen(ctx context.Context) error {
-	t.Close()
-	return t.load(ctx)
+	t.leave(true)
+	if err := t.load(ctx); err != nil {
+		t.b.update(func(time.Time) {
+			t.b.tabs = slices.DeleteFunc(t.b.tabs, func(x *Tab) bool { return x == t })
+			if t.b.focused == t {
+				t.b.focused = nil
+			}
+		})
+		return err
+	}
+	return nil
 }
 
 // View returns a snapshot of the page.
 func (t *Tab) View() View {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
 	return t.viewLocked()
 }
 
@@ -579,8 +647,8 @@ func (t *Tab) Messages() []Message { return t.View().Messages }
 
 // Stats returns what the tab did so far.
 func (t *Tab) Stats() Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
 	return t.stats
 }
 
@@ -617,10 +685,10 @@ func (t *Tab) viewLocked() View {
 // change) or ctx ends.
 func (t *Tab) WaitFor(ctx context.Context, cond func(View) bool) (View, error) {
 	for {
-		t.mu.Lock()
+		t.b.mu.Lock()
 		v := t.viewLocked()
 		changed := t.changed
-		t.mu.Unlock()
+		t.b.mu.Unlock()
 		if cond(v) {
 			return v, nil
 		}

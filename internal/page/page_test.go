@@ -312,3 +312,55 @@ func TestSecondTabDropAndReload(t *testing.T) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestBrowserOneTabReports: tabs of one browser with locks report through
+// one of them: a new tab, focused, takes the lock over, and the other
+// reports nothing more.
+func TestBrowserOneTabReports(t *testing.T) {
+	s := newSite(t)
+	b := page.NewBrowser(nil, page.BrowserOptions{Locks: true})
+	first, err := b.Open(bounded(t), s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(first.Close)
+	wait(t, first, "the upstream open", func(v page.View) bool { return v.Connection == "open" })
+	if err := first.Send("Hello?"); err != nil {
+		t.Fatal(err)
+	}
+	v := wait(t, first, "the message sent", func(v page.View) bool { return len(v.Messages) == 1 && v.Messages[0].HasSeq })
+	conv := v.Messages[0].DialogID
+	if err := s.agent.Join(bounded(t), conv, protocol.RoleAssignedAgent); err != nil {
+		t.Fatal(err)
+	}
+	s1 := s.say(t, conv, "One.")
+	s.waitReceipts(t, conv, protocol.StatusRead, map[int64]int{s1: 1})
+	if b.Holder() != first || !first.Reporting() {
+		t.Fatal("the only tab does not report")
+	}
+
+	second, err := b.Open(bounded(t), s.url) // focused: it takes the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	wait(t, second, "the window in the second tab", func(v page.View) bool { return len(v.AgentMessages()) == 1 && v.Connection == "open" })
+	deadline := time.Now().Add(5 * time.Second)
+	for !second.Reporting() {
+		if time.Now().After(deadline) {
+			t.Fatal("the focused second tab did not take the lock over")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := first.Stats()
+	s2 := s.say(t, conv, "Two.")
+	wait(t, first, "the second message in the first tab", func(v page.View) bool { return len(v.AgentMessages()) == 2 })
+	s.waitReceipts(t, conv, protocol.StatusAccept, map[int64]int{s1: 1, s2: 1})
+	s.waitReceipts(t, conv, protocol.StatusRead, map[int64]int{s1: 1, s2: 1})
+	if after := first.Stats(); after.Delivered != before.Delivered || after.Seen != before.Seen {
+		t.Errorf("the first tab reported after losing the lock: %+v, then %+v", before, after)
+	}
+	if st := b.Stats(); st.Steals != 1 {
+		t.Errorf("lock stats %+v, want one steal", st)
+	}
+}

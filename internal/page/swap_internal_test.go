@@ -46,8 +46,9 @@ func TestSwap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tab := &Tab{doc: doc, changed: make(chan struct{})}
-			delivered, seen := tab.apply([]byte(tt.frame))
+			tab := testTab(NewBrowser(nil, BrowserOptions{}), doc)
+			tab.visible = false
+			delivered, seen := applyFrame(t, tab, tt.frame)
 			var got []string
 			for _, m := range tab.Messages() {
 				got = append(got, m.ID+":"+m.Text)
@@ -67,8 +68,8 @@ func TestSwap(t *testing.T) {
 		})
 	}
 	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(page))
-	tab := &Tab{doc: doc, changed: make(chan struct{})}
-	tab.apply([]byte(`<div id="agent-name" hx-swap-oob="true">You are chatting with <strong>Ann</strong></div>`))
+	tab := testTab(NewBrowser(nil, BrowserOptions{}), doc)
+	applyFrame(t, tab, `<div id="agent-name" hx-swap-oob="true">You are chatting with <strong>Ann</strong></div>`)
 	if a := tab.View().Agent; a != "You are chatting with Ann" {
 		t.Errorf("agent line %q", a)
 	}

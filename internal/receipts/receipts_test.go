@@ -109,6 +109,23 @@ func TestFlush(t *testing.T) {
 			steps: []step{obs(content(5, agent)), obs(content(2, agent)), obs(content(9, agent)), del(9), del(2), del(5), saw(5), saw(2)},
 			want:  []Batch{{dlg, "ACCEPT", []int64{2, 5, 9}}, {dlg, "READ", []int64{2, 5}}},
 		},
+		// Another node (or another socket) published while ours was due:
+		// the echo comes before our flush and nothing is sent twice.
+		{
+			name:  "echo of ACCEPT drops a due ACCEPT",
+			steps: []step{obs(content(0, agent)), del(0), obs(receipt(1, me, "ACCEPT", 0))},
+			want:  nil,
+		},
+		{
+			name:  "echo of ACCEPT leaves a due READ alone",
+			steps: []step{obs(content(0, agent)), saw(0), obs(receipt(1, me, "ACCEPT", 0))},
+			want:  []Batch{{dlg, "READ", []int64{0}}},
+		},
+		{
+			name:  "echo of READ drops a due ACCEPT and READ",
+			steps: []step{obs(content(0, agent)), del(0), saw(0), obs(receipt(1, me, "READ", 0))},
+			want:  nil,
+		},
 		{
 			name:  "repeated reports are one receipt",
 			steps: []step{obs(content(0, agent)), del(0), del(0), saw(0), saw(0), del(0)},
