@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	reconnectMax := fs.Duration("reconnect-max", envDuration(getenv, "CHATWINDOW_RECONNECT_MAX", 30*time.Second), "upstream reconnect back-off: the largest ceiling")
 	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
+	secureFlag := fs.String("secure", envOr(getenv, "CHATWINDOW_SECURE", "auto"), "the window is reached over HTTPS (a proxy in front terminates TLS): Secure cookies, https page origins; auto: unless it listens on loopback")
 	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none; /metrics is also on -addr)")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +70,12 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	secure := !isLoopback(*addr)
+	if *secureFlag != "auto" {
+		if secure, err = strconv.ParseBool(*secureFlag); err != nil {
+			return fmt.Errorf("-secure %q: want auto, true or false", *secureFlag)
+		}
 	}
 	proxies, err := cidrs(*trusted)
 	if err != nil {
@@ -202,7 +210,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
 		SessionKeys:    keys,
-		Secure:         !isLoopback(*addr),
+		Secure:         secure,
 		Signup:         signup,
 		ConsoleURL:     consoleURL,
 		FrameAncestors: *frameAncestors,

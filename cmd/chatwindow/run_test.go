@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -181,6 +182,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"stray argument", []string{"simulate", "extra"}, "unexpected arguments"},
 		{"bad log level", []string{"simulate", "-log-level", "loud"}, "log level"},
 		{"window stray argument", []string{"serve"}, "unexpected arguments"},
+		{"bad secure", []string{"-secure", "maybe"}, "-secure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,5 +355,53 @@ func TestWindowStopsCleanly(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the tab's socket stayed open after the window stopped")
+	}
+}
+
+// TestSecureBehindProxy: -secure true on a loopback address (a proxy on
+// the same host terminates TLS) makes the cookie Secure and takes https
+// page origins, as the browser sees them; auto on loopback does neither.
+func TestSecureBehindProxy(t *testing.T) {
+	for _, tc := range []struct {
+		secure     string
+		wantSecure bool
+	}{{"true", true}, {"auto", false}} {
+		t.Run(tc.secure, func(t *testing.T) {
+			out, stop := startRun(t, "-addr", "127.0.0.1:0", "-bot-delay", "0", "-secure", tc.secure)
+			defer stop()
+			page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+			resp, err := http.Get(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookie := resp.Header.Get("Set-Cookie")
+			if got := strings.Contains(cookie, "Secure"); got != tc.wantSecure {
+				t.Errorf("cookie %q: Secure %v, want %v", cookie, got, tc.wantSecure)
+			}
+			// The socket from the page as the browser sees it.
+			u, _ := url.Parse(page)
+			origin := "http://" + u.Host
+			if tc.wantSecure {
+				origin = "https://" + u.Host
+			}
+			req, _ := http.NewRequest("GET", page+"/ws", nil)
+			req.Header.Set("Origin", origin)
+			for _, c := range resp.Cookies() {
+				req.AddCookie(c)
+			}
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+			ws, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws.Body.Close()
+			if ws.StatusCode != http.StatusSwitchingProtocols {
+				t.Errorf("socket from %s: %s, want 101", origin, ws.Status)
+			}
+		})
 	}
 }
