@@ -6,7 +6,7 @@ AGENTSDK := tests/agentsdk
 AXE := tests/axe
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test e2e reliability screenshots generate lint check arrows bench fuzz htmx clean
+.PHONY: run build test e2e reliability screenshots generate lint check arrows bench load fuzz htmx clean
 
 ## run: build and start chatwindow on the embedded messaging service
 run: build
@@ -67,9 +67,17 @@ check: lint arrows
 arrows:
 	./.ci/arrows
 
-## bench: benchmarks (measure, never assert)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: the benchmarks and a short load run (cmd/chatload), printed as one table
+## (measure, never assert); about 2 minutes
+bench: build
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem ./... > bin/bench.txt || { cat bin/bench.txt; exit 1; }
+	$(GO) run ./cmd/chatload -short -bin $(BIN) -bench bin/bench.txt -json bin/bench.json
+
+## load: docs/performance.md's full run, 10,000 sessions (needs ulimit -n of 21,000 or
+## more for the window), a few minutes
+load: build
+	$(GO) run ./cmd/chatload -bin $(BIN) -sessions 10000 -json bin/load.json
 
 ## fuzz: a short run of every fuzz target
 fuzz:

@@ -525,6 +525,9 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener, h http.Han
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		// A browser's idle keep-alive connection otherwise stays open for
+		// good: a descriptor, a goroutine and 8 KiB of buffers each.
+		IdleTimeout: 2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// Shutdown does not touch hijacked (WebSocket) connections: close them
