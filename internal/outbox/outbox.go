@@ -59,13 +59,14 @@ type Outbox struct {
 	ended   bool
 	sink    Sink
 	writing bool          // a writer goroutine runs
+	wake    chan struct{} // wakes a lingering writer (cap 1)
 	idle    chan struct{} // closed when a writer stops, for Stop to wait on
 	closed  bool          // the sink was ended or failed
 }
 
 // New returns an outbox that holds up to size frames.
 func New(size int) *Outbox {
-	return &Outbox{size: size, done: make(chan struct{})}
+	return &Outbox{size: size, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // Done is closed when the session let the page go.
@@ -123,6 +124,7 @@ func (o *Outbox) Stop() {
 	o.mu.Lock()
 	o.closed = true
 	o.queue = nil
+	o.signalLocked()
 	idle := o.idle
 	writing := o.writing
 	o.mu.Unlock()
@@ -131,22 +133,66 @@ func (o *Outbox) Stop() {
 	}
 }
 
-// kickLocked starts a writer when there is work and none runs.
+// lingerFor is how long a writer waits for another frame before it ends:
+// a busy page keeps one writer instead of starting one per frame, and an
+// idle page has none.
+const lingerFor = time.Second
+
+// kickLocked starts a writer when there is work and none runs, or wakes
+// the one that lingers.
 func (o *Outbox) kickLocked() {
-	if o.writing || o.sink == nil || o.closed || (len(o.queue) == 0 && !o.ended) {
+	if o.writing {
+		o.signalLocked()
+		return
+	}
+	if o.sink == nil || o.closed || (len(o.queue) == 0 && !o.ended) {
 		return
 	}
 	o.writing = true
 	o.idle = make(chan struct{})
-	// The writer runs until the queue is empty (or the socket failed, or
-	// the page was let go and its close sent); Stop waits for it.
+	// The writer runs until the queue has stayed empty for lingerFor (or
+	// the socket failed, or the page was let go and its close sent); Stop
+	// waits for it.
 	go o.write()
 }
 
+func (o *Outbox) signalLocked() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (o *Outbox) write() {
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		o.mu.Lock()
 		if o.closed {
+			o.stopLocked()
+			return
+		}
+		if len(o.queue) == 0 && !o.ended {
+			o.mu.Unlock()
+			if linger == nil {
+				linger = time.NewTimer(lingerFor)
+			} else {
+				linger.Reset(lingerFor)
+			}
+			select {
+			case <-o.wake:
+				continue
+			case <-linger.C:
+			}
+			o.mu.Lock()
+			if len(o.queue) > 0 || o.ended || o.closed {
+				o.mu.Unlock()
+				continue
+			}
 			o.stopLocked()
 			return
 		}
