@@ -221,10 +221,13 @@ func servePage(conn *websocket.Conn, tab page, ka keepAlive, m *metrics.Metrics,
 	pinger.Stop()
 	cancel()
 	tab.Stop()
-	// The reader ended (the page left, or its socket failed): close it for
-	// good, so that a half-closed connection does not hold its descriptor
-	// until the collector finds it.
-	conn.CloseNow()
+	// The reader ended (the page left, its socket failed, or it sent what
+	// the server refuses): close it for good, so that a half-closed
+	// connection does not hold its descriptor until the collector finds
+	// it. Close, not CloseNow: a close already sent (1009, 1008) is then
+	// answered before the connection goes, instead of the page's unread
+	// bytes turning it into a reset that loses the close code.
+	conn.Close(websocket.StatusNormalClosure, "")
 }
 
 // pageSink is a page's socket as its outbox writes to it.

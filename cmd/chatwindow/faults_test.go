@@ -162,19 +162,7 @@ func TestFaults(t *testing.T) {
 		}
 		s.mu.Unlock()
 	}
-	deadline := time.Now().Add(settleTime)
-	var problems []string
-	for {
-		problems = problems[:0]
-		for _, s := range ss {
-			problems = append(problems, s.check(t)...)
-		}
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	for _, p := range problems {
+	for _, p := range settled(t, ss, settleTime) {
 		t.Error(p)
 	}
 
@@ -194,6 +182,23 @@ func TestFaults(t *testing.T) {
 		cut, connsCut, faultTime.Round(time.Second), drops, tabReconnects, reloads)
 	t.Logf("checked: %d sessions × %d tabs; %d agent messages, each shown once per tab in order (%d bubbles checked); %d ACCEPT/READ receipts exactly once; %d customer messages exactly once, none failed (%d sends without an answer from the page's socket, allowed at most once)",
 		sessions, tabsEach, agentMsgs, shown, receipts, customerMsgs, unsureCount(ss))
+}
+
+// settled checks the sessions against the service's record until they
+// pass or within has gone by, and returns what is still wrong.
+func settled(t *testing.T, ss []*faultSession, within time.Duration) []string {
+	deadline := time.Now().Add(within)
+	var problems []string
+	for {
+		problems = problems[:0]
+		for _, s := range ss {
+			problems = append(problems, s.check(t)...)
+		}
+		if len(problems) == 0 || time.Now().After(deadline) {
+			return problems
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func unsureCount(ss []*faultSession) int {
@@ -234,6 +239,26 @@ type faultSession struct {
 	reloads int
 }
 
+// anyTab is one of the session's tabs, at random.
+func (s *faultSession) anyTab() *page.Tab {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tabs[mrand.IntN(len(s.tabs))]
+}
+
+// say sends text from tab and records whether the page's socket took it
+// (sent) or its frame may not have gone out (unsure).
+func (s *faultSession) say(tab *page.Tab, text string) {
+	err := tab.Send(text)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.sent[text] = true
+	} else if !errors.Is(err, page.ErrClosed) {
+		s.unsure[text] = true
+	}
+}
+
 // customer plays the session's tabs until writing stops: every now and
 // then a message from one tab, a dropped socket or a reload.
 func (s *faultSession) customer(ctx context.Context, chatURL string, writing *atomic.Bool) {
@@ -243,20 +268,10 @@ func (s *faultSession) customer(ctx context.Context, chatURL string, writing *at
 		case <-ctx.Done():
 			return
 		}
-		s.mu.Lock()
-		tab := s.tabs[mrand.IntN(len(s.tabs))]
-		s.mu.Unlock()
+		tab := s.anyTab()
 		switch r := mrand.IntN(10); {
 		case r < 6:
-			text := fmt.Sprintf("s%d customer %d", s.n, i)
-			err := tab.Send(text)
-			s.mu.Lock()
-			if err == nil {
-				s.sent[text] = true
-			} else if !errors.Is(err, page.ErrClosed) {
-				s.unsure[text] = true
-			}
-			s.mu.Unlock()
+			s.say(tab, fmt.Sprintf("s%d customer %d", s.n, i))
 		case r < 8:
 			tab.Drop()
 			s.mu.Lock()

@@ -165,18 +165,7 @@ func TestNodes(t *testing.T) {
 		s.tabs[0].Focus()
 		s.mu.Unlock()
 	}
-	deadline = time.Now().Add(settleTime)
-	var problems []string
-	for {
-		problems = problems[:0]
-		for _, s := range ss {
-			problems = append(problems, s.check(t)...)
-		}
-		if len(problems) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	problems := settled(t, ss, settleTime)
 	for _, p := range problems {
 		t.Error(p)
 	}
@@ -219,20 +208,10 @@ func nodesCustomer(ctx context.Context, s *faultSession, b *page.Browser, writin
 		case <-ctx.Done():
 			return
 		}
-		s.mu.Lock()
-		tab := s.tabs[mrand.IntN(len(s.tabs))]
-		s.mu.Unlock()
+		tab := s.anyTab()
 		switch r := mrand.IntN(20); {
 		case r < 9:
-			text := fmt.Sprintf("s%d customer %d", s.n, i)
-			err := tab.Send(text)
-			s.mu.Lock()
-			if err == nil {
-				s.sent[text] = true
-			} else {
-				s.unsure[text] = true
-			}
-			s.mu.Unlock()
+			s.say(tab, fmt.Sprintf("s%d customer %d", s.n, i))
 		case r < 15:
 			tab.SetVisible(true)
 			tab.Focus()

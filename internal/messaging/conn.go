@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/keepalive"
+	"github.com/chatwindow/chatwindow/internal/linger"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -127,10 +128,10 @@ type Conn struct {
 	pending    map[string]chan protocol.Frame
 	err        error // why the socket ended, set once
 	queue      []queued
-	delivering bool          // a delivery goroutine runs
-	wake       chan struct{} // wakes a lingering delivery goroutine (cap 1)
-	readEnded  bool // the read loop has ended
-	dropQueue  bool // Close: what is queued is not delivered
+	delivering bool         // a delivery goroutine runs
+	idle       *linger.Idle // what a delivery goroutine waits on between bursts
+	readEnded  bool         // the read loop has ended
+	dropQueue  bool         // Close: what is queued is not delivered
 
 	pinger   *keepalive.Pinger
 	doneOnce sync.Once
@@ -199,7 +200,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 		log:     opts.Logger,
 		opts:    opts,
 		pending: map[string]chan protocol.Frame{},
-		wake:    make(chan struct{}, 1),
+		idle:    linger.New(),
 		done:    make(chan struct{}),
 	}
 	// The socket's own context: not the dial's, which ends when Dial returns.
@@ -362,7 +363,7 @@ func (c *Conn) readLoop() {
 		c.mu.Lock()
 		c.readEnded = true
 		idle := !c.delivering
-		c.signal() // a lingering delivery goroutine finishes
+		c.idle.Wake() // a lingering delivery goroutine finishes
 		c.mu.Unlock()
 		if idle {
 			c.finish()
@@ -414,54 +415,33 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// lingerFor is how long a delivery goroutine waits for more notifications
-// before it ends: a busy socket keeps one (whose stack has grown to what
-// decoding needs) instead of starting one per burst, and an idle one has
-// none.
-const lingerFor = time.Second
-
 // deliverLocked starts a delivery goroutine when notifications wait and
 // none runs, or wakes the one that lingers. The caller holds mu.
 func (c *Conn) deliverLocked() {
 	if c.delivering {
-		c.signal()
+		c.idle.Wake()
 		return
 	}
 	if len(c.queue) == 0 || c.dropQueue {
 		return
 	}
 	c.delivering = true
-	// Runs until the queue has stayed empty for lingerFor; the last one out
-	// after the read loop closes done.
+	// Runs until the queue has stayed empty for linger.For (a busy socket
+	// keeps one); the last one out after the read loop closes done.
 	go c.deliver()
-}
-
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // deliver hands queued notifications to OnNotification in order. When the
 // socket has failed it still delivers what was received before, so that
 // nothing read is lost; after Close it stops.
 func (c *Conn) deliver() {
-	var idle *time.Timer
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.dropQueue {
 			if !c.readEnded && !c.dropQueue {
 				c.mu.Unlock()
-				if idle == nil {
-					idle = time.NewTimer(lingerFor)
-				} else {
-					idle.Reset(lingerFor)
-				}
-				select {
-				case <-c.wake:
+				if c.idle.Wait(nil) {
 					continue
-				case <-idle.C:
 				}
 				c.mu.Lock()
 				if len(c.queue) > 0 || c.readEnded || c.dropQueue {
@@ -472,9 +452,6 @@ func (c *Conn) deliver() {
 			c.delivering = false
 			ended := c.readEnded
 			c.mu.Unlock()
-			if idle != nil {
-				idle.Stop()
-			}
 			if ended {
 				c.finish()
 			}
@@ -553,7 +530,7 @@ func (c *Conn) Close() error {
 	}
 	c.queue = nil
 	c.dropQueue = true
-	c.signal()
+	c.idle.Wake()
 	c.mu.Unlock()
 	if first {
 		// The close handshake needs the read loop, which is still running.

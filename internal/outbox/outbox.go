@@ -12,6 +12,8 @@ package outbox
 import (
 	"sync"
 	"time"
+
+	"github.com/chatwindow/chatwindow/internal/linger"
 )
 
 // Reason is why a session let a page go.
@@ -59,14 +61,14 @@ type Outbox struct {
 	ended   bool
 	sink    Sink
 	writing bool          // a writer goroutine runs
-	wake    chan struct{} // wakes a lingering writer (cap 1)
+	linger  *linger.Idle  // what a writer waits on between frames
 	idle    chan struct{} // closed when a writer stops, for Stop to wait on
 	closed  bool          // the sink was ended or failed
 }
 
 // New returns an outbox that holds up to size frames.
 func New(size int) *Outbox {
-	return &Outbox{size: size, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return &Outbox{size: size, done: make(chan struct{}), linger: linger.New()}
 }
 
 // Done is closed when the session let the page go.
@@ -124,7 +126,7 @@ func (o *Outbox) Stop() {
 	o.mu.Lock()
 	o.closed = true
 	o.queue = nil
-	o.signalLocked()
+	o.linger.Wake()
 	idle := o.idle
 	writing := o.writing
 	o.mu.Unlock()
@@ -133,16 +135,11 @@ func (o *Outbox) Stop() {
 	}
 }
 
-// lingerFor is how long a writer waits for another frame before it ends:
-// a busy page keeps one writer instead of starting one per frame, and an
-// idle page has none.
-const lingerFor = time.Second
-
 // kickLocked starts a writer when there is work and none runs, or wakes
 // the one that lingers.
 func (o *Outbox) kickLocked() {
 	if o.writing {
-		o.signalLocked()
+		o.linger.Wake()
 		return
 	}
 	if o.sink == nil || o.closed || (len(o.queue) == 0 && !o.ended) {
@@ -150,26 +147,13 @@ func (o *Outbox) kickLocked() {
 	}
 	o.writing = true
 	o.idle = make(chan struct{})
-	// The writer runs until the queue has stayed empty for lingerFor (or
-	// the socket failed, or the page was let go and its close sent); Stop
-	// waits for it.
+	// The writer runs until the queue has stayed empty for linger.For (a
+	// busy page keeps one), the socket failed, or the page was let go and
+	// its close sent; Stop waits for it.
 	go o.write()
 }
 
-func (o *Outbox) signalLocked() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
-
 func (o *Outbox) write() {
-	var linger *time.Timer
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
 	for {
 		o.mu.Lock()
 		if o.closed {
@@ -178,15 +162,8 @@ func (o *Outbox) write() {
 		}
 		if len(o.queue) == 0 && !o.ended {
 			o.mu.Unlock()
-			if linger == nil {
-				linger = time.NewTimer(lingerFor)
-			} else {
-				linger.Reset(lingerFor)
-			}
-			select {
-			case <-o.wake:
+			if o.linger.Wait(nil) {
 				continue
-			case <-linger.C:
 			}
 			o.mu.Lock()
 			if len(o.queue) > 0 || o.ended || o.closed {

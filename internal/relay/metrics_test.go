@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -37,6 +38,40 @@ func scrape(t *testing.T, m *metrics.Metrics) map[string]float64 {
 	return out
 }
 
+// readConversation starts a conversation with a visible tab, has the agent
+// write n messages gap apart, and waits until the service has the READ of
+// each.
+func readConversation(t *testing.T, w *world, n int, gap time.Duration) (*relay.Tab, *messaging.Agent, string) {
+	t.Helper()
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("hi")
+	conv := acceptFirstRing(t, a, ups)
+	var seqs []int64
+	for i := range n {
+		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprint("m", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+		time.Sleep(gap)
+	}
+	waitUntil(t, "READ of every agent message at the service", 10*time.Second, func() bool {
+		_, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
+		for _, s := range seqs {
+			if read[s] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return rt, a, conv
+}
+
 // TestMetrics: what the node counts agrees with what happened at the
 // service: sessions, tabs, receipts published (per sequence and per
 // frame), reports refused, receipt latency samples, and an upstream cut
@@ -48,32 +83,8 @@ func TestMetrics(t *testing.T) {
 			c.Metrics = m
 		}
 	})
-	rt, err := w.mgr.Attach(w.identity(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runTab(t, rt, true)
-	a, ups := w.agent(t)
-	rt.Send("hi")
-	conv := acceptFirstRing(t, a, ups)
 	const n = 5
-	var seqs []int64
-	for i := range n {
-		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprint("m", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, seq)
-	}
-	waitUntil(t, "READ of every agent message at the service", 10*time.Second, func() bool {
-		_, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
-		for _, s := range seqs {
-			if read[s] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	rt, _, conv := readConversation(t, w, n, 0)
 	rt.Report("seen", []relay.Item{{DialogID: conv, Seq: 9999}})
 	waitUntil(t, "the forged report counted", 5*time.Second, func() bool {
 		return scrape(t, m)[`chatwindow_receipts_refused_total{reason="unknown_sequence"}`] == 1
@@ -127,33 +138,8 @@ func TestMetrics(t *testing.T) {
 // §3 rule 4, the ≤ 1 frame per dialog per 100 ms of docs/performance.md).
 func TestReceiptFrameSpacing(t *testing.T) {
 	w := newWorld(t)
-	rt, err := w.mgr.Attach(w.identity(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runTab(t, rt, true)
-	a, ups := w.agent(t)
-	rt.Send("hi")
-	conv := acceptFirstRing(t, a, ups)
 	const n = 60
-	var seqs []int64
-	for i := range n {
-		seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: fmt.Sprint("m", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, seq)
-		time.Sleep(10 * time.Millisecond)
-	}
-	waitUntil(t, "READ of every agent message at the service", 10*time.Second, func() bool {
-		_, read := consumerReceipts(w.svc.DialogEvents(conv), a.PID())
-		for _, s := range seqs {
-			if read[s] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	_, a, conv := readConversation(t, w, n, 10*time.Millisecond)
 	last := map[string]int64{}
 	frames := map[string]int{}
 	for _, e := range w.svc.DialogEvents(conv) {

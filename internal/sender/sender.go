@@ -9,8 +9,8 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
+	"github.com/chatwindow/chatwindow/internal/linger"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 )
 
@@ -32,17 +32,12 @@ type Queue struct {
 	ctx     context.Context
 	results chan<- func()
 	running bool
-	wake    chan struct{} // wakes a lingering runner (cap 1)
+	idle    *linger.Idle // what the runner waits on between ops
 	wg      sync.WaitGroup
 }
 
 // New returns an empty, closed queue.
-func New() *Queue { return &Queue{wake: make(chan struct{}, 1)} }
-
-// lingerFor is how long the runner waits for another op before it ends: a
-// busy session keeps one runner instead of starting one per request, and
-// an idle one has none.
-const lingerFor = time.Second
+func New() *Queue { return &Queue{idle: linger.New()} }
 
 // Start lets the queue run ops until ctx ends, handing each outcome to
 // results (read by the owner's loop). Wait waits for a running op.
@@ -80,10 +75,7 @@ func NotSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) 
 // kickLocked starts the runner when an op is due and none runs.
 func (q *Queue) kickLocked() {
 	if q.running {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+		q.idle.Wake()
 		return
 	}
 	if q.ctx == nil || q.ctx.Err() != nil || !q.open || len(q.queue) == 0 {
@@ -98,26 +90,12 @@ func (q *Queue) kickLocked() {
 
 func (q *Queue) run() {
 	defer q.wg.Done()
-	var linger *time.Timer
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
 	for {
 		q.mu.Lock()
 		if q.ctx.Err() == nil && q.open && len(q.queue) == 0 {
 			q.mu.Unlock()
-			if linger == nil {
-				linger = time.NewTimer(lingerFor)
-			} else {
-				linger.Reset(lingerFor)
-			}
-			select {
-			case <-q.wake:
+			if q.idle.Wait(q.ctx.Done()) {
 				continue
-			case <-linger.C:
-			case <-q.ctx.Done():
 			}
 			q.mu.Lock()
 			if q.ctx.Err() == nil && q.open && len(q.queue) > 0 {
