@@ -528,7 +528,7 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener, h http.Han
 		// A browser's idle keep-alive connection otherwise stays open for
 		// good: a descriptor, a goroutine and 8 KiB of buffers each.
 		IdleTimeout: 2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// Shutdown does not touch hijacked (WebSocket) connections: close them
 	// as soon as shutting down starts.
