@@ -129,7 +129,7 @@ func (s *Service) subscribeConversations(c *socket, f protocol.Frame, agentView 
 		sub.agentIDs = b.AgentIDs
 		typ = f.Type + "$Response"
 	}
-	s.convSubs[sub] = struct{}{}
+	s.addConvSub(sub)
 	c.subs[sub] = struct{}{}
 	c.respond(f, 200, typ, protocol.SubscriptionResponse{SubscriptionID: sub.id})
 	s.snapshot(sub, b.MinLastUpdatedTime)
@@ -144,7 +144,7 @@ func (s *Service) unsubscribeConversations(c *socket, f protocol.Frame, typ stri
 	for sub := range c.subs {
 		if sub.id == b.SubscriptionID {
 			delete(c.subs, sub)
-			delete(s.convSubs, sub)
+			s.removeConvSub(sub)
 			c.respond(f, 200, typ, nil)
 			return
 		}

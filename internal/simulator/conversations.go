@@ -59,13 +59,43 @@ func (s *Service) openConversationOf(consumerID string) *conversation {
 // convChanged tells every conversation subscription that cv changed: an
 // UPSERT while it matches the filter, one DELETE when it stops matching.
 func (s *Service) convChanged(cv *conversation) {
-	for sub := range s.convSubs {
-		if ch, ok := sub.change(cv); ok {
-			sub.sock.notify(sub.notificationType(), protocol.ExConversationChangeNotification{
-				SubscriptionID: sub.id,
-				Changes:        protocol.List[protocol.ConversationChange]{ch},
-			})
+	// Only the agents' subscriptions and the conversation's consumer's can
+	// match: a change costs what it concerns, not every consumer's
+	// subscription (10,000 customers in the load test).
+	for _, key := range []string{"", cv.consumerID} {
+		for sub := range s.convSubs[key] {
+			if ch, ok := sub.change(cv); ok {
+				sub.sock.notify(sub.notificationType(), protocol.ExConversationChangeNotification{
+					SubscriptionID: sub.id,
+					Changes:        protocol.List[protocol.ConversationChange]{ch},
+				})
+			}
 		}
+	}
+}
+
+// key is where convSubs files sub: "" for an agent's view (any
+// conversation of the account), else the consumer it belongs to.
+func (sub *convSub) key() string {
+	if sub.agentView {
+		return ""
+	}
+	return sub.sock.consumerID
+}
+
+func (s *Service) addConvSub(sub *convSub) {
+	k := sub.key()
+	if s.convSubs[k] == nil {
+		s.convSubs[k] = map[*convSub]struct{}{}
+	}
+	s.convSubs[k][sub] = struct{}{}
+}
+
+func (s *Service) removeConvSub(sub *convSub) {
+	k := sub.key()
+	delete(s.convSubs[k], sub)
+	if len(s.convSubs[k]) == 0 {
+		delete(s.convSubs, k)
 	}
 }
 

@@ -312,7 +312,7 @@ func (s *Service) dropSocket(c *socket) {
 		delete(d.subs, c)
 	}
 	for sub := range c.subs {
-		delete(s.convSubs, sub)
+		s.removeConvSub(sub)
 	}
 	if c.agent != nil {
 		delete(c.agent.sockets, c)

@@ -109,7 +109,7 @@ type Service struct {
 	conversations map[string]*conversation
 	convOrder     []*conversation // creation order, for snapshots
 	dialogs       map[string]*dialog
-	convSubs      map[*convSub]struct{}
+	convSubs      map[string]map[*convSub]struct{} // by convSub.key
 	rings         map[string]*ring
 }
 
@@ -162,7 +162,7 @@ func New(cfg Config) (*Service, error) {
 		consumers:     map[string]*consumerRec{},
 		conversations: map[string]*conversation{},
 		dialogs:       map[string]*dialog{},
-		convSubs:      map[*convSub]struct{}{},
+		convSubs:      map[string]map[*convSub]struct{}{},
 		rings:         map[string]*ring{},
 	}
 	seen := map[string]bool{}
