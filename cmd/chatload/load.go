@@ -48,13 +48,14 @@ type loadRun struct {
 	joined    atomic.Int64 // conversations an agent accepted
 }
 
-func newLoadRun(log *slog.Logger) *loadRun {
+// newLoadRun is a run over windows window processes.
+func newLoadRun(log *slog.Logger, windows int) *loadRun {
 	r := &loadRun{log: log, start: time.Now()}
 	r.errs.samples = map[string][]string{}
 	r.errs.counts = map[string]int64{}
 	r.registry.m = map[string]*session{}
 	for i := range r.stats {
-		r.stats[i] = newPhaseStats()
+		r.stats[i] = newPhaseStats(windows)
 	}
 	return r
 }
@@ -77,8 +78,9 @@ type phaseStats struct {
 
 	published   atomic.Int64 // publishes answered with success
 	pubFailed   atomic.Int64
-	received    atomic.Int64 // first insertions in a tab
-	accepts     atomic.Int64 // sequences the agents saw ACCEPTed
+	received    atomic.Int64   // first insertions in a tab
+	receivedBy  []atomic.Int64 // received, by the tab's window
+	accepts     atomic.Int64   // sequences the agents saw ACCEPTed
 	reads       atomic.Int64
 	frames      atomic.Int64 // AcceptStatusEvents of customers the agents saw
 	framesOver1 atomic.Int64 // receipt frames that made a dialog's 100 ms window hold more than one
@@ -87,8 +89,8 @@ type phaseStats struct {
 	reportItems atomic.Int64
 }
 
-func newPhaseStats() *phaseStats {
-	return &phaseStats{relay: newHist(), receipt: newHist(), accept: newHist(), read: newHist(), publish: newHist()}
+func newPhaseStats(windows int) *phaseStats {
+	return &phaseStats{relay: newHist(), receipt: newHist(), accept: newHist(), read: newHist(), publish: newHist(), receivedBy: make([]atomic.Int64, windows)}
 }
 
 func storeMax(a *atomic.Int64, v int64) {

@@ -3,19 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
 
-// meter takes snapshots of the processes: the window's /metrics, /proc of
+// meter takes snapshots of the processes: the windows' /metrics, /proc of
 // the processes chatload started, chatload's own CPU.
 type meter struct {
 	ctx  context.Context
@@ -26,38 +30,64 @@ type meter struct {
 	log  *slog.Logger
 }
 
-// gc makes the window collect its garbage (its pprof heap endpoint does,
-// with gc=1) so that the heap figures that follow are the live heap; the
-// profile is written to save when not empty. Without pprof it does nothing.
+// gc makes every window collect its garbage (its pprof heap endpoint
+// does, with gc=1) so that the heap figures that follow are the live heap;
+// the profiles are written to save (one a window, see perWindowPath) when
+// it is not empty. A window without pprof is left alone.
 func (m *meter) gc(save string) {
-	if m.p.debugURL == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
-	defer cancel()
-	if err := fetch(ctx, m.hc, m.p.debugURL+"/debug/pprof/heap?gc=1", save); err != nil {
-		m.log.Warn("forced GC", "error", err)
+	for i, w := range m.p.windows {
+		if w.debugURL == "" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
+		err := fetch(ctx, m.hc, w.debugURL+"/debug/pprof/heap?gc=1", perWindowPath(save, i, len(m.p.windows)))
+		cancel()
+		if err != nil {
+			m.log.Warn("forced GC", "window", w.name, "error", err)
+		}
 	}
 }
 
-// cpuProfile takes a CPU profile of the window for d (whole seconds, at
-// least 1) into path; the channel says when it is written.
+// perWindowPath is the file of window i's profile (of n): path itself for
+// one window, else with "-window<i+1>" before its extension.
+func perWindowPath(path string, i, n int) string {
+	if path == "" || n == 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-window%d%s", strings.TrimSuffix(path, ext), i+1, ext)
+}
+
+// cpuProfile takes a CPU profile of every window for d (whole seconds, at
+// least 1) into path (see perWindowPath); the channel says when they are
+// written.
 func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 	done := make(chan error, 1)
 	if path == "" {
 		done <- nil
 		return done
 	}
-	if m.p.debugURL == "" {
-		done <- fmt.Errorf("the window has no -debug-addr (pprof)")
-		return done
-	}
 	secs := max(1, int(d.Seconds()))
-	// The profile takes secs seconds; this goroutine ends then (or with ctx).
+	errs := make([]error, len(m.p.windows))
+	var wg sync.WaitGroup
+	for i, w := range m.p.windows {
+		if w.debugURL == "" {
+			errs[i] = fmt.Errorf("the %s has no -debug-addr (pprof)", w.name)
+			continue
+		}
+		wg.Add(1)
+		// The profile takes secs seconds; this goroutine ends then (or with ctx).
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
+			defer cancel()
+			errs[i] = fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", w.debugURL, secs), perWindowPath(path, i, len(m.p.windows)))
+		}()
+	}
+	// This goroutine ends when every profile is written (or failed).
 	go func() {
-		ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
-		defer cancel()
-		done <- fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.p.debugURL, secs), path)
+		wg.Wait()
+		done <- errors.Join(errs...)
 	}()
 	return done
 }
@@ -94,75 +124,125 @@ func fetch(ctx context.Context, hc *http.Client, u, path string) error {
 
 // snapshot is the processes at one moment.
 type snapshot struct {
-	at      time.Time
-	window  scrape      // nil: no metrics
-	proc    [2]procStat // window, service
-	procOK  [2]bool
-	selfCPU float64
+	at        time.Time
+	windows   []winSnap // as procs.windows
+	service   procStat
+	serviceOK bool
+	selfCPU   float64
 }
+
+// winSnap is one window at one moment.
+type winSnap struct {
+	name    string
+	metrics scrape // nil: no metrics
+	proc    procStat
+	procOK  bool
+}
+
+// merged is the windows' /metrics as one scrape: a metric is summed over
+// the windows (Get sums every sample it matches) and a histogram's
+// buckets are merged bound by bound (Buckets sums them; every window has
+// the same bounds). nil when no window has metrics.
+func merged(ws []winSnap) scrape {
+	var all scrape
+	for _, w := range ws {
+		all = append(all, w.metrics...)
+	}
+	return all
+}
+
+// metrics is every window's /metrics as one scrape (see merged).
+func (s snapshot) metrics() scrape { return merged(s.windows) }
 
 func (m *meter) snap(what string) snapshot {
 	// /proc and chatload's own CPU first: they cannot be late.
-	s := snapshot{at: time.Now(), selfCPU: selfCPU()}
-	for i, pid := range []int{m.p.windowPID, m.p.servicePID} {
-		if pid == 0 {
-			continue
-		}
-		st, err := readProc(pid)
+	s := snapshot{at: time.Now(), selfCPU: selfCPU(), windows: make([]winSnap, len(m.p.windows))}
+	for i, w := range m.p.windows {
+		s.windows[i].name = w.name
+		s.windows[i].proc, s.windows[i].procOK = m.proc(w.pid)
+	}
+	s.service, s.serviceOK = m.proc(m.p.servicePID)
+	for i, w := range m.p.windows {
+		ws := &s.windows[i]
+		ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
+		sc, err := scrapeMetrics(ctx, m.hc, w.url)
+		cancel()
 		if err != nil {
-			m.log.Warn("proc", "pid", pid, "error", err)
-			continue
+			where := what
+			if len(m.p.windows) > 1 {
+				where += ", " + w.name
+			}
+			m.r.errs.add("metrics: scrape", "%s: %v", where, err)
 		}
-		s.proc[i], s.procOK[i] = st, true
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
-	defer cancel()
-	sc, err := scrapeMetrics(ctx, m.hc, m.p.windowURL)
-	if err != nil {
-		m.r.errs.add("metrics: scrape", "%s: %v", what, err)
-	}
-	s.window = sc
-	// Without /proc (a process chatload did not start), the window's own
-	// process collector.
-	if !s.procOK[0] && s.window != nil {
-		cpu, ok1 := s.window.Get("process_cpu_seconds_total")
-		rss, ok2 := s.window.Get("process_resident_memory_bytes")
-		fds, _ := s.window.Get("process_open_fds")
-		if ok1 && ok2 {
-			s.proc[0] = procStat{CPU: cpu, RSS: int64(rss), FDs: int(fds)}
-			s.procOK[0] = true
+		ws.metrics = sc
+		// Without /proc (a process chatload did not start), the window's
+		// own process collector.
+		if !ws.procOK && sc != nil {
+			cpu, ok1 := sc.Get("process_cpu_seconds_total")
+			rss, ok2 := sc.Get("process_resident_memory_bytes")
+			fds, _ := sc.Get("process_open_fds")
+			if ok1 && ok2 {
+				ws.proc, ws.procOK = procStat{CPU: cpu, RSS: int64(rss), FDs: int(fds)}, true
+			}
 		}
 	}
 	return s
 }
 
-// cpu is the CPU seconds of the window, the service and chatload so far
-// (NaN when unknown).
-func (m *meter) cpu() [3]float64 {
-	out := [3]float64{math.NaN(), math.NaN(), selfCPU()}
-	for i, pid := range []int{m.p.windowPID, m.p.servicePID} {
-		if pid == 0 {
-			continue
-		}
-		if st, err := readProc(pid); err == nil {
-			out[i] = st.CPU
+// proc reads /proc of a process chatload started (pid 0: not started).
+func (m *meter) proc(pid int) (procStat, bool) {
+	if pid == 0 {
+		return procStat{}, false
+	}
+	st, err := readProc(pid)
+	if err != nil {
+		m.log.Warn("proc", "pid", pid, "error", err)
+		return procStat{}, false
+	}
+	return st, true
+}
+
+// cpuTimes are CPU seconds used so far (NaN: unknown).
+type cpuTimes struct {
+	windows []float64 // as procs.windows
+	service float64
+	self    float64 // chatload
+}
+
+// cpu is the CPU seconds of the windows, the service and chatload so far.
+func (m *meter) cpu() cpuTimes {
+	t := cpuTimes{windows: make([]float64, len(m.p.windows)), service: math.NaN(), self: selfCPU()}
+	for i, w := range m.p.windows {
+		t.windows[i] = m.windowCPU(w)
+	}
+	if m.p.servicePID != 0 {
+		if st, err := readProc(m.p.servicePID); err == nil {
+			t.service = st.CPU
 		}
 	}
-	if m.p.windowPID == 0 {
-		// A window chatload did not start: its process collector.
-		ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
-		defer cancel()
-		if sc, err := scrapeMetrics(ctx, m.hc, m.p.windowURL); err == nil {
-			if v, ok := sc.Get("process_cpu_seconds_total"); ok {
-				out[0] = v
-			}
+	return t
+}
+
+func (m *meter) windowCPU(w *node) float64 {
+	if w.pid != 0 {
+		if st, err := readProc(w.pid); err == nil {
+			return st.CPU
+		}
+		return math.NaN()
+	}
+	// A window chatload did not start: its process collector.
+	ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
+	defer cancel()
+	if sc, err := scrapeMetrics(ctx, m.hc, w.url); err == nil {
+		if v, ok := sc.Get("process_cpu_seconds_total"); ok {
+			return v
 		}
 	}
-	return out
+	return math.NaN()
 }
 
 func (s snapshot) goVersion() string {
-	for _, x := range s.window {
+	for _, x := range s.metrics() {
 		if x.Name == "chatwindow_build_info" {
 			return x.Labels["goversion"]
 		}
@@ -200,6 +280,7 @@ type result struct {
 	NoFile     noFile         `json:"nofile"`
 	Window     windowInfo     `json:"window"`
 	Ramp       rampResult     `json:"ramp"`
+	Windows    []windowResult `json:"windows"` // each window process's share of the ramp
 	Search     searchResult   `json:"search"`
 	Measure    measureResult  `json:"measure"`
 	Phases     []phaseSummary `json:"phases"`
@@ -219,11 +300,14 @@ func (res *result) addNote(format string, args ...any) {
 	res.Notes = append(res.Notes, fmt.Sprintf(format, args...))
 }
 
+// noFile is chatload's open-file limit, which its children inherit: it is
+// per process, each window's own.
 type noFile struct {
-	Wanted uint64 `json:"wanted"`
-	Soft   uint64 `json:"soft"`
-	Hard   uint64 `json:"hard"`
-	Error  string `json:"error,omitempty"`
+	Wanted  uint64 `json:"wanted"`
+	Soft    uint64 `json:"soft"`
+	Hard    uint64 `json:"hard"`
+	Windows int    `json:"windows"` // window processes sharing the sessions
+	Error   string `json:"error,omitempty"`
 }
 
 type windowInfo struct {
@@ -247,7 +331,7 @@ func (c config) summary() map[string]any {
 	}
 }
 
-// rampResult is phase 1: sessions held idle and what they cost the window.
+// rampResult is phase 1: sessions held idle and what they cost the windows.
 type rampResult struct {
 	Sessions      int     `json:"sessions"`
 	Held          int     `json:"held"`
@@ -257,58 +341,117 @@ type rampResult struct {
 	AgentErrors   int64   `json:"agent_errors"` // the agents' side: agent sockets, the service
 	Seconds       float64 `json:"ramp_s"`
 	Ready         float64 `json:"ready_s"`
-	// Per held session, from the window's /metrics (NaN: not available).
-	HeapLiveB    float64    `json:"heap_live_bytes_per_session"`    // go_gc_heap_live_bytes: live heap at the last GC
-	StacksB      float64    `json:"stack_bytes_per_session"`        // goroutine stacks
-	HeapObjectsB float64    `json:"heap_objects_bytes_per_session"` // live and not yet swept
-	RSSB         float64    `json:"rss_bytes_per_session"`
-	Goroutines   float64    `json:"goroutines_per_session"`
-	WindowRSS    int64      `json:"window_rss_bytes"`
-	WindowFDs    int        `json:"window_fds"`
-	ServiceRSS   int64      `json:"service_rss_bytes"`
-	WindowSess   float64    `json:"chatwindow_sessions"`
-	WindowTabs   float64    `json:"chatwindow_tabs"`
-	GCs          float64    `json:"window_gc_cycles_during_ramp"`
-	IdleCores    [3]float64 `json:"idle_cores"` // window, service, chatload: CPU while the sessions are held idle
-	HeapLiveName string     `json:"heap_live_metric"`
-	StacksName   string     `json:"stacks_metric"`
+	// Per held session, over every window.
+	footprint
+	ServiceRSS int64      `json:"service_rss_bytes"`
+	IdleCores  [3]float64 `json:"idle_cores"` // the windows together, service, chatload: CPU while the sessions are held idle
+}
+
+// footprint is what held sessions cost windows: the differences from
+// before the ramp, summed over the windows, divided by the sessions they
+// hold, from their /metrics and /proc (NaN: not available); and their
+// state with the sessions held.
+type footprint struct {
+	HeapLiveB    float64 `json:"heap_live_bytes_per_session"`    // go_gc_heap_live_bytes: live heap at the last GC
+	StacksB      float64 `json:"stack_bytes_per_session"`        // goroutine stacks
+	HeapObjectsB float64 `json:"heap_objects_bytes_per_session"` // live and not yet swept
+	RSSB         float64 `json:"rss_bytes_per_session"`
+	Goroutines   float64 `json:"goroutines_per_session"`
+	WindowRSS    int64   `json:"window_rss_bytes"`
+	WindowFDs    int     `json:"window_fds"`
+	WindowSess   float64 `json:"chatwindow_sessions"`
+	WindowTabs   float64 `json:"chatwindow_tabs"`
+	GCs          float64 `json:"window_gc_cycles_during_ramp"`
+	HeapLiveName string  `json:"heap_live_metric"`
+	StacksName   string  `json:"stacks_metric"`
+}
+
+// footprintOf is the footprint of the windows of before and idle (the same
+// windows, in the same order) holding held sessions between them.
+func footprintOf(before, idle []winSnap, held int) footprint {
+	nan := math.NaN()
+	f := footprint{HeapLiveB: nan, StacksB: nan, HeapObjectsB: nan, RSSB: nan, Goroutines: nan, WindowSess: nan, WindowTabs: nan, GCs: nan}
+	if held == 0 {
+		return f
+	}
+	n := float64(held)
+	b, a := merged(before), merged(idle)
+	if name, d, ok := firstOf(b, a, "go_gc_heap_live_bytes", "go_memstats_heap_inuse_bytes"); ok {
+		f.HeapLiveB, f.HeapLiveName = d/n, name
+	}
+	if name, d, ok := firstOf(b, a, "go_memory_classes_heap_stacks_bytes", "go_memstats_stack_inuse_bytes"); ok {
+		f.StacksB, f.StacksName = d/n, name
+	}
+	if _, d, ok := firstOf(b, a, "go_memory_classes_heap_objects_bytes", "go_memstats_heap_alloc_bytes"); ok {
+		f.HeapObjectsB = d / n
+	}
+	if d, ok := metricDelta(b, a, "go_goroutines"); ok {
+		f.Goroutines = d / n
+	}
+	if v, ok := a.Get("chatwindow_sessions"); ok {
+		f.WindowSess = v
+	}
+	if v, ok := a.Get("chatwindow_tabs"); ok {
+		f.WindowTabs = v
+	}
+	if _, d, ok := firstOf(b, a, "go_gc_cycles_total_gc_cycles_total", "go_gc_duration_seconds_count"); ok {
+		f.GCs = d
+	}
+	var grew, rss int64
+	fds := 0
+	for i := range idle {
+		if !before[i].procOK || !idle[i].procOK {
+			return f
+		}
+		grew += idle[i].proc.RSS - before[i].proc.RSS
+		rss += idle[i].proc.RSS
+		fds += idle[i].proc.FDs
+	}
+	f.RSSB, f.WindowRSS, f.WindowFDs = float64(grew)/n, rss, fds
+	return f
 }
 
 func (rr *rampResult) perSession(before, idle snapshot, held int) {
-	nan := math.NaN()
-	rr.HeapLiveB, rr.StacksB, rr.HeapObjectsB, rr.RSSB, rr.Goroutines, rr.WindowSess, rr.WindowTabs, rr.GCs = nan, nan, nan, nan, nan, nan, nan, nan
-	if held == 0 {
-		return
+	rr.footprint = footprintOf(before.windows, idle.windows, held)
+	if held > 0 && idle.serviceOK {
+		rr.ServiceRSS = idle.service.RSS
 	}
-	n := float64(held)
-	if name, d, ok := firstOf(before.window, idle.window, "go_gc_heap_live_bytes", "go_memstats_heap_inuse_bytes"); ok {
-		rr.HeapLiveB, rr.HeapLiveName = d/n, name
+}
+
+// windowResult is one window process's share of the ramp.
+type windowResult struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	PID      int    `json:"pid,omitempty"`
+	Sessions int    `json:"sessions"` // sent to it
+	Held     int    `json:"held"`
+	// Per session it holds.
+	footprint
+	IdleCores float64 `json:"idle_cores"`
+}
+
+// windowResults are the windows' shares: sessions (sent to each), held
+// (by each), and their CPU seconds over the idle hold of secs.
+func windowResults(nodes []*node, sessions, held []int, before, idle snapshot, cpu0, cpu1 cpuTimes, secs float64) []windowResult {
+	out := make([]windowResult, len(nodes))
+	for i, w := range nodes {
+		out[i] = windowResult{
+			Name: w.name, URL: w.url, PID: w.pid, Sessions: sessions[i], Held: held[i],
+			footprint: footprintOf(before.windows[i:i+1], idle.windows[i:i+1], held[i]),
+			IdleCores: (cpu1.windows[i] - cpu0.windows[i]) / secs,
+		}
 	}
-	if name, d, ok := firstOf(before.window, idle.window, "go_memory_classes_heap_stacks_bytes", "go_memstats_stack_inuse_bytes"); ok {
-		rr.StacksB, rr.StacksName = d/n, name
+	return out
+}
+
+// idleCores is the CPU the processes used between two readings secs
+// apart, in cores: the windows together, the service, chatload.
+func idleCores(cpu0, cpu1 cpuTimes, secs float64) [3]float64 {
+	windows := 0.0
+	for i := range cpu1.windows {
+		windows += cpu1.windows[i] - cpu0.windows[i]
 	}
-	if _, d, ok := firstOf(before.window, idle.window, "go_memory_classes_heap_objects_bytes", "go_memstats_heap_alloc_bytes"); ok {
-		rr.HeapObjectsB = d / n
-	}
-	if d, ok := metricDelta(before.window, idle.window, "go_goroutines"); ok {
-		rr.Goroutines = d / n
-	}
-	if v, ok := idle.window.Get("chatwindow_sessions"); ok {
-		rr.WindowSess = v
-	}
-	if v, ok := idle.window.Get("chatwindow_tabs"); ok {
-		rr.WindowTabs = v
-	}
-	if _, d, ok := firstOf(before.window, idle.window, "go_gc_cycles_total_gc_cycles_total", "go_gc_duration_seconds_count"); ok {
-		rr.GCs = d
-	}
-	if before.procOK[0] && idle.procOK[0] {
-		rr.RSSB = float64(idle.proc[0].RSS-before.proc[0].RSS) / n
-		rr.WindowRSS, rr.WindowFDs = idle.proc[0].RSS, idle.proc[0].FDs
-	}
-	if idle.procOK[1] {
-		rr.ServiceRSS = idle.proc[1].RSS
-	}
+	return [3]float64{windows / secs, (cpu1.service - cpu0.service) / secs, (cpu1.self - cpu0.self) / secs}
 }
 
 // step is one step of the search.
@@ -348,7 +491,7 @@ type measureResult struct {
 	MaxFrames100ms   int64   `json:"max_receipt_frames_per_dialog_per_100ms"`
 	FramesOver1      int64   `json:"receipt_frames_beyond_1_per_100ms"`
 	ReportsPerS      float64 `json:"report_frames_per_s"`
-	CPU              [3]cpu  `json:"cpu"` // window, service, chatload
+	CPU              []cpu   `json:"cpu"` // each window (and all windows, of several), service, chatload
 	Errors           int64   `json:"errors"`
 }
 
@@ -356,6 +499,7 @@ type cpu struct {
 	Process    string  `json:"process"`
 	Seconds    float64 `json:"seconds"` // NaN: unknown
 	Cores      float64 `json:"cores"`
+	Messages   int64   `json:"messages"` // those Per1000Msg is of: a window of several, the ones it relayed; else all
 	Per1000Msg float64 `json:"seconds_per_1000_messages"`
 }
 
@@ -370,19 +514,34 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	}
 	mr.MaxFrames100ms, mr.FramesOver1 = ph.maxFrames.Load(), ph.framesOver1.Load()
 	mr.ReportsPerS = float64(ph.reports.Load()) / secs
-	names := [3]string{"window", "service", "chatload"}
-	for i := range mr.CPU {
-		c := cpu{Process: names[i], Seconds: math.NaN()}
-		switch {
-		case i == 2:
-			c.Seconds = end.selfCPU - start.selfCPU
-		case start.procOK[i] && end.procOK[i]:
-			c.Seconds = end.proc[i].CPU - start.proc[i].CPU
+	mr.CPU = nil
+	var windows float64
+	for i, w := range start.windows {
+		used := math.NaN()
+		if w.procOK && end.windows[i].procOK {
+			used = end.windows[i].proc.CPU - w.proc.CPU
 		}
-		c.Cores = c.Seconds / secs
-		c.Per1000Msg = c.Seconds / (float64(mr.Received) / 1000)
-		mr.CPU[i] = c
+		windows += used
+		relayed := mr.Received
+		if len(start.windows) > 1 {
+			relayed = ph.receivedBy[i].Load()
+		}
+		mr.addCPU(w.name, used, relayed)
 	}
+	if len(start.windows) > 1 {
+		mr.addCPU("all windows", windows, mr.Received)
+	}
+	service := math.NaN()
+	if start.serviceOK && end.serviceOK {
+		service = end.service.CPU - start.service.CPU
+	}
+	mr.addCPU("service", service, mr.Received)
+	mr.addCPU("chatload", end.selfCPU-start.selfCPU, mr.Received)
+}
+
+// addCPU adds a process's CPU seconds over the measure, per 1000 of msgs.
+func (mr *measureResult) addCPU(process string, secs float64, msgs int64) {
+	mr.CPU = append(mr.CPU, cpu{Process: process, Seconds: secs, Cores: secs / mr.Seconds, Messages: msgs, Per1000Msg: secs / (float64(msgs) / 1000)})
 }
 
 type phaseSummary struct {
@@ -427,6 +586,8 @@ type agreement struct {
 	Note     string  `json:"note"`
 }
 
+// agreement compares chatload's counts and latencies with the windows'
+// (their counters summed, their histograms merged).
 func (res *result) agreement(r *loadRun, before, after, mStart, mEnd snapshot) {
 	var acc, rd, frames int64
 	for _, ph := range r.stats {
@@ -440,20 +601,22 @@ func (res *result) agreement(r *loadRun, before, after, mStart, mEnd snapshot) {
 		}
 		return math.NaN()
 	}
+	b, a := before.metrics(), after.metrics()
 	res.Agreement = []agreement{
-		{"ACCEPT sequences (whole run)", float64(acc), get(before.window, after.window, "chatwindow_receipts_published_total", "status", "ACCEPT"),
+		{"ACCEPT sequences (whole run)", float64(acc), get(b, a, "chatwindow_receipts_published_total", "status", "ACCEPT"),
 			"chatload: seen by the agents; window: chatwindow_receipts_published_total{status=\"ACCEPT\"}"},
-		{"READ sequences (whole run)", float64(rd), get(before.window, after.window, "chatwindow_receipts_published_total", "status", "READ"),
+		{"READ sequences (whole run)", float64(rd), get(b, a, "chatwindow_receipts_published_total", "status", "READ"),
 			"chatload: seen by the agents; window: chatwindow_receipts_published_total{status=\"READ\"}"},
-		{"receipt frames (whole run)", float64(frames), get(before.window, after.window, "chatwindow_receipt_frames_total"),
+		{"receipt frames (whole run)", float64(frames), get(b, a, "chatwindow_receipt_frames_total"),
 			"chatload: AcceptStatusEvents the agents saw; window: chatwindow_receipt_frames_total"},
 	}
 	ph := r.stats[phaseMeasure]
 	q := func(name string, p float64) float64 {
-		if mStart.window == nil || mEnd.window == nil {
+		m0, m1 := mStart.metrics(), mEnd.metrics()
+		if m0 == nil || m1 == nil {
 			return math.NaN()
 		}
-		bs := histDelta(mEnd.window.Buckets(name), mStart.window.Buckets(name))
+		bs := histDelta(m1.Buckets(name), m0.Buckets(name))
 		return promQuantile(p, bs) * 1000
 	}
 	res.Agreement = append(res.Agreement,
@@ -517,8 +680,19 @@ func (res *result) buildTable() {
 		add("window memory/session: RSS", kib(rr.RSSB), "≤ 40 KiB", judgeNaN(rr.RSSB, func(v float64) bool { return v <= 40<<10 }))
 		add("window memory/session: heap objects (incl. garbage)", kib(rr.HeapObjectsB), "", "")
 		add("window goroutines/session", num(rr.Goroutines, "%.2f"), "≤ 3", judgeNaN(rr.Goroutines, func(v float64) bool { return math.Round(v*100)/100 <= 3 }))
-		add("window RSS, fds (idle)", fmt.Sprintf("%.0f MiB, %d fds", float64(rr.WindowRSS)/(1<<20), rr.WindowFDs), "", "")
-		add("CPU while idle: window, service, chatload", fmt.Sprintf("%s, %s, %s cores", num(rr.IdleCores[0], "%.3f"), num(rr.IdleCores[1], "%.3f"), num(rr.IdleCores[2], "%.3f")), "", "")
+		if len(res.Windows) <= 1 {
+			add("window RSS, fds (idle)", fmt.Sprintf("%.0f MiB, %d fds", float64(rr.WindowRSS)/(1<<20), rr.WindowFDs), "", "")
+			add("CPU while idle: window, service, chatload", fmt.Sprintf("%s, %s, %s cores", num(rr.IdleCores[0], "%.3f"), num(rr.IdleCores[1], "%.3f"), num(rr.IdleCores[2], "%.3f")), "", "")
+		} else {
+			// The open-file limit is each process's: each window's fds
+			// against it.
+			each := make([]string, len(res.Windows))
+			for i, w := range res.Windows {
+				add(w.Name+": held, RSS, fds (idle)", fmt.Sprintf("%d of %d sessions, %.0f MiB, %d fds (limit %d a process)", w.Held, w.Sessions, float64(w.WindowRSS)/(1<<20), w.WindowFDs, res.NoFile.Soft), "", "")
+				each[i] = num(w.IdleCores, "%.3f")
+			}
+			add("CPU while idle: windows, service, chatload", fmt.Sprintf("%s (%s), %s, %s cores", num(rr.IdleCores[0], "%.3f"), strings.Join(each, " + "), num(rr.IdleCores[1], "%.3f"), num(rr.IdleCores[2], "%.3f")), "", "")
+		}
 	}
 	if len(res.Search.Steps) > 0 {
 		s := res.Search
@@ -538,7 +712,12 @@ func (res *result) buildTable() {
 		add("receipt frames per dialog", fmt.Sprintf("%.2f/s; at most %d in 100 ms (%d frames beyond 1)", m.FramesPerDialogS, m.MaxFrames100ms, m.FramesOver1), "≤ 1 per 100 ms", verdict(m.MaxFrames100ms <= 1))
 		add("machine noise: 1 ms sleep woke late by, p99/max", fmt.Sprintf("%.2f / %.2f ms", m.Oversleep.P99, m.Oversleep.Max), "", "")
 		for _, c := range m.CPU {
-			add("CPU "+c.Process, fmt.Sprintf("%s s (%s cores), %s s per 1000 msgs", num(c.Seconds, "%.2f"), num(c.Cores, "%.2f"), num(c.Per1000Msg, "%.3f")), "", "")
+			of := ""
+			if c.Messages != m.Received {
+				// A window of several: per message it relayed.
+				of = fmt.Sprintf(" (of the %d it relayed)", c.Messages)
+			}
+			add("CPU "+c.Process, fmt.Sprintf("%s s (%s cores), %s s per 1000 msgs%s", num(c.Seconds, "%.2f"), num(c.Cores, "%.2f"), num(c.Per1000Msg, "%.3f"), of), "", "")
 		}
 	}
 	if res.Ramp.Sessions > 0 {
@@ -564,8 +743,12 @@ func (res *result) print(w io.Writer) {
 		fmt.Fprintf(w, " (window built with %s)", res.Window.GoVersion)
 	}
 	fmt.Fprintln(w)
-	if res.NoFile.Error != "" {
-		fmt.Fprintf(w, "open files: wanted %d, have %d (hard %d): %s\n", res.NoFile.Wanted, res.NoFile.Soft, res.NoFile.Hard, res.NoFile.Error)
+	if nf := res.NoFile; nf.Error != "" {
+		fmt.Fprintf(w, "open files: wanted %d, have %d (hard %d): %s", nf.Wanted, nf.Soft, nf.Hard, nf.Error)
+		if nf.Windows > 1 {
+			fmt.Fprintf(w, " (the limit is each process's: each of the %d windows holds 2 per session of its share)", nf.Windows)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 	if len(res.Table) > 0 {
@@ -588,7 +771,11 @@ func (res *result) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	if len(res.Agreement) > 0 {
-		fmt.Fprintln(w, "agreement with the window's /metrics:")
+		if len(res.Windows) > 1 {
+			fmt.Fprintf(w, "agreement with the %d windows' /metrics (counters summed, histograms merged):\n", len(res.Windows))
+		} else {
+			fmt.Fprintln(w, "agreement with the window's /metrics:")
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, a := range res.Agreement {
 			fmt.Fprintf(tw, "  %s\tchatload %s\twindow %s\tdiff %s\t%s\n", a.What, num(a.Chatload, "%.3f"), num(a.Window, "%.3f"), num(a.Chatload-a.Window, "%+.3f"), a.Note)
@@ -681,10 +868,16 @@ func plain(v reflect.Value) any {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				// An embedded struct's fields are its parent's, as
+				// encoding/json has them.
+				maps.Copy(out, plain(v.Field(i)).(map[string]any))
+				continue
+			}
 			if !f.IsExported() {
 				continue
 			}
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "-" {
 				continue
 			}

@@ -24,6 +24,7 @@ import (
 type config struct {
 	bin           string
 	window        string
+	windows       int
 	service       string
 	account       string
 	agentPrefix   string
@@ -102,6 +103,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.bin, "bin", "bin/chatwindow", "the chatwindow binary to start (go build -o bin/chatwindow ./cmd/chatwindow)")
 	fs.StringVar(&c.window, "window", "", "URL of a running chat window (then -service is needed too, and nothing is started)")
+	fs.IntVar(&c.windows, "windows", 1, "window processes (nodes) to start on the one service; session i goes to window i mod N")
 	fs.StringVar(&c.service, "service", "", "URL of a running `chatwindow simulate` with agents -agent-prefix1…K (password -agent-password)")
 	fs.StringVar(&c.account, "account", envOr(getenv, "LP_ACCOUNT", "12345678"), "the service's account")
 	fs.StringVar(&c.agentPrefix, "agent-prefix", "load", "agents are named PREFIX1…PREFIXK")
@@ -123,7 +125,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.jsonFile, "json", "", "write every figure to this file as JSON")
 	fs.StringVar(&c.benchFile, "bench", "", "`go test -bench -benchmem` output to print in the same table")
 	fs.BoolVar(&c.short, "short", false, "a short run for `make bench` (500 sessions, 2 s steps, 5 s measure) unless set otherwise")
-	fs.Uint64Var(&c.nofile, "nofile", 0, "open-file limit to set for chatload and its children (0: 2×sessions + 1000 when above the current one); raising the hard limit needs CAP_SYS_RESOURCE")
+	fs.Uint64Var(&c.nofile, "nofile", 0, "open-file limit to set for chatload and its children (0: 1000 + the most of one process: 2 per session of a window, 1 per session for chatload and the service; when above the current one); raising the hard limit needs CAP_SYS_RESOURCE")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 30*time.Second, "after the ramp, how long to wait for conversations to open and be accepted while none progresses")
 	fs.BoolVar(&c.pprof, "pprof", true, "start the window with -debug-addr: a GC is forced (/debug/pprof/heap?gc=1) before memory is measured, and profiles can be taken")
@@ -153,14 +155,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 	}
 	switch {
-	case c.sessions < 0 || c.agents < 1 || c.workers < 1:
-		return c, errors.New("-sessions ≥ 0, -agents ≥ 1 and -workers ≥ 1")
+	case c.sessions < 0 || c.agents < 1 || c.workers < 1 || c.windows < 1:
+		return c, errors.New("-sessions ≥ 0, -agents ≥ 1, -workers ≥ 1 and -windows ≥ 1")
 	case c.ramp <= 0 || c.startRate <= 0 || c.stepFactor <= 1 || c.visible < 0 || c.visible > 1:
 		return c, errors.New("-ramp > 0, -start-rate > 0, -step-factor > 1, 0 ≤ -visible ≤ 1")
 	case (c.window == "") != (c.service == ""):
 		return c, errors.New("-window and -service go together")
 	case c.service != "" && c.agentPassword == "":
 		return c, errors.New("-service needs -agent-password")
+	case c.window != "" && c.windows != 1:
+		return c, errors.New("-window measures one running window: -windows must be 1")
 	}
 	return c, nil
 }
@@ -174,17 +178,51 @@ func envOr(getenv func(string) string, key, def string) string {
 
 // procs are the processes measured: pid 0 when not started by chatload.
 type procs struct {
-	windowURL, serviceURL string
-	debugURL              string // the window's -debug-addr ("": none)
-	windowPID, servicePID int
-	stop                  func()
+	windows    []*node // at least one
+	serviceURL string
+	servicePID int
+	stop       func()
 }
 
-// startProcs starts `chatwindow simulate` and the window on it, unless
-// they were given.
+// node is one window process: a node of a deployment, all of them on the
+// one service with no shared store. Sessions i, i+N, i+2N… of N windows
+// are node i's: each session stays on its node (so the nodes need no
+// common CHATWINDOW_SESSION_KEYS).
+type node struct {
+	name     string   // "window" alone; "window 1", "window 2"… of several
+	url      string   // the window's listener
+	base     *url.URL // url, parsed
+	debugURL string   // its -debug-addr ("": none)
+	pid      int      // 0: not started by chatload
+}
+
+// nodeName is window i's name (of n) in the report, the logs and the
+// errors: one window keeps the plain name it always had.
+func nodeName(i, n int) string {
+	if n == 1 {
+		return "window"
+	}
+	return fmt.Sprintf("window %d", i+1)
+}
+
+func newNode(name, rawURL, debugURL string, pid int) (*node, error) {
+	u := strings.TrimSuffix(rawURL, "/")
+	base, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("%s URL %q: %w", name, rawURL, err)
+	}
+	return &node{name: name, url: u, base: base, debugURL: strings.TrimSuffix(debugURL, "/"), pid: pid}, nil
+}
+
+// startProcs starts `chatwindow simulate` and cfg.windows windows on it,
+// unless a window and the service were given.
 func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result) (procs, error) {
 	if cfg.window != "" {
-		return procs{windowURL: cfg.window, serviceURL: cfg.service, debugURL: strings.TrimSuffix(cfg.windowDebug, "/"), stop: func() {}}, nil
+		n, err := newNode(nodeName(0, 1), cfg.window, cfg.windowDebug, 0)
+		if err != nil {
+			return procs{}, err
+		}
+		return procs{windows: []*node{n}, serviceURL: cfg.service, stop: func() {}}, nil
 	}
 	if cfg.agentPassword == "" {
 		cfg.agentPassword = rand.Text()[:16]
@@ -205,43 +243,68 @@ func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result)
 		winArgs = append(winArgs, "-debug-addr", "127.0.0.1:0")
 		res = append(res, regexp.MustCompile(`metrics and pprof on (\S+)`))
 	}
-	win, urls, err := startChild(ctx, log, "window", cfg.bin, winArgs, res, 30*time.Second)
-	if err != nil {
-		svc.stop(10 * time.Second)
-		return procs{}, err
-	}
-	winURL, debugURL := urls[0], ""
-	if cfg.pprof {
-		debugURL = strings.TrimSuffix(urls[1], "/")
-	}
-	log.Info("started", "service", svcURL, "window", winURL, "debug", debugURL)
+	var (
+		wins  []*child
+		nodes []*node
+	)
 	stop := func() {
-		// The window first: it drains its sessions to the service.
-		if err := win.stop(15 * time.Second); err != nil {
-			out.addNote("%v", err)
+		// The windows first: they drain their sessions to the service.
+		stopErrs := make([]error, len(wins))
+		var wg sync.WaitGroup
+		for i, w := range wins {
+			wg.Add(1)
+			// It ends once the window has exited.
+			go func() {
+				defer wg.Done()
+				stopErrs[i] = w.stop(15 * time.Second)
+			}()
 		}
-		if err := svc.stop(15 * time.Second); err != nil {
-			out.addNote("%v", err)
+		wg.Wait()
+		stopErrs = append(stopErrs, svc.stop(15*time.Second))
+		for _, err := range stopErrs {
+			if err != nil {
+				out.addNote("%v", err)
+			}
 		}
-		for _, c := range []*child{win, svc} {
+		for _, c := range append(wins, svc) {
 			lines, warns, errs := c.errs.counts()
 			out.Logs = append(out.Logs, childLog{Process: c.name, Lines: lines, Warnings: warns, Errors: errs, Tail: c.errs.tailLines()})
 		}
 	}
-	return procs{windowURL: winURL, serviceURL: svcURL, debugURL: debugURL, windowPID: win.pid(), servicePID: svc.pid(), stop: stop}, nil
+	for i := range cfg.windows {
+		name := nodeName(i, cfg.windows)
+		win, urls, err := startChild(ctx, log, name, cfg.bin, winArgs, res, 30*time.Second)
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		wins = append(wins, win)
+		debugURL := ""
+		if cfg.pprof {
+			debugURL = urls[1]
+		}
+		n, err := newNode(name, urls[0], debugURL, win.pid())
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		nodes = append(nodes, n)
+		log.Info("started", "service", svcURL, name, n.url, "debug", n.debugURL)
+	}
+	return procs{windows: nodes, serviceURL: svcURL, servicePID: svc.pid(), stop: stop}, nil
 }
 
 // load is the run itself: processes, agents, the phases.
 func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error {
 	want := cfg.nofile
 	if want == 0 {
-		want = uint64(2*cfg.sessions + 1000)
+		want = noFileWanted(cfg.sessions, cfg.windows)
 	}
 	soft, hard, err := raiseNoFile(want)
-	res.NoFile = noFile{Wanted: want, Soft: soft, Hard: hard}
+	res.NoFile = noFile{Wanted: want, Soft: soft, Hard: hard, Windows: cfg.windows}
 	if err != nil {
 		res.NoFile.Error = err.Error()
-		log.Warn("open-file limit not raised: the window needs about 2 per session", "want", want, "soft", soft, "hard", hard, "error", err)
+		log.Warn("open-file limit not raised: each window needs about 2 per session it holds", "want", want, "soft", soft, "hard", hard, "error", err)
 	}
 
 	p, err := startProcs(ctx, &cfg, log, res)
@@ -249,19 +312,19 @@ func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error 
 		return err
 	}
 	defer p.stop()
-	base, err := url.Parse(strings.TrimSuffix(p.windowURL, "/"))
-	if err != nil {
-		return fmt.Errorf("window URL %q: %w", p.windowURL, err)
+	urls := make([]string, len(p.windows))
+	for i, w := range p.windows {
+		urls[i] = w.url
 	}
-	res.Config["window"] = p.windowURL
+	res.Config["window"] = strings.Join(urls, " ")
 	res.Config["service"] = p.serviceURL
-	// The meter's connections to the window are opened before the ramp and
-	// kept (no idle timeout): a window at its open-file limit cannot
+	// The meter's connections to the windows are opened before the ramp
+	// and kept (no idle timeout): a window at its open-file limit cannot
 	// accept a new one, and its figures are wanted most then.
 	mtr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 0, DisableCompression: true}
 	defer mtr.CloseIdleConnections()
 	mc := &http.Client{Transport: mtr, Timeout: 30 * time.Second}
-	r := newLoadRun(log)
+	r := newLoadRun(log, len(p.windows))
 	m := &meter{ctx: ctx, hc: mc, long: &http.Client{Transport: mtr}, r: r, p: p, log: log}
 
 	// Everything below lives until the run ends: agents, tabs.
@@ -327,9 +390,11 @@ func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error 
 				return ctx.Err()
 			}
 		}
-		// Visible tabs are spread evenly over the sessions.
+		// Visible tabs are spread evenly over the sessions, and the
+		// sessions over the windows, round robin.
 		visible := visibleN > 0 && (i*visibleN)%cfg.sessions < visibleN
-		s := newSession(r, i, base, visible, cfg.dwell, cfg.spread)
+		win := i % len(p.windows)
+		s := newSession(r, i, win, p.windows[win].base, visible, cfg.dwell, cfg.spread)
 		if i == 0 && cfg.capture != "" {
 			s.capture = &captured
 		}
@@ -371,15 +436,16 @@ func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error 
 		return err
 	}
 	cpu1, t1 := m.cpu(), time.Now()
-	for i := range res.Ramp.IdleCores {
-		res.Ramp.IdleCores[i] = (cpu1[i] - cpu0[i]) / t1.Sub(t0).Seconds()
-	}
+	res.Ramp.IdleCores = idleCores(cpu0, cpu1, t1.Sub(t0).Seconds())
 	m.gc(cfg.heapProfile)
 	idle := m.snap("idle")
 	held := 0
+	sentTo, heldBy := make([]int, len(p.windows)), make([]int, len(p.windows))
 	for _, s := range sessions {
+		sentTo[s.win]++
 		if s.held() {
 			held++
+			heldBy[s.win]++
 		} else if state := s.state(); state != "" {
 			// Not failed, not held: e.g. a tab the window took whose
 			// upstream could not connect (the banner says so).
@@ -390,7 +456,13 @@ func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error 
 	res.Ramp.Errors, res.Ramp.AgentErrors = r.errs.bySide()
 	res.Ramp.Conversations, res.Ramp.Accepted = r.registry.len(), int(r.joined.Load())
 	res.Ramp.perSession(before, idle, held)
-	log.Info("held", "sessions", held, "of", cfg.sessions, "window_rss_mib", idle.proc[0].RSS>>20, "window_fds", idle.proc[0].FDs)
+	res.Windows = windowResults(p.windows, sentTo, heldBy, before, idle, cpu0, cpu1, t1.Sub(t0).Seconds())
+	attrs := []any{"sessions", held, "of", cfg.sessions}
+	for i, w := range idle.windows {
+		attrs = append(attrs, w.name, fmt.Sprintf("%d held, %d MiB, %d fds", heldBy[i], w.proc.RSS>>20, w.proc.FDs))
+	}
+	log.Info("held", attrs...)
+	fdNotes(res, idle)
 	if held == 0 {
 		res.addNote("no session was held: nothing to measure")
 		return nil
@@ -453,7 +525,7 @@ func load(ctx context.Context, cfg config, log *slog.Logger, res *result) error 
 	after := m.snap("after")
 
 	// The tally: the window's own count of what went wrong, then ours.
-	windowErrors(r, before.window, after.window)
+	windowErrors(r, before, after)
 	msgs, lost, dup := r.ledger.tally()
 	if lost > 0 {
 		r.errs.addN("message never shown by its tab", lost, "%d of %d messages", lost, msgs)
@@ -641,10 +713,22 @@ func writeCapture(path string, s *session, frames *[][]byte) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// windowErrors counts, as errors of the run, what the window's /metrics
-// say went wrong between two scrapes: refused reports, receipts the
+// windowErrors counts, as errors of the run, what the windows' /metrics
+// say went wrong between two snapshots: refused reports, receipts the
 // service refused, tabs let go, upstream sockets lost.
-func windowErrors(r *loadRun, before, after scrape) {
+func windowErrors(r *loadRun, before, after snapshot) {
+	for i, w := range after.windows {
+		prefix := ""
+		if len(after.windows) > 1 {
+			prefix = w.name + ": "
+		}
+		countWindowErrors(r, prefix, before.windows[i].metrics, w.metrics)
+	}
+}
+
+// countWindowErrors counts one window's errors; the samples start with
+// prefix.
+func countWindowErrors(r *loadRun, prefix string, before, after scrape) {
 	for _, name := range []string{
 		"chatwindow_receipts_refused_total",
 		"chatwindow_receipts_dropped_total",
@@ -661,8 +745,43 @@ func windowErrors(r *loadRun, before, after scrape) {
 			}
 			prev, _ := before.Get(name, labels...)
 			if n := int64(s.Value - prev); n > 0 {
-				r.errs.addN("window: "+strings.TrimSuffix(strings.TrimPrefix(name, "chatwindow_"), "_total"), n, "%d %v", n, s.Labels)
+				r.errs.addN("window: "+strings.TrimSuffix(strings.TrimPrefix(name, "chatwindow_"), "_total"), n, "%s%d %v", prefix, n, s.Labels)
 			}
 		}
+	}
+}
+
+// noFileWanted is the open-file limit a run needs: the limit is per
+// process (the children inherit chatload's), and the most any one needs
+// is a window's 2 per session of its share (the tab's socket and its
+// upstream) or chatload's and the service's 1 per session; 1000 to spare.
+func noFileWanted(sessions, windows int) uint64 {
+	share := (sessions + windows - 1) / windows
+	return uint64(max(2*share, sessions) + 1000)
+}
+
+// fdNotes notes the processes at (or within 64 of) their open-file limit
+// with the sessions held: there, the sessions beyond are refused, and the
+// limit, not the window, bounds the figures.
+func fdNotes(res *result, idle snapshot) {
+	limit := res.NoFile.Soft
+	if limit == 0 {
+		return
+	}
+	near := func(what string, fds int) {
+		if uint64(fds)+64 >= limit {
+			res.addNote("%s has %d files open with the sessions held, at its open-file limit (%d a process): sessions beyond it cannot be held", what, fds, limit)
+		}
+	}
+	for i, w := range idle.windows {
+		if w.procOK && res.Windows[i].PID != 0 {
+			near("the "+w.name, w.proc.FDs)
+		}
+	}
+	if idle.serviceOK {
+		near("the service", idle.service.FDs)
+	}
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		near("chatload", len(ents))
 	}
 }

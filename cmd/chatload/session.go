@@ -35,6 +35,7 @@ const (
 type session struct {
 	r       *loadRun
 	n       int
+	win     int // its window, of procs.windows
 	base    *url.URL
 	visible bool
 	dwell   time.Duration
@@ -93,7 +94,8 @@ func sourceAddr(i int) net.IP {
 	return net.IPv4(127, byte(i/256), byte(i%256), o3)
 }
 
-func newSession(r *loadRun, n int, base *url.URL, visible bool, dwell time.Duration, spread bool) *session {
+// newSession is session n, of window win at base.
+func newSession(r *loadRun, n, win int, base *url.URL, visible bool, dwell time.Duration, spread bool) *session {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	if spread {
@@ -101,7 +103,7 @@ func newSession(r *loadRun, n int, base *url.URL, visible bool, dwell time.Durat
 	}
 	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 1, DisableCompression: true, ResponseHeaderTimeout: 15 * time.Second}
 	return &session{
-		r: r, n: n, base: base, visible: visible, dwell: dwell,
+		r: r, n: n, win: win, base: base, visible: visible, dwell: dwell,
 		tr: tr, hc: &http.Client{Transport: tr, Jar: jar, Timeout: 0},
 	}
 }
@@ -324,6 +326,7 @@ func (s *session) apply(ctx context.Context, fs *frameScan) {
 				}
 				if n := e.recv.Add(1); n == 1 {
 					ph.received.Add(1)
+					ph.receivedBy[s.win].Add(1)
 					s.r.received.Add(1)
 					ph.relay.Record(time.Duration(now - pub))
 					if h := s.r.stepRelay.Load(); h != nil {
