@@ -44,7 +44,7 @@ func TestBrowserDemoBot(t *testing.T) {
 	p.waitJS("the bot read the customer's message: orange ticks", `(() => {
 		const m = document.querySelector('[data-testid="message"][data-from="consumer"]');
 		if (!m || m.dataset.receipt !== "read") return false;
-		return getComputedStyle(m.querySelector('[data-testid="ticks"]')).color === "rgb(255, 138, 0)";
+		return getComputedStyle(m.querySelector('[data-testid="ticks"]')).color === `+jsString(readInWindow)+`;
 	})()`)
 
 	if !eval[bool](p, `(() => {

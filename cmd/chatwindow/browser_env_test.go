@@ -37,6 +37,13 @@ const (
 	// quiet is how long a test watches for something that must not happen
 	// (a READ of an unseen message, a repeated receipt).
 	quiet = 2 * time.Second
+
+	// readInWindow and readInConsole are the computed colours of READ
+	// marks: orange, a light one on the window's blue bubble and a dark
+	// one on the console's pale bubble, each at least 3:1 against its
+	// bubble (WCAG 1.4.11; static/chat.css, static/console.css).
+	readInWindow  = "rgb(255, 167, 38)"
+	readInConsole = "rgb(194, 94, 0)"
 )
 
 // testEnv is what TestMain started for the package's tests.

@@ -246,8 +246,8 @@ func TestTicks(t *testing.T) {
 	if s := eval[string](c.tab, mine+`.querySelector('[data-testid="ticks"]').textContent`); !strings.Contains(s, "Read") {
 		t.Errorf("the read ticks say %q, want a text alternative with Read", s)
 	}
-	if color := eval[string](c.tab, `getComputedStyle(`+mine+`.querySelector('[data-testid="ticks"]')).color`); color != "rgb(255, 138, 0)" {
-		t.Errorf("read ticks are %s, want orange rgb(255, 138, 0)", color)
+	if color := eval[string](c.tab, `getComputedStyle(`+mine+`.querySelector('[data-testid="ticks"]')).color`); color != readInWindow {
+		t.Errorf("read ticks are %s, want orange %s", color, readInWindow)
 	}
 
 	states := eval[[]string](c.tab, `window.__ticks`)

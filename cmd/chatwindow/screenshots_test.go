@@ -61,8 +61,6 @@ var screenshotStates = []struct{ key, side, title, caption string }{
 }
 
 const (
-	// orange is the computed colour of read marks (#ff8a00, protocol.md §5).
-	orange = "rgb(255, 138, 0)"
 	// screenshotLifetime bounds the run's tabs (the whole run takes ~20 s).
 	screenshotLifetime = 2 * time.Minute
 )
@@ -272,6 +270,10 @@ func expectMark(p *tab, what, el, attr, state, marks string, isOrange bool) mark
 		const el = `+el+`, t = el.querySelector('[data-testid="ticks"]');
 		return {State: el.dataset.`+attr+` || "", Marks: t ? t.querySelector('[aria-hidden]').textContent.trim() : "", Color: t ? getComputedStyle(t).color : ""};
 	})()`)
+	orange := readInWindow
+	if attr == "v" { // the console's V marks
+		orange = readInConsole
+	}
 	if m.State != state || m.Marks != marks || (m.Color == orange) != isOrange {
 		colour := "not " + orange
 		if isOrange {
