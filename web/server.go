@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,7 +62,14 @@ type Server struct {
 	relay  *relay.Manager
 	cookie sessionCookie
 	echo   *echo.Echo
+	// pages counts the tabs' socket goroutines (see handleSocket).
+	pages sync.WaitGroup
 }
+
+// Wait blocks until every tab's socket has been served to its end: call
+// it once the relay has let every tab go (relay.Manager.Shutdown or its
+// context's end).
+func (s *Server) Wait() { s.pages.Wait() }
 
 // NewServer wires the Echo instance and every route.
 func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Manager) (*Server, error) {

@@ -260,6 +260,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	stopDrain()
 	cancel()
 	mgr.Wait()
+	srv.Wait() // the tabs' sockets, let go by the relay
 	stopService()
 	return err
 }
