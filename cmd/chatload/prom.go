@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // sample is one line of Prometheus's text exposition format:
@@ -26,113 +27,60 @@ type sample struct {
 // process without metrics: every lookup says so (ok false).
 type scrape []sample
 
-// parseProm parses the text format (version 0.0.4), leniently: comments
-// and blank lines are skipped, a line that cannot be read is an error
-// naming it.
+// parseProm reads Prometheus's text format (what promhttp writes) with the
+// Prometheus client's own parser and flattens it back into its samples: a
+// histogram becomes its name_bucket{le=…}, name_sum and name_count, a
+// summary its quantiles, name_sum and name_count.
 func parseProm(r io.Reader) (scrape, error) {
-	var out scrape
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		s, err := parsePromLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("metrics line %d %q: %w", n, line, err)
-		}
-		out = append(out, s)
-	}
-	if err := sc.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", err)
 	}
-	return out, nil
-}
-
-func parsePromLine(line string) (sample, error) {
-	var s sample
-	i := strings.IndexAny(line, "{ \t")
-	if i <= 0 {
-		return s, errors.New("no value")
-	}
-	s.Name, line = line[:i], line[i:]
-	if line[0] == '{' {
-		s.Labels = map[string]string{}
-		line = line[1:]
-		for {
-			line = strings.TrimLeft(line, " \t,")
-			if line == "" {
-				return s, errors.New("unterminated labels")
+	var out scrape
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			add := func(n string, v float64, extra ...string) {
+				labels := map[string]string{}
+				for _, lp := range m.GetLabel() {
+					labels[lp.GetName()] = lp.GetValue()
+				}
+				for i := 0; i+1 < len(extra); i += 2 {
+					labels[extra[i]] = extra[i+1]
+				}
+				out = append(out, sample{Name: n, Labels: labels, Value: v})
 			}
-			if line[0] == '}' {
-				line = line[1:]
-				break
-			}
-			eq := strings.IndexByte(line, '=')
-			if eq <= 0 || len(line) < eq+2 || line[eq+1] != '"' {
-				return s, errors.New("bad label")
-			}
-			name := strings.TrimSpace(line[:eq])
-			value, rest, err := promQuoted(line[eq+2:])
-			if err != nil {
-				return s, err
-			}
-			s.Labels[name] = value
-			line = rest
-		}
-	}
-	fields := strings.Fields(line)
-	if len(fields) < 1 || len(fields) > 2 {
-		return s, errors.New("want a value and an optional timestamp")
-	}
-	v, err := parsePromFloat(fields[0])
-	if err != nil {
-		return s, err
-	}
-	s.Value = v
-	return s, nil
-}
-
-// promQuoted reads a label value up to its closing quote (escapes: \\ \" \n).
-func promQuoted(s string) (value, rest string, err error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"':
-			return b.String(), s[i+1:], nil
-		case '\\':
-			if i+1 == len(s) {
-				return "", "", errors.New("unterminated escape")
-			}
-			i++
-			switch s[i] {
-			case 'n':
-				b.WriteByte('\n')
+			switch {
+			case m.Histogram != nil:
+				h := m.GetHistogram()
+				count := float64(h.GetSampleCount()) + h.GetSampleCountFloat()
+				hasInf := false
+				for _, b := range h.GetBucket() {
+					hasInf = hasInf || math.IsInf(b.GetUpperBound(), 1)
+					add(name+"_bucket", float64(b.GetCumulativeCount())+b.GetCumulativeCountFloat(), "le", strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64))
+				}
+				if !hasInf {
+					add(name+"_bucket", count, "le", "+Inf")
+				}
+				add(name+"_sum", h.GetSampleSum())
+				add(name+"_count", count)
+			case m.Summary != nil:
+				sm := m.GetSummary()
+				for _, q := range sm.GetQuantile() {
+					add(name, q.GetValue(), "quantile", strconv.FormatFloat(q.GetQuantile(), 'g', -1, 64))
+				}
+				add(name+"_sum", sm.GetSampleSum())
+				add(name+"_count", float64(sm.GetSampleCount()))
+			case m.Counter != nil:
+				add(name, m.GetCounter().GetValue())
+			case m.Gauge != nil:
+				add(name, m.GetGauge().GetValue())
 			default:
-				b.WriteByte(s[i])
+				add(name, m.GetUntyped().GetValue())
 			}
-		default:
-			b.WriteByte(c)
 		}
 	}
-	return "", "", errors.New("unterminated label value")
-}
-
-func parsePromFloat(s string) (float64, error) {
-	switch s {
-	case "+Inf", "Inf":
-		return math.Inf(1), nil
-	case "-Inf":
-		return math.Inf(-1), nil
-	case "NaN":
-		return math.NaN(), nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("value %q: %w", s, err)
-	}
-	return v, nil
+	return out, nil
 }
 
 // matches reports whether s has every label of want (pairs name, value).
@@ -174,7 +122,7 @@ func (sc scrape) Buckets(name string, labels ...string) []bucket {
 		if !s.matches(name+"_bucket", labels) {
 			continue
 		}
-		le, err := parsePromFloat(s.Labels["le"])
+		le, err := strconv.ParseFloat(s.Labels["le"], 64) // takes "+Inf"
 		if err != nil {
 			continue
 		}
