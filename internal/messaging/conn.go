@@ -57,6 +57,34 @@ func IsTokenRejected(err error) bool {
 	return false
 }
 
+// LossCause names, in a few words an operator can alert on, why a socket
+// was lost (a StateChange's Err): token_rejected, refused (1008, 1009),
+// service_close (4xxx), closed_by_service (any other close), timeout,
+// slow (ErrSlowHandler), network; closed for nil.
+func LossCause(err error) string {
+	var ce websocket.CloseError
+	switch {
+	case err == nil:
+		return "closed"
+	case IsTokenRejected(err):
+		return "token_rejected"
+	case errors.As(err, &ce):
+		switch {
+		case ce.Code == websocket.StatusPolicyViolation || ce.Code == websocket.StatusMessageTooBig:
+			return "refused"
+		case ce.Code >= 4000:
+			return "service_close"
+		default:
+			return "closed_by_service"
+		}
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
+	case errors.Is(err, ErrSlowHandler):
+		return "slow"
+	}
+	return "network"
+}
+
 // DialOptions configure one socket.
 type DialOptions struct {
 	// Token is the consumer's JWT. It is sent as the "Authorization: jwt"

@@ -24,7 +24,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/sender"
-	"github.com/coder/websocket"
 )
 
 // Renderer turns the session's state into what a tab's socket sends: the
@@ -543,7 +542,7 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 		st := u.State.String()
 		s.ops.SetOpen(u.State == messaging.StateOpen)
 		if s.conn == messaging.StateOpen.String() && u.State != messaging.StateOpen {
-			s.cfg.Metrics.Disconnected(disconnectCause(u.Err))
+			s.cfg.Metrics.Disconnected(messaging.LossCause(u.Err))
 		}
 		if u.State == messaging.StateOpen {
 			s.cfg.Metrics.Connected(!s.wasOpen)
@@ -1280,30 +1279,4 @@ func received(u messaging.Update) time.Time {
 		return u.Received
 	}
 	return time.Time{}
-}
-
-// disconnectCause classifies why an upstream socket was lost, in a few
-// words an operator can alert on (the metrics' label values).
-func disconnectCause(err error) string {
-	var ce websocket.CloseError
-	switch {
-	case err == nil:
-		return "closed"
-	case messaging.IsTokenRejected(err):
-		return "token_rejected"
-	case errors.As(err, &ce):
-		switch {
-		case ce.Code == websocket.StatusPolicyViolation || ce.Code == websocket.StatusMessageTooBig:
-			return "refused"
-		case ce.Code >= 4000:
-			return "service_close"
-		default:
-			return "closed_by_service"
-		}
-	case errors.Is(err, messaging.ErrTimeout):
-		return "timeout"
-	case errors.Is(err, messaging.ErrSlowHandler):
-		return "slow"
-	}
-	return "network"
 }
