@@ -177,19 +177,15 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// Counted before the upgrade: http.Server.Shutdown waits for this
 	// handler until it hijacks the connection, so Wait cannot miss it.
 	s.pages.Add(1)
-	served := false
-	defer func() {
-		if !served {
-			s.pages.Done()
-		}
-	}()
 	id, conn, err := s.acceptSessionSocket(c, s.cfg.MaxFrame)
 	if conn == nil {
+		s.pages.Done()
 		return err
 	}
 	tab, err := s.relay.Attach(id)
 	if err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "try again")
+		s.pages.Done()
 		return nil
 	}
 	// The socket is served on a goroutine of its own and the handler
@@ -198,7 +194,6 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// request is let go (about 17 KiB less per session,
 	// docs/performance.md). It ends when the socket does: the page left,
 	// or the relay let the tab go (Wait).
-	served = true
 	go func() {
 		defer s.pages.Done()
 		servePage(conn, tab, keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout}, s.cfg.Metrics, func(ctx context.Context) {
