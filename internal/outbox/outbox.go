@@ -174,13 +174,12 @@ func (o *Outbox) write() {
 			return
 		}
 		if len(o.queue) == 0 {
-			if o.ended {
-				o.closed = true
-				r, sink := o.reason, o.sink
-				o.mu.Unlock()
-				sink.End(r)
-				o.mu.Lock()
-			}
+			// The page was let go and what had to go out has: close it.
+			o.closed = true
+			r, sink := o.reason, o.sink
+			o.mu.Unlock()
+			sink.End(r)
+			o.mu.Lock()
 			o.stopLocked()
 			return
 		}
