@@ -72,7 +72,8 @@ func (q *Queue) SetOpen(open bool) {
 // return a nil outcome.
 func NotSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) }
 
-// kickLocked starts the runner when an op is due and none runs.
+// kickLocked starts the runner when an op is due and none runs, or wakes
+// the one that lingers.
 func (q *Queue) kickLocked() {
 	if q.running {
 		q.idle.Wake()
