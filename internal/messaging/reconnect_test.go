@@ -273,6 +273,16 @@ func TestFreshTokenOnClose4401(t *testing.T) {
 			col := testenv.Collect(c.Updates())
 			r := testenv.Start(t, c.Run)
 			col.WaitFor(t, "reopened", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 2 })
+			// The client is open once the upgrade is answered, which may
+			// be before the server's handler has noted the header.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				mu.Lock()
+				n := len(seen)
+				mu.Unlock()
+				if n >= 2 {
+					break
+				}
+			}
 			if err := r.Stop(t); err != nil {
 				t.Errorf("Run = %v", err)
 			}
