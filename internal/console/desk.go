@@ -209,7 +209,14 @@ func (m *Manager) SignIn(ctx context.Context, username, password string) (string
 
 // SignOut ends a desk: the agent's connection closes and its tabs are told.
 func (m *Manager) SignOut(deskID string) {
-	if d, ok := m.desk(deskID); ok {
+	// The desk leaves the manager now, not once its loop has ended: a tab
+	// that attaches meanwhile would otherwise be queued to a desk that
+	// never serves it.
+	m.mu.Lock()
+	d, ok := m.desks[deskID]
+	delete(m.desks, deskID)
+	m.mu.Unlock()
+	if ok {
 		d.signOut()
 	}
 }
