@@ -384,8 +384,49 @@
     el.textContent = text;
   }
 
+  // --- a visitor's first message: an identity first, then the socket ----------
+  // A page without an identity has no socket (data-start instead of
+  // ws-connect): the server creates nothing for a visitor who only looks.
+  // The first message asks for one (POST data-start), then the page
+  // connects and the message goes over the socket like any other.
+  var starting = false;
+
+  function anonymous() {
+    return !!chat && !chat.hasAttribute("ws-connect") && !!chat.dataset.start;
+  }
+
+  function start(form) {
+    if (starting) return;
+    starting = true;
+    fetch(chat.dataset.start, { method: "POST", credentials: "same-origin" }).then(function (r) {
+      if (r.status !== 204) throw new Error("start: " + r.status);
+      chat.setAttribute("ws-connect", chat.dataset.socket);
+      chat.querySelectorAll("form[data-send-later]").forEach(function (f) {
+        f.removeAttribute("data-send-later");
+        f.setAttribute("ws-send", "");
+      });
+      htmx.process(chat);
+      // Now through ws-send: the extension holds it until the socket opens.
+      form.requestSubmit();
+    }).catch(function () {
+      banner("offline", "The chat service is not reachable right now. Please try again in a moment.");
+    }).finally(function () {
+      starting = false;
+    });
+  }
+
+  // Before htmx sees the submit (capture, on the document).
+  document.addEventListener("submit", function (e) {
+    if (!anonymous() || !e.target.matches("form[data-send-later]")) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    start(e.target);
+  }, true);
+
   function init() {
-    chat = document.querySelector("[ws-connect]"); // the window's or the console's main
+    // The window's or the console's main; the window's has data-start
+    // instead of ws-connect until the visitor writes.
+    chat = document.querySelector("[ws-connect], [data-start]");
     list = document.getElementById("messages");
     marker = document.getElementById("new-marker");
     if (!chat || !list) return;

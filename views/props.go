@@ -10,7 +10,10 @@ type Page struct {
 	Assets Assets
 	// SocketURL is the browser socket's path (htmx ws-connect).
 	SocketURL string
-	Window    Window
+	// StartURL is where a page without an identity asks for one when the
+	// customer sends their first message (see Window.Anonymous).
+	StartURL string
+	Window   Window
 }
 
 // Window is the live part of the page: what a socket update re-renders.
@@ -24,6 +27,14 @@ type Window struct {
 	Phase string
 	// Rating is the customer's 1–5 answer once given.
 	Rating int
+	// Anonymous: the visitor has no identity yet, so the page opens no
+	// socket; its composer's first message asks for one (Page.StartURL)
+	// and only then connects. Nothing is created for a visitor who only
+	// looks.
+	Anonymous bool
+	// ForgetURL ends the conversation and forgets the customer on this
+	// device (a POST form; empty: not offered).
+	ForgetURL string
 }
 
 // Connection is the state of the session's messaging socket, shown as a

@@ -105,9 +105,9 @@ func closeCode(ctx context.Context, c *websocket.Conn) (websocket.StatusCode, er
 func TestBadInputFrames(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	keepTab(t, site, hc)
-	many := make([]string, 1001)
+	many := make([]string, web.MaxReportItems+1)
 	for i := range many {
 		many[i] = fmt.Sprintf(`{"dialogId":"C","seq":%d}`, i)
 	}
@@ -136,7 +136,7 @@ func TestBadInputFrames(t *testing.T) {
 		{name: "retry without localId", frame: `{"type":"retry"}`},
 		{name: "retry of an unknown message", frame: `{"type":"retry","localId":"999"}`},
 		{name: "report without items", frame: `{"type":"report","status":"delivered","items":[]}`},
-		{name: "report of 1001 items", frame: `{"type":"report","status":"delivered","items":[` + strings.Join(many, ",") + `]}`},
+		{name: "report of 201 items (more than chat.js sends)", frame: `{"type":"report","status":"delivered","items":[` + strings.Join(many, ",") + `]}`},
 		{name: "report with an unknown status", frame: `{"type":"report","status":"liked","items":[{"dialogId":"C","seq":1}]}`},
 		{name: "report with items of the wrong shape", frame: `{"type":"report","status":"seen","items":"all"}`},
 		{name: "report of unknown sequences", frame: `{"type":"report","status":"seen","items":[{"dialogId":"C","seq":424242}]}`},
@@ -223,7 +223,7 @@ func openTabWindow(t *testing.T, site *httptest.Server, hc *http.Client) *goquer
 func TestBadInputSocketCloses(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	keepTab(t, site, hc)
 	first := openTab(t, site, hc)
 	if err := first.Write(t.Context(), websocket.MessageText, []byte(`{"type":"send","text":"kept"}`)); err != nil {
@@ -283,7 +283,7 @@ func TestBadInputCookies(t *testing.T) {
 	expiring := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.SessionMaxAge = time.Second })
 	other := newSiteWithKeys(t, [][]byte{[]byte("another hash key of 32 bytes....."), []byte("another block key of 32 bytes...")})
 	real := func(t *testing.T, s *httptest.Server) string {
-		resp, _ := get(t, client(t), s.URL+"/")
+		resp := startSession(t, s, client(t))
 		for _, c := range resp.Cookies() {
 			if c.Name == "chatwindow" {
 				return c.Value
@@ -321,7 +321,7 @@ func TestBadInputCookies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			old := tt.value(t)
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, tt.site.URL+"/", nil)
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, tt.site.URL+"/session", nil)
 			req.AddCookie(&http.Cookie{Name: "chatwindow", Value: old})
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -334,8 +334,8 @@ func TestBadInputCookies(t *testing.T) {
 					fresh = c.Value
 				}
 			}
-			if resp.StatusCode != http.StatusOK || fresh == "" || fresh == old {
-				t.Fatalf("GET / = %s with a new cookie %v; want 200 and a fresh session", resp.Status, fresh != "" && fresh != old)
+			if resp.StatusCode != http.StatusNoContent || fresh == "" || fresh == old {
+				t.Fatalf("POST /session = %s with a new cookie %v; want 204 and a fresh session", resp.Status, fresh != "" && fresh != old)
 			}
 			if code := socketStatus(t, tt.site, old); code != http.StatusUnauthorized {
 				t.Errorf("the bad cookie's socket: %d, want 401", code)
@@ -395,7 +395,7 @@ func crossOrigins(u *url.URL) []struct{ name, origin string } {
 func TestBadInputCrossOriginSockets(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	cons := newConsoleSite(t)
 	chc := client(t)
 	signIn(t, cons, chc)

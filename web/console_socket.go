@@ -52,7 +52,7 @@ func parseConsoleFrame(b []byte) (consoleFrame, error) {
 		if f.Status != "delivered" && f.Status != "seen" {
 			return f, fmt.Errorf("%w: report status %q", errFrame, f.Status)
 		}
-		if len(f.Items) == 0 || len(f.Items) > 1000 {
+		if len(f.Items) == 0 || len(f.Items) > MaxReportItems {
 			return f, fmt.Errorf("%w: report of %d items", errFrame, len(f.Items))
 		}
 	case "close", "sign-out":

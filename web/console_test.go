@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,13 +27,24 @@ import (
 // of it, as run wires them: what the console's browser talks to.
 func newConsoleSite(t *testing.T) *httptest.Server {
 	t.Helper()
+	return newConsoleSiteOn(t, nil)
+}
+
+// newConsoleSiteOn is newConsoleSite served on wrap's listener (nil: the
+// plain one).
+func newConsoleSiteOn(t *testing.T, wrap func(net.Listener) net.Listener) *httptest.Server {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "alice", Password: "horse-battery-staple"}}, Logger: log, SigningKey: testKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	site := httptest.NewServer(mux)
+	site := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		site.Listener = wrap(site.Listener)
+	}
+	site.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	desks := console.NewManager(ctx, console.Config{
 		Logger: log, Renderer: web.ConsoleRenderer(), Grace: 200 * time.Millisecond, SignInTimeout: 5 * time.Second,

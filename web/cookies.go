@@ -49,3 +49,10 @@ func (c sessionCookie) get(r *http.Request) (*sessions.Session, error) {
 	}
 	return sess, nil
 }
+
+// expired is the cookie's options for deleting it (MaxAge < 0).
+func (c sessionCookie) expired() *sessions.Options {
+	o := *c.store.Options
+	o.MaxAge = -1
+	return &o
+}

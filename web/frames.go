@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/chatwindow/chatwindow/internal/ratelog"
 )
+
+// MaxReportItems bounds a report frame's items: what chat.js sends at most
+// (REPORT_ITEMS); a page that sends more is not chat.js.
+const MaxReportItems = 200
 
 // The page sends a few frames a second at most (chat.js batches its
 // reports); a socket that sends far more is flooding and is closed.
@@ -22,6 +29,7 @@ const (
 // returns when the socket ends or was closed for misbehaving.
 func readFrames(ctx context.Context, conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
 	limit := rate.NewLimiter(framesPerSecond, frameBurst)
+	var refusals *ratelog.Limiter // made on the first refusal
 	for {
 		typ, b, err := conn.Read(ctx)
 		if err != nil {
@@ -40,7 +48,12 @@ func readFrames(ctx context.Context, conn *websocket.Conn, log *slog.Logger, han
 			return
 		}
 		if err := handle(b); err != nil {
-			log.Info("page frame refused", "error", err)
+			if refusals == nil {
+				refusals = ratelog.New(10*time.Second, 5)
+			}
+			if ok, skipped := refusals.Allow(); ok {
+				log.Info("page frame refused", "error", err, "not_logged_before", skipped)
+			}
 		}
 	}
 }

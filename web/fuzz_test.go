@@ -69,7 +69,7 @@ func checkAccepted(t *testing.T, f web.BrowserFrame) {
 		if f.Status != "delivered" && f.Status != "seen" {
 			t.Fatalf("report accepted with status %q", f.Status)
 		}
-		if len(f.Items) == 0 || len(f.Items) > 1000 {
+		if len(f.Items) == 0 || len(f.Items) > web.MaxReportItems {
 			t.Fatalf("report accepted with %d items", len(f.Items))
 		}
 	case "typing":

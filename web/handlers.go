@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,20 +13,23 @@ import (
 	"github.com/chatwindow/chatwindow/views"
 )
 
+// handleChat is the chat window. A visitor without an identity gets the
+// window without a socket: nothing is created at the messaging service
+// until they write (handleStart), so crawlers, health checks and people who
+// only look cost nothing there.
 func (s *Server) handleChat(c echo.Context) error {
-	id, err := s.ensureIdentity(c)
-	if err != nil {
-		return err
-	}
-	if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
-		// The service gave the session a new identity: keep it.
-		if err := s.saveIdentity(c, relay.Identity{SessionID: id.SessionID, Token: tok}); err != nil {
-			return err
+	win := views.Window{Connection: views.Connection{State: "idle"}, Phase: "new", Anonymous: true}
+	if id, ok := s.identity(c.Request()); ok {
+		if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
+			// The service gave the session a new identity: keep it.
+			if err := s.saveIdentity(c, relay.Identity{SessionID: id.SessionID, Token: tok}); err != nil {
+				return err
+			}
 		}
-	}
-	win := views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new"}
-	if v, ok := s.relay.View(id.SessionID); ok {
-		win = windowProps(v)
+		win = views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new", ForgetURL: forgetPath}
+		if v, ok := s.relay.View(id.SessionID); ok {
+			win = windowProps(v)
+		}
 	}
 	page := views.Page{
 		Assets: views.Assets{
@@ -34,6 +39,7 @@ func (s *Server) handleChat(c echo.Context) error {
 			ChatJS: "/static/" + s.assets.Hashed("chat.js"),
 		},
 		SocketURL: "/ws",
+		StartURL:  startPath,
 		Window:    win,
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -80,12 +86,51 @@ func (s *Server) handleReady(c echo.Context) error {
 	return c.String(http.StatusOK, "ready")
 }
 
-// handleMetrics serves the node's Prometheus metrics (README,
-// "Operations"); 404 when the node keeps none.
-func (s *Server) handleMetrics(c echo.Context) error {
-	s.cfg.Metrics.Handler().ServeHTTP(c.Response(), c.Request())
-	return nil
+// handleStart gives the page an identity when the visitor first needs one
+// (their first message): the messaging service's signup, kept in the
+// session cookie. A page that already has one gets 204 as well (another tab
+// started first). Another site's page may not (403), and one client
+// address gets a few a minute (429).
+func (s *Server) handleStart(c echo.Context) error {
+	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return refuseCrossOrigin(err)
+	}
+	if _, ok := s.identity(c.Request()); ok {
+		return c.NoContent(http.StatusNoContent)
+	}
+	if ok, _ := s.signups.Allow(c.RealIP()); !ok {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many new conversations from your network. Please wait a minute.")
+	}
+	if _, err := s.newIdentity(c); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
+
+// handleForget is the customer's "end the conversation and forget me": the
+// session closes its open conversation and lets its tabs go, and the cookie
+// is expired; the answer is a fresh window.
+func (s *Server) handleForget(c echo.Context) error {
+	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return refuseCrossOrigin(err)
+	}
+	if id, ok := s.identity(c.Request()); ok {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), forgetTimeout)
+		err := s.relay.Forget(ctx, id)
+		cancel()
+		if err != nil {
+			// The cookie goes anyway: the customer asked to be forgotten.
+			s.log.Warn("forget: the conversation may still be open", "error", err)
+		}
+		s.log.Info("customer forgotten", "session_id", shortID(id.SessionID))
+	}
+	s.clearIdentity(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// forgetTimeout bounds how long handleForget waits for the conversation to
+// be closed.
+const forgetTimeout = 10 * time.Second
 
 // acceptsGzip reads an Accept-Encoding header: gzip listed without q=0.
 func acceptsGzip(header string) bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,14 +14,6 @@ import (
 	"github.com/chatwindow/chatwindow/web"
 	"github.com/coder/websocket"
 )
-
-func TestRequestIDs(t *testing.T) {
-	site := newSite(t)
-	resp, _ := get(t, client(t), site.URL+"/healthz")
-	if resp.Header.Get("X-Request-Id") == "" {
-		t.Error("no X-Request-Id on the answer")
-	}
-}
 
 func TestReady(t *testing.T) {
 	site := newSite(t)
@@ -69,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 // __Host- prefix.
 func TestSecureCookie(t *testing.T) {
 	site := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.Secure = true })
-	resp, _ := get(t, client(t), site.URL+"/")
+	resp := startSession(t, site, client(t))
 	set := resp.Header.Get("Set-Cookie")
 	if !strings.HasPrefix(set, "__Host-chatwindow=") || !strings.Contains(set, "; Secure") || !strings.Contains(set, "Path=/") || strings.Contains(set, "Domain=") {
 		t.Errorf("Set-Cookie %q: want __Host-chatwindow, Secure, Path=/, no Domain", set)
@@ -84,11 +77,11 @@ func TestKeyRotation(t *testing.T) {
 	before := newSiteWithKeys(t, old)
 	after := newSiteWithKeys(t, append(append([][]byte{}, fresh...), old...))
 	hc := client(t)
-	get(t, hc, before.URL+"/")
+	startSession(t, before, hc)
 	bu, _ := url.Parse(before.URL)
 	au, _ := url.Parse(after.URL)
 	hc.Jar.SetCookies(au, hc.Jar.Cookies(bu))
-	if resp, _ := get(t, hc, after.URL+"/"); resp.Header.Get("Set-Cookie") != "" {
+	if resp := startSession(t, after, hc); resp.Header.Get("Set-Cookie") != "" {
 		t.Error("the rotated site did not accept a cookie made with its old keys (it set a new one)")
 	}
 	c, _, err := dialSocket(t, after, hc, "")
@@ -103,7 +96,7 @@ func TestKeyRotation(t *testing.T) {
 func TestSocketFlood(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	c, _, err := dialSocket(t, site, hc, site.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -165,5 +158,39 @@ func TestRateLimitBehindProxy(t *testing.T) {
 	flood(direct.URL, hc, "203.0.113.1")
 	if n := flood(direct.URL, hc, "203.0.113.2"); n == 0 {
 		t.Error("without a trusted proxy, a forged X-Forwarded-For escaped the limit")
+	}
+}
+
+// TestRequestIDs: a client's X-Request-Id (of any length) is not echoed:
+// the server names the request itself; a trusted proxy's plain id is kept.
+func TestRequestIDs(t *testing.T) {
+	loopback := &net.IPNet{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)}
+	plain := newSite(t)
+	proxied := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
+	tests := []struct {
+		name, sent string
+		site       *httptest.Server
+		kept       bool
+	}{
+		{"a client's", "abc-123", plain, false},
+		{"a client's, 1 MB", strings.Repeat("x", 1<<20), plain, false},
+		{"a proxy's", "abc-123", proxied, true},
+		{"a proxy's, too long", strings.Repeat("x", 65), proxied, false},
+		{"a proxy's, with spaces", "a b", proxied, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, tt.site.URL+"/healthz", nil)
+			req.Header.Set("X-Request-Id", tt.sent)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := resp.Header.Get("X-Request-Id")
+			if (got == tt.sent) != tt.kept || got == "" || len(got) > 64 {
+				t.Errorf("X-Request-Id %.40q answered with %.40q; want it kept: %v", tt.sent, got, tt.kept)
+			}
+		})
 	}
 }

@@ -39,6 +39,11 @@ func (s *Server) ensureIdentity(c echo.Context) (relay.Identity, error) {
 	if id, ok := s.identity(c.Request()); ok {
 		return id, nil
 	}
+	return s.newIdentity(c)
+}
+
+// newIdentity signs up a new consumer and sets the cookie.
+func (s *Server) newIdentity(c echo.Context) (relay.Identity, error) {
 	tok, err := s.cfg.Signup(c.Request().Context())
 	if err != nil {
 		return relay.Identity{}, echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
@@ -60,4 +65,20 @@ func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 		return fmt.Errorf("save session cookie: %w", err)
 	}
 	return nil
+}
+
+// clearIdentity expires the session cookie.
+func (s *Server) clearIdentity(c echo.Context) {
+	sess, _ := s.cookie.get(c.Request())
+	sess.Options = s.cookie.expired()
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		s.log.Warn("expire the session cookie", "error", err)
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }

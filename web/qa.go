@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 )
@@ -81,72 +84,90 @@ func loopbackName(host string) bool {
 }
 
 // handleQASocket is the inspector's socket: every frame the session kept,
-// then each new one, as htmx fragments. The page sends nothing on it.
+// then each new one, as htmx fragments. It is served like a tab's socket
+// (servePage): pinged, closed once its reader ends, counted by Wait, and
+// counted against the session's tab cap. The page sends nothing on it.
 func (s *Server) handleQASocket(c echo.Context) error {
+	s.pages.Add(1)
 	// The page sends nothing here: a small read limit.
 	id, conn, err := s.acceptSessionSocket(c, 4<<10)
 	if conn == nil {
+		s.pages.Done()
 		return err
 	}
 	w, err := s.relay.Inspect(id)
 	if err != nil {
-		conn.Close(websocket.StatusTryAgainLater, "try again")
+		s.log.Info("inspector refused", "error", err)
+		code, reason := websocket.StatusTryAgainLater, "try again"
+		if errors.Is(err, relay.ErrTooManyTabs) {
+			code, reason = websocket.StatusPolicyViolation, "too many tabs"
+		}
+		conn.Close(code, reason)
+		s.pages.Done()
 		return nil
 	}
-	defer w.Close()
-	// The socket's own context (the request's ended with the hijack) ends
-	// when the reader stops.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	writerDone := make(chan struct{})
-	// The writer ends when the session ends, a write fails or the reader
-	// stops.
+	// Like a tab's socket: its own goroutine, ended by the page leaving or
+	// the session ending (the watch's Ended).
 	go func() {
-		defer close(writerDone)
-		s.writeInspector(ctx, conn, w)
+		defer s.pages.Done()
+		defer w.Close()
+		servePage(conn, &inspectorPage{log: s.log, watch: w}, s.keepAlive(), nil, func(ctx context.Context) {
+			readFrames(ctx, conn, s.log, func([]byte) error { return errInspectorFrame })
+		})
 	}()
-	for {
-		// Reading notices the page leaving; what it sends is ignored.
-		if _, _, err := conn.Read(ctx); err != nil {
-			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
-				s.log.Debug("inspector socket ended", "error", err)
-			}
-			break
-		}
-	}
-	cancel()
-	<-writerDone
 	return nil
 }
 
-// writeInspector renders and sends frames as the watch has them: the
-// rendering happens here, on the inspector's goroutine, not the session's.
-func (s *Server) writeInspector(ctx context.Context, conn *websocket.Conn, w *relay.Watch) {
+// errInspectorFrame refuses whatever the inspector's page sends.
+var errInspectorFrame = fmt.Errorf("%w: the inspector takes no frames", errFrame)
+
+// inspectorPage is the inspector's socket as servePage runs it: its writer
+// renders the watch's frames on a goroutine of its own (not the
+// session's), from Serve until Stop or the session's end.
+type inspectorPage struct {
+	log   *slog.Logger
+	watch *relay.Watch
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// Serve starts the writer; it ends when Stop is called, a write fails or
+// the session ends.
+func (p *inspectorPage) Serve(sink outbox.Sink) {
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.write(sink)
+	}()
+}
+
+// Stop ends the writer and waits for it.
+func (p *inspectorPage) Stop() {
+	close(p.stop)
+	<-p.done
+}
+
+func (p *inspectorPage) write(sink outbox.Sink) {
 	for reset := true; ; reset = false {
-		frames, missed := w.Next()
+		frames, missed := p.watch.Next()
 		if reset || len(frames) > 0 || missed > 0 {
 			b, err := renderAll(views.QAFrames(qaFrames(frames), missed, reset))
 			if err != nil {
-				s.log.Error("render inspector frames", "error", err)
-				conn.Close(websocket.StatusInternalError, "render failed")
+				p.log.Error("render inspector frames", "error", err)
 				return
 			}
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err = conn.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				conn.CloseNow()
+			if !sink.Write(outbox.Frame{Data: b}) {
 				return
 			}
 		}
 		select {
-		case <-ctx.Done():
+		case <-p.stop:
 			return
-		case <-w.Ended():
+		case <-p.watch.Ended():
 			// The session ended: the page reconnects to the next one.
-			conn.Close(websocket.StatusServiceRestart, "session ended")
+			sink.End(outbox.Detached)
 			return
-		case <-w.Ready():
+		case <-p.watch.Ready():
 		}
 	}
 }

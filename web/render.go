@@ -77,7 +77,7 @@ func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 		// new → open keeps the composer (and what is being typed in it);
 		// closing swaps the whole footer for the rating.
 		if v.Phase == "new" || v.Phase == "open" {
-			comps = append(comps, views.CloseControl(v.Phase, true))
+			comps = append(comps, views.CloseControl(v.Phase, w.ForgetURL, true))
 		} else {
 			comps = append(comps, views.Footer(w, true))
 		}
@@ -123,6 +123,7 @@ func windowProps(v relay.View) views.Window {
 		Typing:     v.Typing,
 		Phase:      v.Phase,
 		Rating:     v.Rating,
+		ForgetURL:  forgetPath,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
 
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -45,9 +46,20 @@ type Config struct {
 	// PingInterval and PingTimeout keep page sockets honest: a page that
 	// answers no ping within PingTimeout is cut (0: 20 s and 10 s).
 	PingInterval, PingTimeout time.Duration
-	// Metrics, if any, is served at /metrics and gets what the node
-	// measures (relay latency, at the page socket's write).
+	// Metrics, if any, gets what the node measures (relay latency, at the
+	// page socket's write). It is served elsewhere (the operators' own
+	// listener), never by this server.
 	Metrics *metrics.Metrics
+	// QA serves the QA view (/qa: the window, the agent console and the
+	// protocol inspector side by side). It is a tool for the embedded
+	// service: a QA page opens a session of its own, and the inspector
+	// shows the session's frames.
+	QA bool
+	// SignupRate and SignupBurst bound the identities one client address
+	// may ask for (a new visitor's first message); 0: 1 every 6 s after a
+	// burst of 10.
+	SignupRate  float64
+	SignupBurst int
 	// ConsoleURL is the agent console's URL, framed by the QA view (/qa)
 	// beside the customer's window; empty: /qa shows where it would be.
 	// The console must allow this server's origin in its frame-ancestors.
@@ -64,6 +76,8 @@ type Server struct {
 	echo   *echo.Echo
 	// pages counts the tabs' socket goroutines (see handleSocket).
 	pages sync.WaitGroup
+	// signups limits new identities per client address.
+	signups *middleware.RateLimiterMemoryStore
 }
 
 // Wait blocks until every tab's socket has been served to its end: call
@@ -88,7 +102,16 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = 32 << 10
 	}
+	if cfg.SignupRate == 0 {
+		cfg.SignupRate = 1.0 / 6
+	}
+	if cfg.SignupBurst == 0 {
+		cfg.SignupBurst = 10
+	}
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
+	s.signups = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
+	})
 	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 
 	s.echo = newEcho(logger, cfg.FrameAncestors, cfg.TrustedProxies)
@@ -116,7 +139,9 @@ func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *
 	}
 	e.HTTPErrorHandler = errorHandler(logger)
 	e.Use(middleware.Recover())
-	// Every answer names its request; the error log says which.
+	// Every answer names its request; the error log says which. The id is
+	// ours, unless a configured proxy in front gave one fit for a log.
+	e.Use(dropClientRequestID(trusted))
 	e.Use(middleware.RequestID())
 	e.Use(securityHeaders(frameAncestors))
 	// Nothing this server takes is large: forms and the page's frames.
@@ -140,6 +165,52 @@ const (
 	requestsPerSecond = 20
 	requestBurst      = 100
 )
+
+// dropClientRequestID keeps the id a trusted proxy sent with the request
+// (so one request can be followed through both logs) when it is short and
+// plain, and drops any other: RequestID then makes one of ours. A client's
+// own X-Request-Id is never echoed or logged: anyone can write one, of any
+// length.
+func dropClientRequestID(trusted []*net.IPNet) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if id := r.Header.Get(echo.HeaderXRequestID); id != "" && !(fromProxy(r, trusted) && plainID(id)) {
+				r.Header.Del(echo.HeaderXRequestID)
+			}
+			return next(c)
+		}
+	}
+}
+
+// fromProxy reports whether the request's direct peer is a trusted proxy.
+func fromProxy(r *http.Request, trusted []*net.IPNet) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	for _, n := range trusted {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainID reports whether a proxy's request id is fit for a log line: up
+// to 64 letters, digits, '-', '_' or '.'.
+func plainID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -41,6 +41,15 @@ func newSite(t *testing.T) *httptest.Server {
 
 func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *httptest.Server {
 	t.Helper()
+	site := httptest.NewServer(siteHandler(t, keys, opts...))
+	t.Cleanup(site.Close) // first: the cleanup of siteHandler runs after it
+	return site
+}
+
+// siteHandler is the chat window of newSiteWithKeys, to be served by the
+// caller; the test's cleanup stops what is behind it.
+func siteHandler(t *testing.T, keys [][]byte, opts ...func(*web.Config)) http.Handler {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testKey()})
 	if err != nil {
@@ -64,6 +73,8 @@ func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *ht
 		t.Fatal(err)
 	}
 	cfg := web.Config{
+		// As run has it on the embedded service.
+		QA:          true,
 		SessionKeys: keys,
 		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
 	}
@@ -74,15 +85,49 @@ func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := httptest.NewServer(srv)
 	t.Cleanup(func() {
-		site.Close()
 		cancel()
 		mgr.Wait()
+		srv.Wait()
 		svc.Close()
 		lp.Close()
 	})
-	return site
+	return srv
+}
+
+// startSession does what the page does before its first message: it asks
+// for an identity (POST /session), which sets the session cookie. It sends
+// no Origin, as a client that is not a browser (TestStart checks the
+// browser's case).
+func startSession(t *testing.T, site *httptest.Server, hc *http.Client) *http.Response {
+	t.Helper()
+	resp := post(t, hc, site.URL+"/session", "")
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /session = %s, want 204", resp.Status)
+	}
+	return resp
+}
+
+// post posts nothing to u with origin (if any) and returns the answer,
+// its body read and closed; redirects are not followed.
+func post(t *testing.T, hc *http.Client, u, origin string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	noRedirect := *hc
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }
 
 func client(t *testing.T) *http.Client {
@@ -127,11 +172,10 @@ func TestChatPage(t *testing.T) {
 	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
 		t.Errorf("security headers missing: %v", h)
 	}
-	cookie := h.Get("Set-Cookie")
-	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
-		if !strings.Contains(cookie, want) {
-			t.Errorf("cookie %q lacks %s", cookie, want)
-		}
+	// A page load creates nothing: no cookie, no socket until the first
+	// message (TestStart).
+	if c := h.Get("Set-Cookie"); c != "" {
+		t.Errorf("a page load set a cookie: %q", c)
 	}
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
 	if err != nil {
@@ -159,6 +203,12 @@ func TestChatPage(t *testing.T) {
 	if resp, _ := get(t, hc, site.URL+"/static/chat.js"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unhashed asset name: %s, want 404", resp.Status)
 	}
+	cookie := startSession(t, site, hc).Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("cookie %q lacks %s", cookie, want)
+		}
+	}
 	// The same cookie is the same session: no new Set-Cookie.
 	if resp, _ := get(t, hc, site.URL+"/"); resp.Header.Get("Set-Cookie") != "" {
 		t.Errorf("second load set a new cookie")
@@ -174,22 +224,22 @@ func TestForgedCookiesGetAFreshSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, site.URL+"/", nil)
+			req, _ := http.NewRequest(http.MethodPost, site.URL+"/session", nil)
 			req.AddCookie(&http.Cookie{Name: "chatwindow", Value: tt.value})
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Set-Cookie"), "chatwindow=") {
-				t.Errorf("forged cookie: %s, Set-Cookie %q; want 200 and a fresh cookie", resp.Status, resp.Header.Get("Set-Cookie"))
+			if resp.StatusCode != http.StatusNoContent || !strings.Contains(resp.Header.Get("Set-Cookie"), "chatwindow=") {
+				t.Errorf("forged cookie: %s, Set-Cookie %q; want 204 and a fresh cookie", resp.Status, resp.Header.Get("Set-Cookie"))
 			}
 		})
 	}
 	// A cookie of the same name made with other keys opens no socket.
 	other := newSiteWithKeys(t, [][]byte{[]byte("another hash key of 32 bytes....."), []byte("another block key of 32 bytes...")})
 	hc := client(t)
-	get(t, hc, other.URL+"/")
+	startSession(t, other, hc)
 	ou, _ := url.Parse(other.URL)
 	su, _ := url.Parse(site.URL)
 	hc.Jar.SetCookies(su, hc.Jar.Cookies(ou))
@@ -216,7 +266,7 @@ func dialSocket(t *testing.T, site *httptest.Server, hc *http.Client, origin str
 func TestSocketOrigin(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	u, _ := url.Parse(site.URL)
 	tests := []struct {
 		name   string
@@ -265,7 +315,7 @@ func TestSocketWithoutSession(t *testing.T) {
 func TestSocketSendsWindowAndSurvivesBadFrames(t *testing.T) {
 	site := newSite(t)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	c, _, err := dialSocket(t, site, hc, site.URL)
 	if err != nil {
 		t.Fatal(err)

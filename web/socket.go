@@ -28,6 +28,11 @@ const writeTimeout = 10 * time.Second
 // (30 s by default).
 type keepAlive struct{ every, timeout time.Duration }
 
+// keepAlive is how this server pings its page sockets.
+func (s *Server) keepAlive() keepAlive {
+	return keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout}
+}
+
 func (k keepAlive) orDefaults() keepAlive {
 	if k.every <= 0 {
 		k.every = 20 * time.Second
@@ -83,7 +88,7 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 		if f.Status != "delivered" && f.Status != "seen" {
 			return f, fmt.Errorf("%w: report status %q", errFrame, f.Status)
 		}
-		if len(f.Items) == 0 || len(f.Items) > 1000 {
+		if len(f.Items) == 0 || len(f.Items) > MaxReportItems {
 			return f, fmt.Errorf("%w: report of %d items", errFrame, len(f.Items))
 		}
 	case "typing":
@@ -196,7 +201,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// or the relay let the tab go (Wait).
 	go func() {
 		defer s.pages.Done()
-		servePage(conn, tab, keepAlive{every: s.cfg.PingInterval, timeout: s.cfg.PingTimeout}, s.cfg.Metrics, func(ctx context.Context) {
+		servePage(conn, tab, s.keepAlive(), s.cfg.Metrics, func(ctx context.Context) {
 			s.readTab(ctx, conn, tab)
 		})
 		tab.Detach()

@@ -48,7 +48,7 @@ func TestPageSocketStall(t *testing.T) {
 
 	site, mgr := newStallSite(t, cfg)
 	hc := client(t)
-	get(t, hc, site.URL+"/")
+	startSession(t, site, hc)
 	proxy, err := faultproxy.New(context.Background(), strings.TrimPrefix(site.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -182,9 +182,13 @@ func promQuantile(q float64, bs []bucket) float64 {
 	return bs[len(bs)-1].le
 }
 
-// scrapeMetrics fetches base/metrics. A 404 is not an error: the process
-// has no metrics (nil scrape).
+// scrapeMetrics fetches base/metrics, base being a window's -debug-addr
+// (the window serves its metrics there only). No base, or a 404, is not an
+// error: the process has no metrics (nil scrape).
 func scrapeMetrics(ctx context.Context, hc *http.Client, base string) (scrape, error) {
+	if base == "" {
+		return nil, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/metrics", nil)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)

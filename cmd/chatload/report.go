@@ -165,7 +165,7 @@ func (m *meter) snap(what string) snapshot {
 	for i, w := range m.p.windows {
 		ws := &s.windows[i]
 		ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
-		sc, err := scrapeMetrics(ctx, m.hc, w.url)
+		sc, err := scrapeMetrics(ctx, m.hc, w.debugURL)
 		cancel()
 		if err != nil {
 			where := what
@@ -233,7 +233,7 @@ func (m *meter) windowCPU(w *node) float64 {
 	// A window chatload did not start: its process collector.
 	ctx, cancel := context.WithTimeout(m.ctx, 20*time.Second)
 	defer cancel()
-	if sc, err := scrapeMetrics(ctx, m.hc, w.url); err == nil {
+	if sc, err := scrapeMetrics(ctx, m.hc, w.debugURL); err == nil {
 		if v, ok := sc.Get("process_cpu_seconds_total"); ok {
 			return v
 		}

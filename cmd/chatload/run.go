@@ -128,7 +128,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Uint64Var(&c.nofile, "nofile", 0, "open-file limit to set for chatload and its children (0: 1000 + the most of one process: 2 per session of a window, 1 per session for chatload and the service; when above the current one); raising the hard limit needs CAP_SYS_RESOURCE")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 30*time.Second, "after the ramp, how long to wait for conversations to open and be accepted while none progresses")
-	fs.BoolVar(&c.pprof, "pprof", true, "start the window with -debug-addr: a GC is forced (/debug/pprof/heap?gc=1) before memory is measured, and profiles can be taken")
+	fs.BoolVar(&c.pprof, "pprof", true, "start the window with -debug-addr, where its metrics are served: a GC is forced (/debug/pprof/heap?gc=1) before memory is measured, and profiles can be taken")
 	fs.StringVar(&c.windowDebug, "window-debug", "", "with -window: the running window's -debug-addr URL (for the forced GC and profiles)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the window during the measure phase to this file (needs -pprof)")
 	fs.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the window with the sessions held idle to this file (needs -pprof)")

@@ -185,31 +185,42 @@ func (s *session) setConn(c *websocket.Conn) {
 	s.mu.Unlock()
 }
 
-// load is the page load: GET / sets the session cookie. Its connection is
-// closed after the answer: the socket's upgrade cannot reuse it (Go's
-// transport keeps HTTP/1-only upgrade requests apart from other idle
-// connections), and a browser closes an idle connection after a while,
-// while the window keeps one open as long as the client does. A session
-// held idle is its socket alone.
+// load is the page load (GET /), then what chat.js does before the
+// customer's first message: POST /session, which sets the session cookie.
+// Their connections are closed after the answer: the socket's upgrade
+// cannot reuse them (Go's transport keeps HTTP/1-only upgrade requests
+// apart from other idle connections), and a browser closes an idle
+// connection after a while, while the window keeps one open as long as
+// the client does. A session held idle is its socket alone.
 func (s *session) load(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(lctx, http.MethodGet, s.base.String()+"/", nil)
+	if err := s.request(lctx, http.MethodGet, "/", http.StatusOK); err != nil {
+		return err
+	}
+	return s.request(lctx, http.MethodPost, "/session", http.StatusNoContent)
+}
+
+// request makes one request of the page, from its origin, and wants the
+// status want.
+func (s *session) request(ctx context.Context, method, path string, want int) error {
+	req, err := http.NewRequestWithContext(ctx, method, s.base.String()+path, nil)
 	if err != nil {
 		return err
 	}
 	req.Close = true
+	req.Header.Set("Origin", s.base.Scheme+"://"+s.base.Host)
 	resp, err := s.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET /: %w", err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /: %s", resp.Status)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	if err != nil {
-		return fmt.Errorf("GET /: %w", err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/chatwindow/chatwindow/internal/demobot"
 )
 
@@ -36,8 +34,7 @@ func TestBrowserDemoBot(t *testing.T) {
 
 	p := newCustomer(t)
 	p.focusEmulation()
-	p.do("load the window", chromedp.Navigate(own.chatURL+"/"))
-	p.waitConnected()
+	p.load(own.chatURL + "/")
 	p.typeAndSend("hello")
 	p.waitJS("the bot's greeting", agentSays(demobot.GreetingText))
 	p.waitJS("quick replies under it", `!!document.querySelector('[data-testid="quick-replies"] [data-testid="quick-reply"]')`)

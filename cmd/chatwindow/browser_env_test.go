@@ -238,6 +238,12 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // tail returns the last n lines.
 func (b *lockedBuffer) tail(n int) string {
 	b.mu.Lock()

@@ -43,8 +43,7 @@ func TestBrowserTwoNodes(t *testing.T) {
 	// The first tab starts the conversation; the second, the one the
 	// customer looks at (focused), joins it from the other node.
 	first := newCustomer(t)
-	first.do("load the window", chromedp.Navigate(lb.URL+"/"))
-	first.waitConnected()
+	first.load(lb.URL + "/")
 	first.typeAndSend("Hello from two nodes")
 	first.waitJS("the first message sent", `!!document.querySelector('[data-testid="message"][data-from="consumer"][data-seq][data-dialog-id]')`)
 	convID := eval[string](first, `document.querySelector('[data-testid="message"][data-from="consumer"]').dataset.dialogId`)
@@ -53,8 +52,7 @@ func TestBrowserTwoNodes(t *testing.T) {
 
 	second := first.secondTab()
 	second.focusEmulation()
-	second.do("load the window", chromedp.Navigate(lb.URL+"/"))
-	second.waitConnected()
+	second.load(lb.URL + "/")
 	if a, b := lb.sockets(0), lb.sockets(1); a != 1 || b != 1 {
 		t.Fatalf("the proxy sent %d and %d sockets to the nodes, want one each", a, b)
 	}

@@ -170,10 +170,22 @@ func (p *tab) waitJS(what, expr string) {
 	}
 }
 
-// open loads the chat window and waits for its socket to be up.
+// open loads the chat window and waits until it is ready: its socket up,
+// or, for a visitor with no identity yet, the page ready for the first
+// message (which asks for the identity and opens the socket).
 func (p *tab) open() {
 	p.t.Helper()
-	p.do("load the chat window", chromedp.Navigate(env.chatURL+"/"))
+	p.load(env.chatURL + "/")
+}
+
+// load loads the window at u and waits until it is ready (see open).
+func (p *tab) load(u string) {
+	p.t.Helper()
+	p.do("load the chat window", chromedp.Navigate(u))
+	if eval[bool](p, `!!document.querySelector('main[data-start]:not([ws-connect])')`) {
+		p.waitJS("the anonymous window ready", `typeof htmx !== "undefined" && document.readyState === "complete"`)
+		return
+	}
 	p.waitConnected()
 }
 

@@ -59,7 +59,8 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
 	secureFlag := fs.String("secure", envOr(getenv, "CHATWINDOW_SECURE", "auto"), "the window is reached over HTTPS (a proxy in front terminates TLS): Secure cookies, https page origins; auto: unless it listens on loopback")
-	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none; /metrics is also on -addr)")
+	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none)")
+	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,6 +76,12 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	if *secureFlag != "auto" {
 		if secure, err = strconv.ParseBool(*secureFlag); err != nil {
 			return fmt.Errorf("-secure %q: want auto, true or false", *secureFlag)
+		}
+	}
+	qa := *account == ""
+	if *qaFlag != "auto" {
+		if qa, err = strconv.ParseBool(*qaFlag); err != nil {
+			return fmt.Errorf("-qa %q: want auto, true or false", *qaFlag)
 		}
 	}
 	proxies, err := cidrs(*trusted)
@@ -100,6 +107,15 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	defer stopService()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+
+	// The window's listener comes first: the agent console lets exactly its
+	// origin frame it (the QA view).
+	winLn, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	defer winLn.Close()
+	window := "http://" + displayAddr(winLn.Addr().String(), *addr)
 
 	hc := &http.Client{Timeout: 15 * time.Second}
 	// consoleURL is the agent console's URL, framed by the QA view (/qa)
@@ -129,7 +145,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		*csds = "http://" + ln.Addr().String()
 		fmt.Fprintf(stdout, "messaging service on %s (account %s; agent \"agent\", password %s)\n", *csds, *account, password)
 		// The agent console is served by the embedded service's listener.
-		h, desks, err := withConsole(ctx, logger, hc, *csds, *account, keys, !isLoopback(*simAddr), svc)
+		h, desks, err := withConsole(ctx, logger, hc, *csds, *account, keys, !isLoopback(*simAddr), originsOf(winLn.Addr(), *addr, secure), svc)
 		if err != nil {
 			ln.Close()
 			return err
@@ -167,8 +183,8 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	mx := metrics.New()
 	mgr := relay.NewManager(ctx, relay.Config{
 		Metrics: mx,
-		// The QA view's protocol inspector is for the embedded service.
-		NoInspector: !embedded,
+		// The QA view's protocol inspector records only where it is served.
+		NoInspector: !qa,
 		Logger:      logger.With("component", "relay"),
 		Renderer:    web.Renderer(),
 		Grace:       *grace,
@@ -213,6 +229,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		Secure:         secure,
 		Signup:         signup,
 		ConsoleURL:     consoleURL,
+		QA:             qa,
 		FrameAncestors: *frameAncestors,
 		TrustedProxies: proxies,
 		Metrics:        mx,
@@ -220,13 +237,8 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
-	}
-	window := "http://" + displayAddr(ln.Addr().String(), *addr)
 	fmt.Fprintf(stdout, "chat window on %s\n", window)
-	if embedded {
+	if qa {
 		fmt.Fprintf(stdout, "QA view on %s/qa\n", window)
 	}
 	if embedded && *botDelay > 0 {
@@ -238,7 +250,6 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	if *debugAddr != "" {
 		dln, err := net.Listen("tcp", *debugAddr)
 		if err != nil {
-			ln.Close()
 			return fmt.Errorf("listen %s: %w", *debugAddr, err)
 		}
 		fmt.Fprintf(stdout, "metrics and pprof on http://%s/\n", displayAddr(dln.Addr().String(), *debugAddr))
@@ -251,7 +262,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 			}
 		}()
 	}
-	err = serve(interrupted, logger, ln, srv, func() {})
+	err = serve(interrupted, logger, winLn, srv, func() {})
 	// The listener is closed: publish what is due, let the tabs go.
 	dctx, stopDrain := context.WithTimeout(context.Background(), drainTimeout)
 	if derr := mgr.Shutdown(dctx); derr != nil {
@@ -321,6 +332,29 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// originsOf is the CSP source list of the window listening on bound (asked
+// for as asked): the agent console lets exactly these frame it (the QA
+// view). On loopback the page may be opened under any of its loopback
+// names (the QA view frames the console under the page's), so each is
+// listed, with the window's port; nothing else on the machine is.
+func originsOf(bound net.Addr, asked string, secure bool) string {
+	scheme := "http"
+	if secure {
+		scheme = "https"
+	}
+	host, _, _ := net.SplitHostPort(asked)
+	_, port, _ := net.SplitHostPort(bound.String())
+	hosts := []string{host}
+	if host == "" || isLoopback(asked) {
+		hosts = []string{"localhost", "127.0.0.1", "[::1]"}
+	}
+	out := []string{"'self'"}
+	for _, h := range hosts {
+		out = append(out, scheme+"://"+net.JoinHostPort(strings.Trim(h, "[]"), port))
+	}
+	return strings.Join(out, " ")
+}
+
 // displayAddr keeps the name the person asked for (localhost) with the
 // port actually bound.
 func displayAddr(bound, asked string) string {
@@ -364,6 +398,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	botDelay := fs.Duration("bot-delay", 0, "run the demo bot: it takes a ring nobody took within this delay (0: no bot)")
 	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (protocol.md §7); raise it for load tests that drive one agent socket hard")
 	rateBurst := fs.Int("rate-burst", 200, "the burst each socket may send above -rate-limit")
+	consoleAncestors := fs.String("console-frame-ancestors", envOr(getenv, "CHATWINDOW_CONSOLE_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the agent console: the chat window's exact origin, for its QA view (e.g. http://localhost:8080)")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
@@ -430,7 +465,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	h, desks, err := withConsole(ctx, logger, hc, base, *account, keys, scheme == "https" || !isLoopback(*addr), svc)
+	h, desks, err := withConsole(ctx, logger, hc, base, *account, keys, scheme == "https" || !isLoopback(*addr), *consoleAncestors, svc)
 	if err != nil {
 		ln.Close()
 		return err
@@ -461,7 +496,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 // console's agents reach the service at base through the messaging client,
 // like any client (with hc, which trusts the service's certificate). Its
 // desks live until ctx ends; the caller waits for them.
-func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base, account string, keys [][]byte, secure bool, svc http.Handler) (http.Handler, *console.Manager, error) {
+func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base, account string, keys [][]byte, secure bool, frameAncestors string, svc http.Handler) (http.Handler, *console.Manager, error) {
 	desks := console.NewManager(ctx, console.Config{
 		Logger:   logger.With("component", "console"),
 		Renderer: web.ConsoleRenderer(),
@@ -481,10 +516,7 @@ func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base
 		return nil, nil, err
 	}
 	con, err := web.NewConsole(logger.With("component", "console-web"), web.ConsoleConfig{
-		SessionKeys: keys, Secure: secure,
-		// The QA view frames the console from the chat window's origin,
-		// another port on loopback.
-		FrameAncestors: "'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*",
+		SessionKeys: keys, Secure: secure, FrameAncestors: frameAncestors,
 	}, assets, desks)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent console: %w", err)

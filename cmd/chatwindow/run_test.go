@@ -222,26 +222,93 @@ func TestSessionKeys(t *testing.T) {
 
 // TestWindowOnAccount: with LP_ACCOUNT the window finds its hosts through
 // LP_CSDS, as against LivePerson; here against `chatwindow simulate`.
+// TestWindowOnAccount: on an account (here a `simulate`), the window
+// signs a visitor up only when they first write (POST /session), never on
+// a page load; it serves no QA view and no metrics on its port (those are
+// for -debug-addr).
 func TestWindowOnAccount(t *testing.T) {
-	sim, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", "12345678")
+	var simLog lockedBuffer
+	sim, _ := startRunLog(t, nil, &simLog, "simulate", "-addr", "127.0.0.1:0", "-account", "12345678")
 	base := sim.wait(t, listening, 10*time.Second)
 	win, stop := startRunEnv(t, map[string]string{
-		"LP_ACCOUNT": "12345678", "LP_CSDS": base, "CHATWINDOW_ADDR": "127.0.0.1:0",
+		"LP_ACCOUNT": "12345678", "LP_CSDS": base, "CHATWINDOW_ADDR": "127.0.0.1:0", "CHATWINDOW_DEBUG_ADDR": "127.0.0.1:0",
 	})
 	page := win.wait(t, regexp.MustCompile(`chat window on (\S+)`), 10*time.Second)
+	debug := win.wait(t, regexp.MustCompile(`metrics and pprof on (\S+)/`), 10*time.Second)
 	if strings.Contains(win.String(), "messaging service on") {
 		t.Error("started the embedded service although LP_ACCOUNT is set")
 	}
-	resp, err := http.Get(page + "/")
+	signups := func() int { return strings.Count(simLog.String(), "consumer signed up") }
+	for range 10 {
+		resp, err := http.Get(page + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Set-Cookie") != "" {
+			t.Errorf("GET / = %s, Set-Cookie %q; want a page and no session", resp.Status, resp.Header.Get("Set-Cookie"))
+		}
+	}
+	if n := signups(); n != 0 {
+		t.Errorf("10 page loads signed up %d consumers at the service, want 0", n)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	if resp := startSessionAt(t, hc, page); !strings.Contains(resp.Header.Get("Set-Cookie"), "chatwindow=") {
+		t.Errorf("POST /session set no session cookie")
+	}
+	waitFor(t, "the signup logged", func() bool { return signups() == 1 })
+	for _, path := range []string{"/qa", "/qa/ws", "/metrics", "/debug/pprof/"} {
+		resp, err := hc.Get(page + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on the window's port = %s, want 404", path, resp.Status)
+		}
+	}
+	resp, err := http.Get(debug + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Set-Cookie"), "chatwindow=") {
-		t.Errorf("GET / = %s, Set-Cookie %q; want a page and a session (signed up at the service)", resp.Status, resp.Header.Get("Set-Cookie"))
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /metrics on -debug-addr = %s", resp.Status)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("window stopped with %v", err)
+	}
+}
+
+// startSessionAt does what chat.js does before a visitor's first message:
+// POST /session, which sets the session cookie.
+func startSessionAt(t *testing.T, hc *http.Client, page string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, page+"/session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /session = %s, want 204", resp.Status)
+	}
+	return resp
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -316,11 +383,7 @@ func TestWindowStopsCleanly(t *testing.T) {
 	page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := hc.Get(page + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	startSessionAt(t, hc, page)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(page, "http")+"/ws", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Origin": {page}}})
@@ -370,11 +433,7 @@ func TestSecureBehindProxy(t *testing.T) {
 			out, stop := startRun(t, "-addr", "127.0.0.1:0", "-bot-delay", "0", "-secure", tc.secure)
 			defer stop()
 			page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
-			resp, err := http.Get(page)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp := startSessionAt(t, http.DefaultClient, page)
 			cookie := resp.Header.Get("Set-Cookie")
 			if got := strings.Contains(cookie, "Secure"); got != tc.wantSecure {
 				t.Errorf("cookie %q: Secure %v, want %v", cookie, got, tc.wantSecure)
@@ -403,5 +462,35 @@ func TestSecureBehindProxy(t *testing.T) {
 				t.Errorf("socket from %s: %s, want 101", origin, ws.Status)
 			}
 		})
+	}
+}
+
+// TestConsoleFraming: the embedded agent console may be framed by the chat
+// window's own origin only (its QA view), not by any page on the machine;
+// `simulate` alone allows only itself unless told the window's origin.
+func TestConsoleFraming(t *testing.T) {
+	out, _ := startRun(t, "-addr", "localhost:0", "-bot-delay", "0")
+	page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+	console := out.wait(t, regexp.MustCompile(`agent console on (\S+)`), 15*time.Second)
+	port := page[strings.LastIndex(page, ":")+1:]
+	want := "frame-ancestors 'self' http://localhost:" + port + " http://127.0.0.1:" + port + " http://[::1]:" + port
+	sim, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0")
+	simBase := sim.wait(t, listening, 10*time.Second)
+	told, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-console-frame-ancestors", "https://chat.example")
+	toldBase := told.wait(t, listening, 10*time.Second)
+	for _, tc := range []struct{ name, url, want string }{
+		{"embedded", console, want},
+		{"simulate", simBase + "/agent/", "frame-ancestors 'self'"},
+		{"simulate told the window's origin", toldBase + "/agent/", "frame-ancestors https://chat.example"},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.HasSuffix(csp, tc.want) || strings.Contains(csp, "*") {
+			t.Errorf("%s: the console's CSP is %q, want it to end with %q and have no wildcard", tc.name, csp, tc.want)
+		}
 	}
 }

@@ -103,8 +103,7 @@ func TestScreenshots(t *testing.T) {
 
 	// Sent: the customer's first message, nobody has it yet.
 	cust := screenshotTab(t, 480, 720)
-	cust.do("load the chat window", chromedp.Navigate(chatURL+"/"))
-	cust.waitConnected()
+	cust.load(chatURL + "/")
 	const first = "Hi! I ordered a desk lamp last week (order 4711)."
 	cust.typeAndSend(first)
 	firstEl := consumerMessage(first)

@@ -24,6 +24,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/ratelog"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/sender"
 )
@@ -132,6 +133,8 @@ type Config struct {
 	TypingTimeout time.Duration
 	// TabBuffer bounds each tab's outbox; a slower tab is dropped.
 	TabBuffer int
+	// MaxTabs bounds a desk's tabs; one more is refused (TooMany).
+	MaxTabs int
 	// Now is the clock for local message times.
 	Now func() time.Time
 }
@@ -154,6 +157,9 @@ func (c *Config) defaults() {
 	}
 	if c.TabBuffer == 0 {
 		c.TabBuffer = 128
+	}
+	if c.MaxTabs == 0 {
+		c.MaxTabs = 16
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -349,14 +355,16 @@ type Desk struct {
 	up      Upstream
 	inbox   *Inbox
 	tracker *receipts.Tracker // nil until the agent's ids are known
-	tabs    map[*Tab]struct{}
-	cmds    chan any
-	results chan func()
-	ops     *sender.Queue
-	ready   chan error // SignIn's answer: nil once open, or why not
-	readied bool
-	ended   chan struct{}
-	cancel  context.CancelFunc
+	// refusals limits the log lines of refused reports (made on the first).
+	refusals *ratelog.Limiter
+	tabs     map[*Tab]struct{}
+	cmds     chan any
+	results  chan func()
+	ops      *sender.Queue
+	ready    chan error // SignIn's answer: nil once open, or why not
+	readied  bool
+	ended    chan struct{}
+	cancel   context.CancelFunc
 
 	conn        string
 	wasOpen     bool
@@ -791,6 +799,11 @@ func (d *Desk) command(c any) {
 	case viewCmd:
 		c.reply <- d.view("", true)
 	case attachCmd:
+		if len(d.tabs) >= d.cfg.MaxTabs {
+			d.log.Warn("tab refused: the desk has enough", "tabs", len(d.tabs))
+			c.t.End(outbox.TooMany)
+			return
+		}
 		d.tabs[c.t] = struct{}{}
 		d.graceTimer.Stop()
 		d.sendDesk(c.t)
@@ -957,14 +970,26 @@ func (d *Desk) report(status string, items []Item) {
 	if d.tracker == nil {
 		return
 	}
+	var refused int
+	var first error
+	defer func() {
+		if refused > 0 {
+			d.logRefused("report refused", "status", status, "refused", refused, "items", len(items), "error", first)
+		}
+	}()
+	refuse := func(err error) {
+		if refused++; first == nil {
+			first = err
+		}
+	}
 	for _, it := range items {
 		t, ok := d.inbox.ThreadOf(it.DialogID)
 		if !ok {
-			d.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "error", receipts.ErrUnknownDialog)
+			refuse(fmt.Errorf("report %s: %w", it.DialogID, receipts.ErrUnknownDialog))
 			continue
 		}
 		if from, known := t.Kind(it.DialogID, it.Seq); known && from != FromConsumer {
-			d.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "seq", it.Seq, "error", "not the consumer's message")
+			refuse(fmt.Errorf("report %s %d: not the consumer's message", it.DialogID, it.Seq))
 			continue
 		}
 		var err error
@@ -977,7 +1002,7 @@ func (d *Desk) report(status string, items []Item) {
 			err = fmt.Errorf("unknown report %q", status)
 		}
 		if err != nil {
-			d.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "seq", it.Seq, "error", err)
+			refuse(err)
 			continue
 		}
 		if status == "seen" {
@@ -987,6 +1012,18 @@ func (d *Desk) report(status string, items []Item) {
 		}
 	}
 	d.armFlush()
+}
+
+// logRefused logs something a tab sent that was refused: one line per
+// frame, and no more than refusals allows; the next line written says how
+// many were not.
+func (d *Desk) logRefused(msg string, args ...any) {
+	if d.refusals == nil {
+		d.refusals = ratelog.New(10*time.Second, 5)
+	}
+	if ok, skipped := d.refusals.Allow(); ok {
+		d.log.Info(msg, append(args, "not_logged_before", skipped)...)
+	}
 }
 
 func (d *Desk) armFlush() {

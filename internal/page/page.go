@@ -222,6 +222,43 @@ func (t *Tab) Reporting() bool {
 }
 
 // load is a page load: GET / and a new socket.
+// start asks for the customer's identity as chat.js does (a POST from the
+// window's origin to path) and returns the window loaded again with it.
+func (t *Tab) start(ctx context.Context, path string) (*goquery.Document, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base.String()+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("page: %w", err)
+	}
+	req.Header.Set("Origin", t.origin)
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("page: start %s: %w", req.URL, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return nil, fmt.Errorf("page: start %s: %s", req.URL, resp.Status)
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, t.base.String()+"/", nil)
+	if err != nil {
+		return nil, fmt.Errorf("page: %w", err)
+	}
+	resp, err = t.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("page: load %s: %w", req.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, resp.Body)
+		return nil, fmt.Errorf("page: load %s: %s", req.URL, resp.Status)
+	}
+	doc, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("page: parse %s: %w", req.URL, err)
+	}
+	return doc, nil
+}
+
 func (t *Tab) load(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base.String()+"/", nil)
 	if err != nil {
@@ -239,6 +276,14 @@ func (t *Tab) load(ctx context.Context) error {
 	doc, err := goquery.NewDocumentFromReader(resp.Body)
 	if err != nil {
 		return fmt.Errorf("page: parse %s: %w", req.URL, err)
+	}
+	if main := doc.Find("main[data-start]:not([ws-connect])"); main.Length() > 0 {
+		// An anonymous window: before the customer's first message, chat.js
+		// asks for an identity; the tab does so at once, and loads the
+		// window it then has.
+		if doc, err = t.start(ctx, main.AttrOr("data-start", "")); err != nil {
+			return err
+		}
 	}
 	markReported(doc)
 	conn, err := t.dial(ctx)

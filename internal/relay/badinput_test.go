@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
@@ -664,5 +666,66 @@ func TestBadInputReports(t *testing.T) {
 		if e.Originator() == self {
 			t.Errorf("the session published into another session's conversation: %+v", e.Event)
 		}
+	}
+}
+
+// lineCounter is a slog handler that counts the lines of each message.
+type lineCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *lineCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[r.Message]++
+	return nil
+}
+func (c *lineCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *lineCounter) WithGroup(string) slog.Handler      { return c }
+
+func (c *lineCounter) count(msg string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[msg]
+}
+
+// TestReportFloodLogsLittle: a page that sends report after report of
+// refused items (50 frames of 200 unknown sequences) gets a few log lines,
+// not one per item: one per frame at most, and a handful per session; the
+// metrics still count every refusal.
+func TestReportFloodLogsLittle(t *testing.T) {
+	lines := &lineCounter{n: map[string]int{}}
+	m := metrics.New()
+	w := newWorld(t, func(_ *simulator.Config, c *relay.Config) {
+		if c != nil {
+			c.Logger, c.Metrics = slog.New(lines), m
+		}
+	})
+	id := w.identity(t)
+	rt, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, false)
+	items := make([]relay.Item, 200)
+	for i := range items {
+		items[i] = relay.Item{DialogID: "no-such-dialog", Seq: int64(i)}
+	}
+	for range 50 {
+		rt.Report("seen", items)
+	}
+	// A barrier: the session has handled every report before the view.
+	if _, ok := w.mgr.View(id.SessionID); !ok {
+		t.Fatal("no session")
+	}
+	if n := lines.count("report refused"); n < 1 || n > 5 {
+		t.Errorf("%d lines of refused reports for 50 frames of 200 items, want 1 to 5", n)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `chatwindow_receipts_refused_total{reason="unknown_dialog"} 10000`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("the metrics lack %q", want)
 	}
 }

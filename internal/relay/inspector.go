@@ -145,6 +145,8 @@ type Watch struct {
 	ended <-chan struct{}
 	last  int64
 	once  sync.Once
+	// release tells the session the watch is gone (set by Manager.Inspect).
+	release func()
 }
 
 func (in *Inspector) watch(ended <-chan struct{}) *Watch {
@@ -178,12 +180,15 @@ func (w *Watch) Next() (frames []Frame, missed int64) {
 	return frames, missed
 }
 
-// Close stops the watch.
+// Close stops the watch and lets its place among the session's pages go.
 func (w *Watch) Close() {
 	w.once.Do(func() {
 		w.in.mu.Lock()
 		delete(w.in.watches, w)
 		w.in.mu.Unlock()
+		if w.release != nil {
+			w.release()
+		}
 	})
 }
 
@@ -234,18 +239,41 @@ func rawID(b json.RawMessage) string {
 
 // Inspect returns a watch on the frames of the session of id, starting the
 // session (and its upstream) if it is not running, as a tab would: the QA
-// page may open its inspector before its window.
+// page may open its inspector before its window. A watch is a page of the
+// session like a tab: it counts against MaxTabs (ErrTooManyTabs) and keeps
+// the session from ending while it is open; Close lets it go.
 func (m *Manager) Inspect(id Identity) (*Watch, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	s, err := m.sessionLocked(id)
+	m.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	if s.insp == nil {
 		return nil, errors.New("inspect: the session records no frames")
 	}
-	return s.insp.watch(s.ended), nil
+	reply := make(chan error, 1)
+	select {
+	case s.cmds <- watchCmd{reply}:
+	case <-s.ended:
+		return nil, errors.New("inspect: session ended")
+	}
+	select {
+	case err := <-reply:
+		if err != nil {
+			return nil, fmt.Errorf("inspect: %w", err)
+		}
+	case <-s.ended:
+		return nil, errors.New("inspect: session ended")
+	}
+	w := s.insp.watch(s.ended)
+	w.release = func() {
+		select {
+		case s.cmds <- unwatchCmd{}:
+		case <-s.ended:
+		}
+	}
+	return w, nil
 }
 
 // eventSummary is what a summary shows of an event.

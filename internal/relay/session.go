@@ -22,6 +22,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/ratelog"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/sender"
 )
@@ -222,6 +223,41 @@ func (m *Manager) View(sessionID string) (View, bool) {
 	}
 }
 
+// Forget ends the session of id for good, as the customer asked ("end the
+// conversation and forget me"): its open conversation is closed, its tabs
+// are told and let go without reconnecting, and it leaves the manager at
+// once (the web layer drops the cookie). A session not running on this node
+// is started for it, so that a conversation its customer opened elsewhere
+// is closed too. Forget returns once the session has ended (within
+// forgetWait), or with ctx's error.
+func (m *Manager) Forget(ctx context.Context, id Identity) error {
+	m.mu.Lock()
+	s, err := m.sessionLocked(id)
+	if err == nil {
+		delete(m.sessions, id.SessionID)
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	select {
+	case s.cmds <- forgetCmd{}:
+	case <-s.ended:
+		return nil
+	}
+	select {
+	case <-s.ended:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("forget: %w", ctx.Err())
+	}
+}
+
+// forgetWait bounds how long a forgotten session waits for its open
+// conversation to be closed (the connection may be down) before it ends
+// anyway.
+const forgetWait = 5 * time.Second
+
 // Sessions is the number of live sessions.
 func (m *Manager) Sessions() int {
 	m.mu.Lock()
@@ -346,6 +382,14 @@ type Session struct {
 	followed    map[string]bool
 	nextLocal   int
 	creating    bool // a conversation request is in flight
+	// watches counts the open inspector watches (pages like tabs).
+	watches int
+	// endReason is what the tabs are told when the session ends: Detached
+	// (they reconnect) unless the customer asked to be forgotten.
+	endReason outbox.Reason
+	// forgetting: the customer asked to be forgotten; forgetClosing: the
+	// conversation's close for it is on its way.
+	forgetting, forgetClosing bool
 	// coalescing: broadcast merges into pending (see maxCoalesced).
 	coalescing   bool
 	pending      Change
@@ -359,6 +403,9 @@ type Session struct {
 	// since is when the upstream frame behind the change being made was
 	// read (zero for changes no upstream frame caused): relay latency.
 	since time.Time
+	// refusals limits the log lines of what the tabs sent that was
+	// refused (made on the first).
+	refusals *ratelog.Limiter
 	// reportedAt is when each receipt now due was first reported (receipt
 	// latency, measured when the service answers its publish).
 	reportedAt map[receiptKey]time.Time
@@ -447,10 +494,17 @@ type (
 		index    int
 		text     string
 	}
-	closeCmd struct{}
-	rateCmd  struct{ n int }
-	newCmd   struct{}
+	closeCmd   struct{}
+	rateCmd    struct{ n int }
+	newCmd     struct{}
+	watchCmd   struct{ reply chan error }
+	unwatchCmd struct{}
+	forgetCmd  struct{}
 )
+
+// ErrTooManyTabs refuses a page (a tab or an inspector) to a session that
+// has MaxTabs already.
+var ErrTooManyTabs = errors.New("the session has too many tabs")
 
 func (s *Session) view(withMessages bool) View {
 	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice}
@@ -465,7 +519,7 @@ func (s *Session) loop(ctx context.Context) {
 	defer close(s.ended)
 	defer func() {
 		for t := range s.tabs {
-			t.End(outbox.Detached)
+			t.End(s.endReason)
 			s.cfg.Metrics.TabGone()
 		}
 	}()
@@ -520,7 +574,7 @@ func (s *Session) loop(ctx context.Context) {
 		case <-typingDone:
 			s.broadcast(s.conv.StopTyping())
 		case <-graceDone:
-			if len(s.tabs) == 0 {
+			if s.pages() == 0 {
 				s.log.Debug("session ended after its grace period")
 				s.cancel()
 				return
@@ -562,6 +616,11 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 			s.syncing = false
 			s.armFlush()
 			s.settleUnsure()
+		}
+		if s.forgetting && !s.forgetClosing {
+			// Every conversation the service knows has been shown by
+			// now, and none is open.
+			s.endForgotten()
 		}
 	case messaging.ConversationUpdate:
 		s.conversation(u.Change)
@@ -618,6 +677,9 @@ func (s *Session) conversation(ch protocol.ConversationChange) {
 	s.broadcast(change)
 	if open {
 		s.sendWaiting()
+	}
+	if s.forgetting {
+		s.closeForgotten()
 	}
 }
 
@@ -704,8 +766,8 @@ func (s *Session) command(c any) {
 		s.flushReceipts()
 		s.ops.Push(func(context.Context) func() { return s.cancel })
 	case attachCmd:
-		if len(s.tabs) >= s.cfg.MaxTabs {
-			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs))
+		if s.pages() >= s.cfg.MaxTabs {
+			s.log.Warn("tab refused: the session has enough", "tabs", len(s.tabs), "inspectors", s.watches)
 			c.t.End(outbox.TooMany)
 			s.cfg.Metrics.TabDropped("too_many")
 			return
@@ -725,9 +787,21 @@ func (s *Session) command(c any) {
 			c.t.End(outbox.Detached)
 			s.cfg.Metrics.TabGone()
 		}
-		if len(s.tabs) == 0 {
-			s.graceTimer.Reset(s.cfg.Grace)
+		s.graceIfIdle()
+	case watchCmd:
+		if s.pages() >= s.cfg.MaxTabs {
+			s.log.Warn("inspector refused: the session has enough pages", "tabs", len(s.tabs), "inspectors", s.watches)
+			c.reply <- ErrTooManyTabs
+			return
 		}
+		s.watches++
+		s.graceTimer.Stop()
+		c.reply <- nil
+	case unwatchCmd:
+		s.watches--
+		s.graceIfIdle()
+	case forgetCmd:
+		s.forget()
 	case sendCmd:
 		s.send(c.text)
 	case retryCmd:
@@ -786,10 +860,88 @@ func (s *Session) command(c any) {
 		if s.conv.Phase != PhaseClosed && s.conv.Phase != PhaseRated {
 			return
 		}
-		s.conv.Reset()
-		s.typingTimer.Stop()
+		s.leaveConversation()
 		s.broadcastWindow()
 	}
+}
+
+// forget starts ending the session for good: the open conversation is
+// closed (closeForgotten), or, when the session does not know of one yet,
+// a Sync shows whether the service has one; then endForgotten. forgetWait
+// bounds it all.
+func (s *Session) forget() {
+	if s.forgetting {
+		return
+	}
+	s.forgetting = true
+	s.waiting, s.creating = nil, false
+	results, ended := s.results, s.ended
+	// The timer's goroutine hands the end to the loop, or gives up when
+	// the session ended first.
+	time.AfterFunc(forgetWait, func() {
+		select {
+		case results <- func() {
+			if s.forgetClosing {
+				s.log.Warn("forget: the conversation was not closed in time", "conversation_id", s.conv.ID)
+			}
+			s.endForgotten()
+		}:
+		case <-ended:
+		}
+	})
+	switch {
+	case s.conv.ID != "" && s.conv.Phase == PhaseOpen:
+		s.closeForgotten()
+	case s.conv.ID != "":
+		s.endForgotten() // already closed
+	default:
+		s.ops.Push(func(ctx context.Context) func() {
+			err := s.up.Sync(ctx)
+			if sender.NotSent(err) {
+				return nil
+			}
+			return func() {
+				if err != nil {
+					s.log.Debug("forget: sync", "error", err)
+				}
+			}
+		})
+	}
+}
+
+// closeForgotten closes the open conversation of a session being
+// forgotten, once; the session ends when the service has answered.
+func (s *Session) closeForgotten() {
+	if s.forgetClosing || s.conv.ID == "" || s.conv.Phase != PhaseOpen {
+		return
+	}
+	s.forgetClosing = true
+	id := s.conv.ID
+	s.ops.Push(func(ctx context.Context) func() {
+		err := s.up.CloseConversation(ctx, id)
+		if sender.NotSent(err) {
+			return nil
+		}
+		return func() {
+			if err != nil {
+				s.log.Warn("forget: close conversation", "conversation_id", id, "error", err)
+			}
+			s.endForgotten()
+		}
+	})
+}
+
+// endForgotten ends a forgotten session: its tabs are told, and let go
+// without reconnecting (their cookie is gone).
+func (s *Session) endForgotten() {
+	if s.endReason == outbox.SignedOut {
+		return
+	}
+	s.endReason = outbox.SignedOut
+	s.notice = "This conversation has ended and this device no longer remembers you. Reload the page to start again."
+	s.broadcastWindow()
+	s.log.Info("session forgotten", "tabs", len(s.tabs))
+	s.cancel()
 }
 
 // MaxText bounds a customer's message (the service refuses more than 8 KiB).
@@ -804,7 +956,7 @@ func (s *Session) send(text string) {
 		s.broadcast(Change{Announce: "Your message is too long."})
 		return
 	}
-	if s.conv.Phase == PhaseClosed || s.conv.Phase == PhaseRated {
+	if s.conv.Phase == PhaseClosed || s.conv.Phase == PhaseRated || s.forgetting {
 		return
 	}
 	s.nextLocal++
@@ -883,7 +1035,7 @@ func (s *Session) sendWaiting() {
 func (s *Session) action(c actionCmd) {
 	choice, ch, err := s.conv.Choose(c.dialogID, c.seq, c.index, c.text)
 	if err != nil {
-		s.log.Info("action refused", "dialog_id", c.dialogID, "seq", c.seq, "index", c.index, "error", err)
+		s.logRefused("action refused", "dialog_id", c.dialogID, "seq", c.seq, "index", c.index, "error", err)
 		return
 	}
 	s.broadcast(ch)
@@ -967,15 +1119,24 @@ func (s *Session) checkIdentity() {
 	}
 	s.log.Warn("new identity from the service: the conversation is gone", "conversation_id", s.conv.ID)
 	s.self = sub
-	s.conv = NewConversation(sub)
-	s.tracker = receipts.New(sub)
+	s.leaveConversation()
+	s.notice = "The chat service restarted and this conversation could not be kept. Write to start a new one."
+	s.broadcastWindow()
+}
+
+// leaveConversation drops everything the session kept of its conversation
+// (a new one starts, or the identity changed): the messages, the receipts
+// tracked for its dialogs (a late report on them is then refused, never
+// published against the next conversation), the dialogs followed, and the
+// sends waiting for it.
+func (s *Session) leaveConversation() {
+	s.conv = NewConversation(s.self)
+	s.tracker = receipts.New(s.self)
 	s.reportedAt = nil
 	s.followed = map[string]bool{}
 	s.unsure = map[string]int{}
 	s.waiting, s.creating = nil, false
 	s.typingTimer.Stop()
-	s.notice = "The chat service restarted and this conversation could not be kept. Write to start a new one."
-	s.broadcastWindow()
 }
 
 // maxResends bounds how often a message whose publish had no answer is
@@ -1067,6 +1228,13 @@ func (s *Session) publishChatState(state string) {
 
 func (s *Session) report(status string, items []Item) {
 	now := time.Now()
+	var refused int
+	var first error
+	defer func() {
+		if refused > 0 {
+			s.logRefused("report refused", "status", status, "refused", refused, "items", len(items), "error", first)
+		}
+	}()
 	for _, it := range items {
 		var err error
 		var asks []string // the receipts the report makes due
@@ -1081,7 +1249,9 @@ func (s *Session) report(status string, items []Item) {
 			err = fmt.Errorf("%w %q", errUnknownReport, status)
 		}
 		if err != nil {
-			s.log.Info("report refused", "status", status, "dialog_id", it.DialogID, "seq", it.Seq, "error", err)
+			if refused++; first == nil {
+				first = err
+			}
 			s.cfg.Metrics.ReportRefused(refusal(err))
 			continue
 		}
@@ -1104,6 +1274,24 @@ func (s *Session) report(status string, items []Item) {
 }
 
 var errUnknownReport = errors.New("unknown report")
+
+// logRefused logs something a tab sent that was refused: one line per
+// frame, and no more than refusalLogs allows (a page may send refused
+// reports on purpose); the next line written says how many were not.
+func (s *Session) logRefused(msg string, args ...any) {
+	if s.refusals == nil {
+		s.refusals = ratelog.New(refusalLogEvery, refusalLogBurst)
+	}
+	if ok, skipped := s.refusals.Allow(); ok {
+		s.log.Info(msg, append(args, "not_logged_before", skipped)...)
+	}
+}
+
+// A session logs a refusal at most every refusalLogEvery after a burst.
+const (
+	refusalLogEvery = 10 * time.Second
+	refusalLogBurst = 5
+)
 
 // refusal names why the policy refused a report, for the metrics.
 func refusal(err error) string {
@@ -1255,7 +1443,16 @@ func (s *Session) deliver(t *Tab, b []byte) {
 	t.End(outbox.Slow)
 	s.cfg.Metrics.TabGone()
 	s.cfg.Metrics.TabDropped("slow")
-	if len(s.tabs) == 0 {
+	s.graceIfIdle()
+}
+
+// pages counts what shows the session: its tabs and inspector watches
+// (MaxTabs bounds their sum).
+func (s *Session) pages() int { return len(s.tabs) + s.watches }
+
+// graceIfIdle starts the grace period once no page shows the session.
+func (s *Session) graceIfIdle() {
+	if s.pages() == 0 {
 		s.graceTimer.Reset(s.cfg.Grace)
 	}
 }

@@ -222,7 +222,23 @@ func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
 				}
 				tb.apply(rt, f, seen)
 			case <-rt.Done():
-				return
+				// What went out before the end (a signed-out tab's last
+				// window) is read too.
+				select {
+				case <-pipe.Ended:
+				case <-time.After(5 * time.Second):
+				}
+				for {
+					select {
+					case fr := <-pipe.C:
+						var f frame
+						if err := json.Unmarshal(fr.Data, &f); err == nil {
+							tb.apply(rt, f, seen)
+						}
+					default:
+						return
+					}
+				}
 			}
 		}
 	}()

@@ -1,12 +1,14 @@
 package relay_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/simulator"
 )
 
 // TestSendCutInFlight: the customer's message is in flight when the
@@ -84,4 +86,51 @@ func TestTabCap(t *testing.T) {
 		t.Error("a tab after one left was refused")
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// TestTabCapCountsInspectors: the QA inspector's watches are pages of the
+// session like its tabs: MaxTabs bounds them together, and a watch closed
+// frees its place.
+func TestTabCapCountsInspectors(t *testing.T) {
+	w := newWorld(t, func(_ *simulator.Config, c *relay.Config) {
+		if c != nil {
+			c.MaxTabs = 3
+		}
+	})
+	id := w.identity(t)
+	rt, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTab(t, rt, false)
+	var watches []*relay.Watch
+	for range 2 {
+		wt, err := w.mgr.Inspect(id)
+		if err != nil {
+			t.Fatalf("inspector within the cap: %v", err)
+		}
+		watches = append(watches, wt)
+	}
+	if _, err := w.mgr.Inspect(id); !errors.Is(err, relay.ErrTooManyTabs) {
+		t.Errorf("a 4th page as an inspector: %v, want ErrTooManyTabs", err)
+	}
+	extra, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-extra.Done():
+		if r, _ := extra.Reason(); r != outbox.TooMany {
+			t.Error("a 4th page as a tab ended, but not as too many")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a 4th page as a tab was taken")
+	}
+	watches[0].Close()
+	wt, err := w.mgr.Inspect(id)
+	if err != nil {
+		t.Fatalf("an inspector after one closed: %v", err)
+	}
+	wt.Close()
+	watches[1].Close()
 }
