@@ -91,6 +91,42 @@ func TestDeadlinesCutTricklingBody(t *testing.T) {
 	}
 }
 
+// TestDeadlinesCutSlowReader: a client that does not read its response
+// holds the handler's write until the response deadline; then the write
+// fails with a timeout, the handler ends, and the connection is closed.
+func TestDeadlinesCutSlowReader(t *testing.T) {
+	wrote := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Far more than the sockets' buffers hold.
+		chunk := make([]byte, 64<<10)
+		var err error
+		for i := 0; i < 1<<10 && err == nil; i++ {
+			_, err = w.Write(chunk)
+		}
+		wrote <- err
+	})
+	srv := httptest.NewServer(connlimit.Deadlines(h, deadline, deadline))
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case err := <-wrote:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the handler's write: %v, want a timeout", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("after %s the handler still writes to a client that does not read", waitLimit)
+	}
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := io.Copy(io.Discard, c); isTimeout(err) {
+		t.Fatalf("the connection stays open: %v", err)
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
