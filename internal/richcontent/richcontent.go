@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode"
+
+	"github.com/chatwindow/chatwindow/internal/bidi"
 )
 
 // Limits on what a parse keeps. Input beyond them is cut, never refused:
@@ -475,14 +477,10 @@ func joinNonEmpty(a, b string) string {
 	return a + " " + b
 }
 
-// isBidiControl reports the explicit direction overrides and isolates,
-// which could make a title read differently from what it is.
-func isBidiControl(r rune) bool {
-	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
 // clean makes s valid UTF-8 without control characters (newlines and tabs
-// kept) or direction overrides, trimmed and cut to MaxText runes.
+// kept) or explicit direction controls (bidi.IsControl: they could make a
+// title read differently from what it is), trimmed and cut to MaxText
+// runes.
 func clean(s string) string {
 	if s == "" {
 		return ""
@@ -497,7 +495,7 @@ func clean(s string) string {
 		}
 		if r == '\n' || r == '\t' {
 			b.WriteRune(r)
-		} else if unicode.IsControl(r) || isBidiControl(r) {
+		} else if unicode.IsControl(r) || bidi.IsControl(r) {
 			continue
 		} else {
 			b.WriteRune(r)
