@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
@@ -38,6 +39,7 @@ const (
 // Message is one bubble of the conversation: the transcript's message
 // (key, sequence, text, time; on the customer's own, the receipt state
 // with its times and the local id of a send) and what only the window has.
+// Its Text never holds explicit direction controls (internal/bidi).
 type Message struct {
 	transcript.Message
 	From string
@@ -152,8 +154,10 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 	return out, true
 }
 
-// SetAgentName records the assigned agent's display name.
+// SetAgentName records the assigned agent's display name (without
+// direction controls: it comes from the agent's profile).
 func (c *Conversation) SetAgentName(id, name string) Change {
+	name = bidi.Strip(name)
 	if id != c.AgentID || name == c.AgentName {
 		return Change{}
 	}
@@ -193,7 +197,10 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if !own && c.Typing {
 			c.Typing, out.Typing = false, true // a message ends typing
 		}
-		text := e.Message
+		// Direction controls go from every text, the customer's own echo
+		// included: it must match the text Sending kept, and history from
+		// another window of theirs was not cleaned here.
+		text := bidi.Strip(e.Message)
 		var rich richcontent.Content
 		if !own {
 			// Only the other side's structured content is offered: a
@@ -263,8 +270,22 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 
 // Sending adds the customer's message while its publish is in flight (a
 // known localID is a retry: pending again).
+//
+// The text is kept without explicit direction controls (bidi.Strip), and
+// it is the text to publish (a retry and a message waiting for its
+// conversation publish the kept text): the customer's text is theirs, but
+// what the agent acts on must read as it is. The agent's side is not
+// always ours (LivePerson's Agent Workspace, bots, transcripts, CRM
+// exports), and a file name, an order or account number turned around by
+// an override misleads whoever reads it there; our console strips them
+// too, but only on its own screen. Kept and published alike, the
+// customer's bubble, its echo, a reload and a retry show and send the same
+// text, and the echo matches its bubble by text. Little is lost: nobody
+// types the overrides in ordinary writing, and the marks right-to-left
+// writers use (LRM, RLM) stay.
 func (c *Conversation) Sending(localID, text string, at time.Time) Change {
 	var out Change
+	text = bidi.Strip(text)
 	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer})
 	if !added {
 		return Change{Updated: []Message{*m}}

@@ -321,6 +321,39 @@ func TestChoose(t *testing.T) {
 	}
 }
 
+// TestConversationBidiControls: no text the window keeps holds explicit
+// direction controls (internal/bidi): the agent's, the customer's own as
+// sent and as echoed, the agent's name; the marks LRM and RLM stay.
+func TestConversationBidiControls(t *testing.T) {
+	const (
+		hostile = "pay\u202Egnp.exe \u2066a\u2069\u2067b\u2069\u2068c\u2069 \u202A\u202B\u202C\u202Dd \u200E\u200F"
+		clean   = "paygnp.exe abc d \u200E\u200F"
+	)
+	c := open(NewConversation(me))
+	c.ApplyConversation(protocol.ConversationChange{Result: protocol.ConversationResult{ConvID: conv, ConversationDetails: protocol.ConversationDetails{
+		Participants: protocol.Participants{List: []protocol.Participant{{ID: agentID, Role: protocol.RoleAssignedAgent}}},
+	}}})
+	c.SetAgentName(agentID, "Ann\u202E")
+	c.Apply(text(0, agentID, hostile))
+	c.Sending("1", hostile, time.UnixMilli(1500))
+	c.Apply(text(1, me, hostile)) // its echo
+	c.Apply(text(2, me, hostile)) // from another window of theirs
+	var got []string
+	for _, m := range c.Messages() {
+		got = append(got, m.From+": "+m.Text)
+	}
+	want := []string{"agent: " + clean, "consumer: " + clean, "consumer: " + clean}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	if m := c.Messages()[1]; m.LocalID != "1" || m.Seq != 1 {
+		t.Errorf("the echo did not match its bubble: %+v", m)
+	}
+	if c.AgentName != "Ann" {
+		t.Errorf("agent name %q", c.AgentName)
+	}
+}
+
 // TestConversationHistoryInserted: a message older than those shown (history
 // merged in late) goes in its place, asks for the messages anew, and
 // neither offers quick replies nor closes the newest's.
