@@ -1,7 +1,7 @@
 package web_test
 
 // Security, row by row (docs/reliability.md "Security"): direction
-// controls in messages. Each runs the chat
+// controls in messages, and a card answered once. Each runs the chat
 // window and the agent console on the embedded service, through real
 // loopback servers and sockets.
 
@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/static"
@@ -223,4 +225,130 @@ func TestBidiControlsMarkup(t *testing.T) {
 	if dir, _ := doc.Find(`#agent-name strong`).Attr("dir"); dir != "auto" {
 		t.Errorf("the agent's name: dir=%q, want auto", dir)
 	}
+}
+
+// twoPlans is a card of two answers told apart by their metadata.
+const twoPlans = `{"type":"vertical","elements":[{"type":"text","text":"Which plan?"},
+	{"type":"button","title":"Gold","click":{"actions":[{"type":"publishText","text":"gold please"}],"metadata":[{"type":"ExternalId","id":"plan-gold"}]}},
+	{"type":"button","title":"Silver","click":{"actions":[{"type":"publishText","text":"silver please"}],"metadata":[{"type":"ExternalId","id":"plan-silver"}]}}]}`
+
+// TestCardAnsweredOnceMarkup: three clicks on a card's button and one on
+// its other button publish one ACTION and one answer at the service; the
+// window, and a reload of it, show the card's buttons disabled and the
+// chosen one marked in words.
+func TestCardAnsweredOnceMarkup(t *testing.T) {
+	s := newAgentSite(t)
+	a, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: s.ep, Username: "bob", Password: "pw", HTTPClient: s.desk.Client(),
+		SessionOptions: messaging.SessionOptions{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// Runs until the test ends.
+	go func() {
+		defer close(done)
+		_ = a.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	if err := a.SetAgentState(t.Context(), protocol.AgentOnline); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SubscribeRoutingTasks(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	customer := client(t)
+	get(t, customer, s.window.URL+"/")
+	wc := openTab(t, s.window, customer)
+	write(t, wc, map[string]string{"type": "send", "text": "hi"})
+	conv := acceptRing(t, a)
+	seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventRichContent, Content: json.RawMessage(twoPlans)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, wc, "the card", func(doc *goquery.Document) bool { return doc.Find(`[data-testid="card-button"]`).Length() == 2 })
+
+	click := func(index string) map[string]string {
+		return map[string]string{"type": "action", "dialogId": conv, "seq": strconv.FormatInt(seq, 10), "index": index}
+	}
+	for range 3 {
+		write(t, wc, click("1"))
+	}
+	write(t, wc, click("0"))
+	// The session publishes one request at a time, in order: once a text
+	// sent after the clicks is stored, whatever they published is too.
+	write(t, wc, map[string]string{"type": "send", "text": "after the clicks"})
+	readFrame(t, wc, "the text after the clicks sent", func(doc *goquery.Document) bool {
+		return doc.Find(`li[data-receipt="sent"] .message-text`).FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return s.Text() == "after the clicks"
+		}).Length() == 1
+	})
+	actions, answers := 0, []string{}
+	for _, e := range s.svc.DialogEvents(conv) {
+		if e.Originator() == a.PID() {
+			continue
+		}
+		if e.Event.Status == protocol.StatusAction {
+			actions++
+		}
+		if e.Event.Type == protocol.EventContent && strings.HasSuffix(e.Event.Message, " please") {
+			answers = append(answers, e.Event.Message)
+		}
+	}
+	if actions != 1 || len(answers) != 1 || answers[0] != "silver please" {
+		t.Errorf("the service has %d ACTIONs and the answers %q, want 1 and [silver please]", actions, answers)
+	}
+
+	doc := openTabWindow(t, s.window, customer)
+	buttons := doc.Find(`[data-seq="` + strconv.FormatInt(seq, 10) + `"] [data-testid="card-button"]`)
+	if buttons.Length() != 2 {
+		t.Fatalf("the reloaded card has %d buttons, want 2", buttons.Length())
+	}
+	buttons.Each(func(i int, b *goquery.Selection) {
+		if _, disabled := b.Attr("disabled"); !disabled {
+			t.Errorf("button %d is not disabled", i)
+		}
+		chosen, marked := b.Attr("data-chosen")
+		switch {
+		case i == 1 && (chosen != "true" || !strings.Contains(b.Find(".sr-only").Text(), "your answer")):
+			t.Errorf("Silver is not shown chosen: %s", outer(b))
+		case i == 0 && (marked || b.Find(".sr-only").Length() != 0):
+			t.Errorf("Gold is shown chosen: %s", outer(b))
+		}
+	})
+}
+
+// acceptRing accepts the first ring the agent is offered; it returns the
+// conversation's id.
+func acceptRing(t *testing.T, a *messaging.Agent) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case u := <-a.Updates():
+			r, ok := u.(messaging.RoutingUpdate)
+			if !ok {
+				continue
+			}
+			for _, ring := range r.Change.Result.RingsDetails {
+				if ring.RingState == protocol.RingWaiting {
+					if err := a.AcceptRing(t.Context(), ring.RingID); err != nil {
+						t.Fatal(err)
+					}
+					return r.Change.Result.ConversationID
+				}
+			}
+		case <-deadline:
+			t.Fatal("no ring within 10 s")
+		}
+	}
+}
+
+func outer(s *goquery.Selection) string {
+	h, _ := goquery.OuterHtml(s)
+	return h
 }

@@ -50,6 +50,14 @@ type Message struct {
 	// RepliesOpen: the quick replies are offered. They close once one is
 	// chosen or a newer message arrives, as chat windows do.
 	RepliesOpen bool
+	// Answered: the customer chose one of the message's choices (in this
+	// tab, another, before a reload, on another node: the first ACTION of
+	// theirs on it). A message is answered once, like LivePerson's quick
+	// replies: its card buttons are closed after. Chosen is the choice's
+	// index in Rich.Choices, or -1 when the ACTION did not say which
+	// (docs/richcontent.md); it means nothing unless Answered.
+	Answered bool
+	Chosen   int
 
 	// answerMeta is the metadata of the click a customer's message answers
 	// (sent again on a retry).
@@ -72,6 +80,15 @@ type Conversation struct {
 
 	log        transcript.Transcript[Message, *Message]
 	lastUpdate int64
+	// earlyActions are the customer's ACTIONs on messages not known yet
+	// (history merged in after live events), with their metadata, until
+	// the message arrives.
+	earlyActions map[actionKey]json.RawMessage
+}
+
+type actionKey struct {
+	dialog string
+	seq    int64
 }
 
 // NewConversation returns the empty state of the consumer whose id is self.
@@ -220,8 +237,14 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		}
 		m, placed := c.log.Add(Message{
 			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at},
-			From:    from, Rich: rich,
+			From:    from, Rich: rich, Chosen: -1,
 		})
+		if placed != transcript.Matched {
+			if meta, ok := c.earlyActions[actionKey{ev.DialogID, seq}]; ok {
+				delete(c.earlyActions, actionKey{ev.DialogID, seq})
+				c.answer(m, meta)
+			}
+		}
 		switch placed {
 		case transcript.Matched:
 			out.Updated = append(out.Updated, *m)
@@ -232,7 +255,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 			out.Reset = true
 		default:
 			c.closeReplies(&out, m)
-			m.RepliesOpen = len(rich.QuickReplies()) > 0
+			m.RepliesOpen = !m.Answered && len(rich.QuickReplies()) > 0
 			out.Added = append(out.Added, *m)
 		}
 		if !own {
@@ -242,10 +265,9 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if own {
 			if e.Status == protocol.StatusAction {
 				// An answer given (maybe from another node or before a
-				// reload): its quick replies are closed.
+				// reload): the message is answered.
 				for _, n := range e.SequenceList {
-					if m, ok := c.log.Get(ev.DialogID, n); ok && m.RepliesOpen {
-						m.RepliesOpen = false
+					if m, changed := c.action(ev.DialogID, n, ev.Metadata); changed {
 						out.Updated = append(out.Updated, *m)
 					}
 				}
@@ -286,7 +308,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 func (c *Conversation) Sending(localID, text string, at time.Time) Change {
 	var out Change
 	text = bidi.Strip(text)
-	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer})
+	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer, Chosen: -1})
 	if !added {
 		return Change{Updated: []Message{*m}}
 	}
@@ -330,10 +352,12 @@ func (c *Conversation) closeReplies(out *Change, newest *Message) {
 var ErrChoice = errors.New("not a choice on offer")
 
 // Choose checks a customer's click on structured content: the message must
-// be an agent's with that choice (a quick reply only while its replies are
-// open) and, when the page sent the text, the choice's own text. It closes
-// the quick replies and returns the choice as the agent sent it, so what
-// is published never comes from the page.
+// be an agent's with that choice, not answered yet (a quick reply only
+// while its replies are open) and, when the page sent the text, the
+// choice's own text. It marks the message answered with that choice
+// (closing its quick replies and card buttons: a second click, a double
+// click, another button of the card are refused) and returns the choice
+// as the agent sent it, so what is published never comes from the page.
 func (c *Conversation) Choose(dialogID string, seq int64, index int, text string) (richcontent.Choice, Change, error) {
 	var out Change
 	if c.Phase != PhaseOpen {
@@ -350,17 +374,53 @@ func (c *Conversation) Choose(dialogID string, seq int64, index int, text string
 		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d has no choice %d", ErrChoice, seq, index)
 	}
 	ch := m.Rich.Choices[index]
+	if m.Answered {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d is answered already", ErrChoice, seq)
+	}
 	if ch.QuickReply && !m.RepliesOpen {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: the quick replies of message %d are closed", ErrChoice, seq)
 	}
 	if text != "" && text != ch.Text {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: choice %d of message %d is not %q", ErrChoice, index, seq, text)
 	}
-	if m.RepliesOpen {
-		m.RepliesOpen = false
-		out.Updated = append(out.Updated, *m)
-	}
+	m.Answered, m.Chosen, m.RepliesOpen = true, index, false
+	out.Updated = append(out.Updated, *m)
 	return ch, out, nil
+}
+
+// action applies the customer's ACTION on message (dialogID, seq) and
+// returns the message when that changed it. A message not known yet keeps
+// the first ACTION until it arrives.
+func (c *Conversation) action(dialogID string, seq int64, metadata json.RawMessage) (*Message, bool) {
+	m, ok := c.log.Get(dialogID, seq)
+	if ok {
+		return m, c.answer(m, metadata)
+	}
+	k := actionKey{dialogID, seq}
+	if _, had := c.earlyActions[k]; !had {
+		if c.earlyActions == nil {
+			c.earlyActions = map[actionKey]json.RawMessage{}
+		}
+		c.earlyActions[k] = metadata
+	}
+	return nil, false
+}
+
+// answer records the customer's ACTION on an agent's message and reports
+// whether that changed it. The first one answers the message; later ones
+// change nothing. An ACTION names the message, not the choice: the choice
+// is the one whose click metadata the ACTION carries, when exactly one
+// choice has it (richcontent.Content.ChoiceWith); else the message is
+// answered with no choice known (Chosen -1), its card closed all the same.
+func (c *Conversation) answer(m *Message, metadata json.RawMessage) bool {
+	if m.From != FromAgent || m.Answered || len(m.Rich.Choices) == 0 {
+		return false
+	}
+	m.Answered, m.Chosen, m.RepliesOpen = true, -1, false
+	if i, ok := m.Rich.ChoiceWith(metadata); ok {
+		m.Chosen = i
+	}
+	return true
 }
 
 // Sent records the publish response's sequence for a local message (at:

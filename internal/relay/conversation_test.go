@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -316,8 +318,88 @@ func TestChoose(t *testing.T) {
 	if _, _, err := c.Choose(conv, 2, 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Choose(conv, 2, 1, ""); err == nil {
-		t.Error("a second quick reply of the same message was accepted")
+	if _, _, err := c.Choose(conv, 2, 1, ""); !errors.Is(err, ErrChoice) {
+		t.Errorf("a second quick reply of the same message: err %v, want ErrChoice", err)
+	}
+}
+
+// twoButtons is a card of two answers told apart by their metadata.
+const twoButtons = `{"type":"vertical","elements":[{"type":"text","text":"Which plan?"},
+	{"type":"button","title":"Gold","click":{"actions":[{"type":"publishText","text":"gold"}],"metadata":[{"type":"ExternalId","id":"gold"}]}},
+	{"type":"button","title":"Silver","click":{"actions":[{"type":"publishText","text":"silver"}],"metadata":[{"type":"ExternalId","id":"silver"}]}}]}`
+
+func ownAction(seq int64, metadata string, seqs ...int64) protocol.MessagingEvent {
+	ev := agentReceipt(seq, protocol.StatusAction, seqs...)
+	ev.OriginatorID, ev.OriginatorMetadata = me, &protocol.OriginatorMetadata{ID: me}
+	if metadata != "" {
+		ev.Metadata = json.RawMessage(metadata)
+	}
+	return ev
+}
+
+// TestConversationCardAnswered: a card is answered once, by a click here
+// or by the customer's ACTION in the history (another tab, a reload,
+// another node), which names the button by its metadata when it can.
+func TestConversationCardAnswered(t *testing.T) {
+	type answer struct {
+		Answered bool
+		Chosen   int
+	}
+	tests := []struct {
+		name string
+		// events after the card (seq 0) and before the clicks.
+		events []protocol.MessagingEvent
+		// early: the ACTION comes before its card (history merged late).
+		early  bool
+		clicks []int
+		want   answer
+		// accepted is how many clicks were accepted.
+		accepted int
+	}{
+		{name: "three clicks on one button", clicks: []int{1, 1, 1}, want: answer{true, 1}, accepted: 1},
+		{name: "another button after the first", clicks: []int{0, 1}, want: answer{true, 0}, accepted: 1},
+		{name: "an ACTION naming silver", events: []protocol.MessagingEvent{ownAction(1, `[{"type":"ExternalId","id":"silver"}]`, 0)}, clicks: []int{0, 1}, want: answer{true, 1}},
+		{name: "an ACTION before its card", early: true, events: []protocol.MessagingEvent{ownAction(1, `[{"id":"gold","type":"ExternalId"}]`, 0)}, clicks: []int{0}, want: answer{true, 0}},
+		{name: "an ACTION without metadata", events: []protocol.MessagingEvent{ownAction(1, "", 0)}, clicks: []int{0, 1}, want: answer{true, -1}},
+		{name: "the first ACTION counts", events: []protocol.MessagingEvent{
+			ownAction(1, `[{"type":"ExternalId","id":"silver"}]`, 0), ownAction(2, `[{"type":"ExternalId","id":"gold"}]`, 0),
+		}, want: answer{true, 1}},
+		{name: "the agent's ACTION is not the customer's", events: []protocol.MessagingEvent{agentReceipt(1, protocol.StatusAction, 0)}, clicks: []int{1}, want: answer{true, 1}, accepted: 1},
+		{name: "unanswered", want: answer{false, -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := open(NewConversation(me))
+			if !tt.early {
+				c.Apply(rich(0, agentID, twoButtons))
+			}
+			for _, ev := range tt.events {
+				c.Apply(ev)
+			}
+			if tt.early {
+				c.Apply(rich(0, agentID, twoButtons))
+			}
+			accepted := 0
+			for _, i := range tt.clicks {
+				_, ch, err := c.Choose(conv, 0, i, "")
+				switch {
+				case err == nil:
+					accepted++
+					if len(ch.Updated) != 1 || !ch.Updated[0].Answered {
+						t.Errorf("accepted click: updated %+v, want the card answered", ch.Updated)
+					}
+				case !errors.Is(err, ErrChoice):
+					t.Errorf("click %d: err %v, want ErrChoice", i, err)
+				}
+			}
+			if accepted != tt.accepted {
+				t.Errorf("%d clicks accepted, want %d", accepted, tt.accepted)
+			}
+			m := c.Messages()[0]
+			if diff := cmp.Diff(tt.want, answer{m.Answered, m.Chosen}); diff != "" {
+				t.Errorf("card (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -1,14 +1,42 @@
 package relay_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
+
+// node is another server's relay on the same service: its sessions start
+// from the service's history.
+func (w *world) node(t *testing.T) *relay.Manager {
+	t.Helper()
+	ep, srv := w.ep, w.srv
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr := relay.NewManager(ctx, relay.Config{
+		Logger:      testLogger(),
+		Renderer:    jsonRenderer{},
+		Grace:       time.Second,
+		FlushWindow: 20 * time.Millisecond,
+		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
+			return messaging.NewConsumer(messaging.ConsumerConfig{
+				Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: srv.Client(), Tap: tap,
+				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+			})
+		},
+	})
+	t.Cleanup(func() {
+		cancel()
+		mgr.Wait()
+	})
+	return mgr
+}
 
 // pageTab keeps the messages a page shows, as the page does: a window
 // replaces them, a change adds and updates some.

@@ -116,6 +116,33 @@ func (c Content) QuickReplies() []int {
 	return out
 }
 
+// ChoiceWith returns the index of the choice whose click carries this
+// metadata (an ACTION's, as the service echoes it), when exactly one
+// choice does. Choices without metadata, or sharing theirs, cannot be told
+// apart that way: false.
+func (c Content) ChoiceWith(metadata json.RawMessage) (int, bool) {
+	v, ok := decode(metadata)
+	if !ok {
+		return 0, false
+	}
+	// The form Parse keeps (keys sorted, empty objects dropped), whatever
+	// spacing or key order the service echoes.
+	want := metadataOf(v)
+	if want == nil {
+		return 0, false
+	}
+	found := -1
+	for i, ch := range c.Choices {
+		if bytes.Equal(ch.Metadata, want) {
+			if found >= 0 {
+				return 0, false
+			}
+			found = i
+		}
+	}
+	return found, found >= 0
+}
+
 // Parse reads a RichContentEvent's card (nil for none) and a message's
 // quickReplies (nil for none). It never fails: what cannot be understood
 // is dropped or shown as its text.
