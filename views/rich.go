@@ -29,4 +29,7 @@ type Choice struct {
 	Title string
 	// Text is what the click answers (checked by the server).
 	Text string
+	// Closed: the message is answered (a message is answered once): the
+	// button is disabled. Chosen: this was the answer.
+	Closed, Chosen bool
 }

@@ -143,7 +143,7 @@ func messageProp(m relay.Message) views.Message {
 	}
 	p.Time, p.TimeISO = clock(m.At)
 	if m.Rich.Card != nil {
-		c := cardProp(*m.Rich.Card, m.Rich.Choices)
+		c := cardProp(*m.Rich.Card, &m)
 		p.Card = &c
 	}
 	if m.RepliesOpen {
@@ -168,18 +168,21 @@ func messageProp(m relay.Message) views.Message {
 	return p
 }
 
-// cardProp converts a card (already safe: richcontent checked every URL
-// and kept texts plain) into the view's tree.
-func cardProp(n richcontent.Node, choices []richcontent.Choice) views.CardNode {
+// cardProp converts m's card node n (already safe: richcontent checked
+// every URL and kept texts plain) into the view's tree. Once m is answered
+// its buttons are closed, the chosen one marked.
+func cardProp(n richcontent.Node, m *relay.Message) views.CardNode {
 	out := views.CardNode{
 		Kind: n.Kind, Layout: n.Layout, Text: n.Text, URL: n.URL, Alt: n.Alt,
 		Bold: n.Bold, Italic: n.Italic, Size: n.Size,
 	}
 	if n.Kind == richcontent.KindButton {
-		out.Choice = choiceProp(n.Choice, choices)
+		out.Choice = choiceProp(n.Choice, m.Rich.Choices)
+		out.Choice.Closed = m.Answered
+		out.Choice.Chosen = m.Answered && m.Chosen == n.Choice
 	}
 	for _, c := range n.Children {
-		out.Children = append(out.Children, cardProp(c, choices))
+		out.Children = append(out.Children, cardProp(c, m))
 	}
 	return out
 }

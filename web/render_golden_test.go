@@ -60,6 +60,11 @@ func TestRenderGolden(t *testing.T) {
 		{"change-open", change("plain", phase(relay.PhaseOpen, 0))},
 		{"change-closed", change("plain", phase(relay.PhaseClosed, 0))},
 		{"change-rated", change("plain", phase(relay.PhaseRated, 5))},
+		{"change-card-answered", change("plain", func(v *relay.View, ch *relay.Change) {
+			card := v.Messages[1]
+			card.Answered, card.Chosen, card.RepliesOpen = true, 0, false
+			*ch = relay.Change{Updated: []relay.Message{card}}
+		})},
 		{"change-agent-text", func() ([]byte, error) { v, ch := agentTextChange(t); return r.Change(v, ch) }},
 		{"change-customer-ticks", func() ([]byte, error) { v, ch := customerTicksChange(t); return r.Change(v, ch) }},
 		{"console-desk", func() ([]byte, error) { v, _ := deskWith("plain"); return cr.Desk(v) }},

@@ -151,4 +151,26 @@ func TestCardMarkup(t *testing.T) {
 	if bytes.Contains(b, []byte("quick-replies")) {
 		t.Errorf("closed quick replies rendered: %s", b)
 	}
+
+	// Answered: the card's button is disabled; chosen, it says so in words
+	// and with a mark (not by colour alone); its test hook stays.
+	for _, tt := range []struct {
+		name   string
+		chosen int
+		want   string
+	}{
+		{name: "this button chosen", chosen: 0, want: `<button type="submit" dir="auto" data-testid="card-button" disabled data-chosen="true"><span class="choice-mark" aria-hidden="true">✓ </span>Gold&#34;&gt;&lt;b&gt;x&lt;/b&gt;<span class="sr-only">, your answer</span></button>`},
+		{name: "which one is not known", chosen: -1, want: `<button type="submit" dir="auto" data-testid="card-button" disabled>Gold&#34;&gt;&lt;b&gt;x&lt;/b&gt;</button>`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m.Answered, m.Chosen = true, tt.chosen
+			b, err := fragments{}.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Updated: []relay.Message{m}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(b, []byte(tt.want)) {
+				t.Errorf("answered card: want %s in %s", tt.want, b)
+			}
+		})
+	}
 }

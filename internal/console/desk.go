@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -725,7 +726,9 @@ func (d *Desk) fetchConsumerName(t *Thread) {
 				d.log.Debug("consumer profile", "error", err)
 				return
 			}
-			name := strings.TrimSpace(p.FirstName + " " + p.LastName)
+			// The customer's profile is theirs to write: no direction
+			// controls in the name the agent reads.
+			name := strings.TrimSpace(bidi.Strip(p.FirstName + " " + p.LastName))
 			t, ok := d.inbox.Thread(id)
 			if name == "" || !ok {
 				return
@@ -876,7 +879,9 @@ func (d *Desk) target(tab *Tab, conv string) (*Thread, bool) {
 }
 
 func (d *Desk) send(tab *Tab, conv, text string) {
-	text = strings.TrimSpace(text)
+	// What goes out is what the agent's bubble shows, without direction
+	// controls (relay.Conversation.Sending says why for the customer's).
+	text = strings.TrimSpace(bidi.Strip(text))
 	if text == "" {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/transcript"
 )
@@ -42,6 +43,7 @@ func (s Self) owns(ev protocol.MessagingEvent) bool {
 // Message is one bubble of a conversation in the console: the
 // transcript's message (Own: published by the signed-in agent, with its V
 // state in Delivery and the time of each) and what only the console has.
+// Its Text never holds explicit direction controls (internal/bidi).
 type Message struct {
 	transcript.Message
 	From string
@@ -168,7 +170,10 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		if from == FromConsumer && t.ConsumerTyping {
 			t.ConsumerTyping, out.Typing = false, true // a message ends typing
 		}
-		text := e.Message
+		// Direction controls go from every text: the customer's would
+		// make theirs read other than it is; the agent's own echo must
+		// match the text Sending kept.
+		text := bidi.Strip(e.Message)
 		if e.Type == protocol.EventRichContent {
 			text = "[structured content]"
 		}
@@ -219,9 +224,10 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 	return out
 }
 
-// Sending adds the agent's message while its publish is in flight.
+// Sending adds the agent's message while its publish is in flight (its
+// text without direction controls, as the desk publishes it).
 func (t *Thread) Sending(localID, text string, at time.Time) ThreadChange {
-	m, _ := t.log.Sending(Message{Message: transcript.Message{LocalID: localID, DialogID: t.ID, Text: text, At: at}, From: FromAgent})
+	m, _ := t.log.Sending(Message{Message: transcript.Message{LocalID: localID, DialogID: t.ID, Text: bidi.Strip(text), At: at}, From: FromAgent})
 	return ThreadChange{Added: []Message{*m}, Summary: true}
 }
 

@@ -128,6 +128,14 @@ func TestThreadApply(t *testing.T) {
 			wantUnread: 1,
 		},
 		{
+			name: "direction controls stripped, LRM and RLM kept",
+			events: []protocol.MessagingEvent{
+				ev(0, "consumer", text("pay\u202Egnp.exe \u2066a\u2069\u2067b\u2069\u2068c\u2069 \u202A\u202B\u202C\u202Dd \u200Ee\u200F"), 1000),
+			},
+			want:       []row{{Seq: 0, From: FromConsumer, Text: "paygnp.exe abc d \u200Ee\u200F"}},
+			wantUnread: 1,
+		},
+		{
 			name:       "consumer typing",
 			events:     []protocol.MessagingEvent{ev(-1, "consumer", chat(protocol.ChatComposing), 0)},
 			wantTyping: true,
@@ -186,6 +194,14 @@ func TestThreadSending(t *testing.T) {
 				th.Sent("1", "C1", 4, time.UnixMilli(1100))
 			},
 			want: []row{{Seq: 4, From: FromAgent, Mine: true, Text: "hello", V: VSent, Sent: 1000}},
+		},
+		{
+			name: "direction controls stripped from the agent's own, its echo matched",
+			steps: func(th *Thread) {
+				th.Sending("1", "ok\u202E.exe", at)
+				th.Apply(ev(4, "me", text("ok\u202E.exe"), 1000))
+			},
+			want: []row{{Seq: 4, From: FromAgent, Mine: true, Text: "ok.exe", V: VSent, Sent: 1000}},
 		},
 		{
 			name: "failed",

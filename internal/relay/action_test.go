@@ -2,6 +2,8 @@ package relay_test
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +131,96 @@ func actions(evs []protocol.MessagingEvent, agentPID string) []protocol.Messagin
 		}
 	}
 	return out
+}
+
+// twoPlans is a card of two answers told apart by their metadata.
+const twoPlans = `{"type":"vertical","elements":[{"type":"text","text":"Which plan?"},
+	{"type":"button","title":"Gold","click":{"actions":[{"type":"publishText","text":"gold please"}],"metadata":[{"type":"ExternalId","id":"plan-gold"}]}},
+	{"type":"button","title":"Silver","click":{"actions":[{"type":"publishText","text":"silver please"}],"metadata":[{"type":"ExternalId","id":"plan-silver"}]}}]}`
+
+// TestCardAnsweredOnce: a card is answered once. Three clicks on one
+// button and then a click on the other publish one ACTION and one answer;
+// a reload (a new tab of the session) and another node (a new session of
+// the same customer, rebuilt from the history) show the button chosen and
+// publish nothing for a click on the card.
+func TestCardAnsweredOnce(t *testing.T) {
+	w := newWorld(t)
+	id := w.identity(t)
+	rt, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("hi")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "sent", 10*time.Second, func() bool { return tb.receipt("hi") == relay.ReceiptSent })
+	cardSeq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventRichContent, Content: json.RawMessage(twoPlans)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the card in the tab", 10*time.Second, func() bool {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		return tb.agentSm[cardSeq] > 0
+	})
+
+	// published counts, at the service, the customer's ACTIONs on the card
+	// and their answers.
+	published := func() (actions int, answers []string) {
+		for _, e := range w.svc.DialogEvents(conv) {
+			if e.Originator() == a.PID() {
+				continue
+			}
+			switch {
+			case e.Event.Status == protocol.StatusAction && len(e.Event.SequenceList) == 1 && e.Event.SequenceList[0] == cardSeq:
+				actions++
+			case e.Event.Type == protocol.EventContent && strings.HasSuffix(e.Event.Message, " please"):
+				answers = append(answers, e.Event.Message)
+			}
+		}
+		return actions, answers
+	}
+	// settled waits until everything the session was asked before is
+	// published: its requests go out one at a time, in order, so once a
+	// text sent after them is stored, they are too.
+	settled := func(rt *relay.Tab, tb *tab, sentinel string) {
+		t.Helper()
+		rt.Send(sentinel)
+		waitUntil(t, sentinel+" sent", 10*time.Second, func() bool { return tb.receipt(sentinel) == relay.ReceiptSent })
+	}
+
+	for range 3 {
+		rt.Action(conv, cardSeq, 1, "")
+	}
+	rt.Action(conv, cardSeq, 0, "") // the other button: the card is answered
+	settled(rt, tb, "after the clicks")
+	if n, answers := published(); n != 1 || !slices.Equal(answers, []string{"silver please"}) {
+		t.Fatalf("after three clicks on Silver and one on Gold: %d ACTIONs, answers %q; want 1 and [silver please]", n, answers)
+	}
+
+	chosen := func(pt *pageTab) bool {
+		m, ok := pt.message(conv, cardSeq)
+		return ok && m.Answered && m.Chosen == 1
+	}
+	// A reload: a new tab of the same session.
+	reload := showTab(t, w.mgr, id)
+	waitUntil(t, "the reloaded tab shows Silver chosen", 10*time.Second, func() bool { return chosen(reload) })
+
+	// Another node: a new session of the same customer learns the answer
+	// from the ACTION in the history, and refuses a click on the card.
+	other := w.node(t)
+	ort, err := other.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otb := runTab(t, ort, false)
+	opage := showTab(t, other, id)
+	waitUntil(t, "the other node shows Silver chosen", 10*time.Second, func() bool { return chosen(opage) })
+	ort.Action(conv, cardSeq, 0, "")
+	ort.Action(conv, cardSeq, 1, "")
+	settled(ort, otb, "from the other node")
+	if n, answers := published(); n != 1 || len(answers) != 1 {
+		t.Errorf("after clicks on the other node: %d ACTIONs, answers %q; want 1 and 1", n, answers)
+	}
 }

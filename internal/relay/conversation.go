@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
@@ -38,6 +39,7 @@ const (
 // Message is one bubble of the conversation: the transcript's message
 // (key, sequence, text, time; on the customer's own, the receipt state
 // with its times and the local id of a send) and what only the window has.
+// Its Text never holds explicit direction controls (internal/bidi).
 type Message struct {
 	transcript.Message
 	From string
@@ -48,6 +50,14 @@ type Message struct {
 	// RepliesOpen: the quick replies are offered. They close once one is
 	// chosen or a newer message arrives, as chat windows do.
 	RepliesOpen bool
+	// Answered: the customer chose one of the message's choices (in this
+	// tab, another, before a reload, on another node: the first ACTION of
+	// theirs on it). A message is answered once, like LivePerson's quick
+	// replies: its card buttons are closed after. Chosen is the choice's
+	// index in Rich.Choices, or -1 when the ACTION did not say which
+	// (docs/richcontent.md); it means nothing unless Answered.
+	Answered bool
+	Chosen   int
 
 	// answerMeta is the metadata of the click a customer's message answers
 	// (sent again on a retry).
@@ -70,6 +80,15 @@ type Conversation struct {
 
 	log        transcript.Transcript[Message, *Message]
 	lastUpdate int64
+	// earlyActions are the customer's ACTIONs on messages not known yet
+	// (history merged in after live events), with their metadata, until
+	// the message arrives.
+	earlyActions map[actionKey]json.RawMessage
+}
+
+type actionKey struct {
+	dialog string
+	seq    int64
 }
 
 // NewConversation returns the empty state of the consumer whose id is self.
@@ -152,8 +171,10 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 	return out, true
 }
 
-// SetAgentName records the assigned agent's display name.
+// SetAgentName records the assigned agent's display name (without
+// direction controls: it comes from the agent's profile).
 func (c *Conversation) SetAgentName(id, name string) Change {
+	name = bidi.Strip(name)
 	if id != c.AgentID || name == c.AgentName {
 		return Change{}
 	}
@@ -193,7 +214,10 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if !own && c.Typing {
 			c.Typing, out.Typing = false, true // a message ends typing
 		}
-		text := e.Message
+		// Direction controls go from every text, the customer's own echo
+		// included: it must match the text Sending kept, and history from
+		// another window of theirs was not cleaned here.
+		text := bidi.Strip(e.Message)
 		var rich richcontent.Content
 		if !own {
 			// Only the other side's structured content is offered: a
@@ -213,8 +237,14 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		}
 		m, placed := c.log.Add(Message{
 			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at},
-			From:    from, Rich: rich,
+			From:    from, Rich: rich, Chosen: -1,
 		})
+		if placed != transcript.Matched {
+			if meta, ok := c.earlyActions[actionKey{ev.DialogID, seq}]; ok {
+				delete(c.earlyActions, actionKey{ev.DialogID, seq})
+				c.answer(m, meta)
+			}
+		}
 		switch placed {
 		case transcript.Matched:
 			out.Updated = append(out.Updated, *m)
@@ -225,7 +255,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 			out.Reset = true
 		default:
 			c.closeReplies(&out, m)
-			m.RepliesOpen = len(rich.QuickReplies()) > 0
+			m.RepliesOpen = !m.Answered && len(rich.QuickReplies()) > 0
 			out.Added = append(out.Added, *m)
 		}
 		if !own {
@@ -235,10 +265,9 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		if own {
 			if e.Status == protocol.StatusAction {
 				// An answer given (maybe from another node or before a
-				// reload): its quick replies are closed.
+				// reload): the message is answered.
 				for _, n := range e.SequenceList {
-					if m, ok := c.log.Get(ev.DialogID, n); ok && m.RepliesOpen {
-						m.RepliesOpen = false
+					if m, changed := c.action(ev.DialogID, n, ev.Metadata); changed {
 						out.Updated = append(out.Updated, *m)
 					}
 				}
@@ -263,9 +292,23 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 
 // Sending adds the customer's message while its publish is in flight (a
 // known localID is a retry: pending again).
+//
+// The text is kept without explicit direction controls (bidi.Strip), and
+// it is the text to publish (a retry and a message waiting for its
+// conversation publish the kept text): the customer's text is theirs, but
+// what the agent acts on must read as it is. The agent's side is not
+// always ours (LivePerson's Agent Workspace, bots, transcripts, CRM
+// exports), and a file name, an order or account number turned around by
+// an override misleads whoever reads it there; our console strips them
+// too, but only on its own screen. Kept and published alike, the
+// customer's bubble, its echo, a reload and a retry show and send the same
+// text, and the echo matches its bubble by text. Little is lost: nobody
+// types the overrides in ordinary writing, and the marks right-to-left
+// writers use (LRM, RLM) stay.
 func (c *Conversation) Sending(localID, text string, at time.Time) Change {
 	var out Change
-	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer})
+	text = bidi.Strip(text)
+	m, added := c.log.Sending(Message{Message: transcript.Message{LocalID: localID, Text: text, At: at}, From: FromConsumer, Chosen: -1})
 	if !added {
 		return Change{Updated: []Message{*m}}
 	}
@@ -309,10 +352,12 @@ func (c *Conversation) closeReplies(out *Change, newest *Message) {
 var ErrChoice = errors.New("not a choice on offer")
 
 // Choose checks a customer's click on structured content: the message must
-// be an agent's with that choice (a quick reply only while its replies are
-// open) and, when the page sent the text, the choice's own text. It closes
-// the quick replies and returns the choice as the agent sent it, so what
-// is published never comes from the page.
+// be an agent's with that choice, not answered yet (a quick reply only
+// while its replies are open) and, when the page sent the text, the
+// choice's own text. It marks the message answered with that choice
+// (closing its quick replies and card buttons: a second click, a double
+// click, another button of the card are refused) and returns the choice
+// as the agent sent it, so what is published never comes from the page.
 func (c *Conversation) Choose(dialogID string, seq int64, index int, text string) (richcontent.Choice, Change, error) {
 	var out Change
 	if c.Phase != PhaseOpen {
@@ -329,17 +374,53 @@ func (c *Conversation) Choose(dialogID string, seq int64, index int, text string
 		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d has no choice %d", ErrChoice, seq, index)
 	}
 	ch := m.Rich.Choices[index]
+	if m.Answered {
+		return richcontent.Choice{}, out, fmt.Errorf("%w: message %d is answered already", ErrChoice, seq)
+	}
 	if ch.QuickReply && !m.RepliesOpen {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: the quick replies of message %d are closed", ErrChoice, seq)
 	}
 	if text != "" && text != ch.Text {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: choice %d of message %d is not %q", ErrChoice, index, seq, text)
 	}
-	if m.RepliesOpen {
-		m.RepliesOpen = false
-		out.Updated = append(out.Updated, *m)
-	}
+	m.Answered, m.Chosen, m.RepliesOpen = true, index, false
+	out.Updated = append(out.Updated, *m)
 	return ch, out, nil
+}
+
+// action applies the customer's ACTION on message (dialogID, seq) and
+// returns the message when that changed it. A message not known yet keeps
+// the first ACTION until it arrives.
+func (c *Conversation) action(dialogID string, seq int64, metadata json.RawMessage) (*Message, bool) {
+	m, ok := c.log.Get(dialogID, seq)
+	if ok {
+		return m, c.answer(m, metadata)
+	}
+	k := actionKey{dialogID, seq}
+	if _, had := c.earlyActions[k]; !had {
+		if c.earlyActions == nil {
+			c.earlyActions = map[actionKey]json.RawMessage{}
+		}
+		c.earlyActions[k] = metadata
+	}
+	return nil, false
+}
+
+// answer records the customer's ACTION on an agent's message and reports
+// whether that changed it. The first one answers the message; later ones
+// change nothing. An ACTION names the message, not the choice: the choice
+// is the one whose click metadata the ACTION carries, when exactly one
+// choice has it (richcontent.Content.ChoiceWith); else the message is
+// answered with no choice known (Chosen -1), its card closed all the same.
+func (c *Conversation) answer(m *Message, metadata json.RawMessage) bool {
+	if m.From != FromAgent || m.Answered || len(m.Rich.Choices) == 0 {
+		return false
+	}
+	m.Answered, m.Chosen, m.RepliesOpen = true, -1, false
+	if i, ok := m.Rich.ChoiceWith(metadata); ok {
+		m.Chosen = i
+	}
+	return true
 }
 
 // Sent records the publish response's sequence for a local message (at:

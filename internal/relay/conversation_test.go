@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -316,8 +318,121 @@ func TestChoose(t *testing.T) {
 	if _, _, err := c.Choose(conv, 2, 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Choose(conv, 2, 1, ""); err == nil {
-		t.Error("a second quick reply of the same message was accepted")
+	if _, _, err := c.Choose(conv, 2, 1, ""); !errors.Is(err, ErrChoice) {
+		t.Errorf("a second quick reply of the same message: err %v, want ErrChoice", err)
+	}
+}
+
+// twoButtons is a card of two answers told apart by their metadata.
+const twoButtons = `{"type":"vertical","elements":[{"type":"text","text":"Which plan?"},
+	{"type":"button","title":"Gold","click":{"actions":[{"type":"publishText","text":"gold"}],"metadata":[{"type":"ExternalId","id":"gold"}]}},
+	{"type":"button","title":"Silver","click":{"actions":[{"type":"publishText","text":"silver"}],"metadata":[{"type":"ExternalId","id":"silver"}]}}]}`
+
+func ownAction(seq int64, metadata string, seqs ...int64) protocol.MessagingEvent {
+	ev := agentReceipt(seq, protocol.StatusAction, seqs...)
+	ev.OriginatorID, ev.OriginatorMetadata = me, &protocol.OriginatorMetadata{ID: me}
+	if metadata != "" {
+		ev.Metadata = json.RawMessage(metadata)
+	}
+	return ev
+}
+
+// TestConversationCardAnswered: a card is answered once, by a click here
+// or by the customer's ACTION in the history (another tab, a reload,
+// another node), which names the button by its metadata when it can.
+func TestConversationCardAnswered(t *testing.T) {
+	type answer struct {
+		Answered bool
+		Chosen   int
+	}
+	tests := []struct {
+		name string
+		// events after the card (seq 0) and before the clicks.
+		events []protocol.MessagingEvent
+		// early: the ACTION comes before its card (history merged late).
+		early  bool
+		clicks []int
+		want   answer
+		// accepted is how many clicks were accepted.
+		accepted int
+	}{
+		{name: "three clicks on one button", clicks: []int{1, 1, 1}, want: answer{true, 1}, accepted: 1},
+		{name: "another button after the first", clicks: []int{0, 1}, want: answer{true, 0}, accepted: 1},
+		{name: "an ACTION naming silver", events: []protocol.MessagingEvent{ownAction(1, `[{"type":"ExternalId","id":"silver"}]`, 0)}, clicks: []int{0, 1}, want: answer{true, 1}},
+		{name: "an ACTION before its card", early: true, events: []protocol.MessagingEvent{ownAction(1, `[{"id":"gold","type":"ExternalId"}]`, 0)}, clicks: []int{0}, want: answer{true, 0}},
+		{name: "an ACTION without metadata", events: []protocol.MessagingEvent{ownAction(1, "", 0)}, clicks: []int{0, 1}, want: answer{true, -1}},
+		{name: "the first ACTION counts", events: []protocol.MessagingEvent{
+			ownAction(1, `[{"type":"ExternalId","id":"silver"}]`, 0), ownAction(2, `[{"type":"ExternalId","id":"gold"}]`, 0),
+		}, want: answer{true, 1}},
+		{name: "the agent's ACTION is not the customer's", events: []protocol.MessagingEvent{agentReceipt(1, protocol.StatusAction, 0)}, clicks: []int{1}, want: answer{true, 1}, accepted: 1},
+		{name: "unanswered", want: answer{false, -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := open(NewConversation(me))
+			if !tt.early {
+				c.Apply(rich(0, agentID, twoButtons))
+			}
+			for _, ev := range tt.events {
+				c.Apply(ev)
+			}
+			if tt.early {
+				c.Apply(rich(0, agentID, twoButtons))
+			}
+			accepted := 0
+			for _, i := range tt.clicks {
+				_, ch, err := c.Choose(conv, 0, i, "")
+				switch {
+				case err == nil:
+					accepted++
+					if len(ch.Updated) != 1 || !ch.Updated[0].Answered {
+						t.Errorf("accepted click: updated %+v, want the card answered", ch.Updated)
+					}
+				case !errors.Is(err, ErrChoice):
+					t.Errorf("click %d: err %v, want ErrChoice", i, err)
+				}
+			}
+			if accepted != tt.accepted {
+				t.Errorf("%d clicks accepted, want %d", accepted, tt.accepted)
+			}
+			m := c.Messages()[0]
+			if diff := cmp.Diff(tt.want, answer{m.Answered, m.Chosen}); diff != "" {
+				t.Errorf("card (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestConversationBidiControls: no text the window keeps holds explicit
+// direction controls (internal/bidi): the agent's, the customer's own as
+// sent and as echoed, the agent's name; the marks LRM and RLM stay.
+func TestConversationBidiControls(t *testing.T) {
+	const (
+		hostile = "pay\u202Egnp.exe \u2066a\u2069\u2067b\u2069\u2068c\u2069 \u202A\u202B\u202C\u202Dd \u200E\u200F"
+		clean   = "paygnp.exe abc d \u200E\u200F"
+	)
+	c := open(NewConversation(me))
+	c.ApplyConversation(protocol.ConversationChange{Result: protocol.ConversationResult{ConvID: conv, ConversationDetails: protocol.ConversationDetails{
+		Participants: protocol.Participants{List: []protocol.Participant{{ID: agentID, Role: protocol.RoleAssignedAgent}}},
+	}}})
+	c.SetAgentName(agentID, "Ann\u202E")
+	c.Apply(text(0, agentID, hostile))
+	c.Sending("1", hostile, time.UnixMilli(1500))
+	c.Apply(text(1, me, hostile)) // its echo
+	c.Apply(text(2, me, hostile)) // from another window of theirs
+	var got []string
+	for _, m := range c.Messages() {
+		got = append(got, m.From+": "+m.Text)
+	}
+	want := []string{"agent: " + clean, "consumer: " + clean, "consumer: " + clean}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	if m := c.Messages()[1]; m.LocalID != "1" || m.Seq != 1 {
+		t.Errorf("the echo did not match its bubble: %+v", m)
+	}
+	if c.AgentName != "Ann" {
+		t.Errorf("agent name %q", c.AgentName)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
@@ -948,7 +949,9 @@ func (s *Session) endForgotten() {
 const MaxText = 8000
 
 func (s *Session) send(text string) {
-	text = strings.TrimSpace(text)
+	// Without direction controls, as the bubble shows it (see
+	// Conversation.Sending).
+	text = strings.TrimSpace(bidi.Strip(text))
 	if text == "" {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode"
+
+	"github.com/chatwindow/chatwindow/internal/bidi"
 )
 
 // Limits on what a parse keeps. Input beyond them is cut, never refused:
@@ -112,6 +114,33 @@ func (c Content) QuickReplies() []int {
 		}
 	}
 	return out
+}
+
+// ChoiceWith returns the index of the choice whose click carries this
+// metadata (an ACTION's, as the service echoes it), when exactly one
+// choice does. Choices without metadata, or sharing theirs, cannot be told
+// apart that way: false.
+func (c Content) ChoiceWith(metadata json.RawMessage) (int, bool) {
+	v, ok := decode(metadata)
+	if !ok {
+		return 0, false
+	}
+	// The form Parse keeps (keys sorted, empty objects dropped), whatever
+	// spacing or key order the service echoes.
+	want := metadataOf(v)
+	if want == nil {
+		return 0, false
+	}
+	found := -1
+	for i, ch := range c.Choices {
+		if bytes.Equal(ch.Metadata, want) {
+			if found >= 0 {
+				return 0, false
+			}
+			found = i
+		}
+	}
+	return found, found >= 0
 }
 
 // Parse reads a RichContentEvent's card (nil for none) and a message's
@@ -475,14 +504,10 @@ func joinNonEmpty(a, b string) string {
 	return a + " " + b
 }
 
-// isBidiControl reports the explicit direction overrides and isolates,
-// which could make a title read differently from what it is.
-func isBidiControl(r rune) bool {
-	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
 // clean makes s valid UTF-8 without control characters (newlines and tabs
-// kept) or direction overrides, trimmed and cut to MaxText runes.
+// kept) or explicit direction controls (bidi.IsControl: they could make a
+// title read differently from what it is), trimmed and cut to MaxText
+// runes.
 func clean(s string) string {
 	if s == "" {
 		return ""
@@ -497,7 +522,7 @@ func clean(s string) string {
 		}
 		if r == '\n' || r == '\t' {
 			b.WriteRune(r)
-		} else if unicode.IsControl(r) || isBidiControl(r) {
+		} else if unicode.IsControl(r) || bidi.IsControl(r) {
 			continue
 		} else {
 			b.WriteRune(r)

@@ -171,6 +171,44 @@ func TestParseQuickReplies(t *testing.T) {
 	}
 }
 
+// TestChoiceWith: an ACTION's metadata names the choice that carries it,
+// whatever the echo's spelling, and only when no other choice shares it.
+func TestChoiceWith(t *testing.T) {
+	card := `{"type":"vertical","elements":[
+		{"type":"button","title":"Gold","click":{"actions":[{"type":"publishText","text":"gold"}],"metadata":[{"type":"ExternalId","id":"gold"}]}},
+		{"type":"button","title":"Silver","click":{"actions":[{"type":"publishText","text":"silver"}],"metadata":[{"type":"ExternalId","id":"silver"}]}},
+		{"type":"button","title":"Bronze","click":{"actions":[{"type":"publishText","text":"bronze"}],"metadata":[{"type":"ExternalId","id":"same"}]}},
+		{"type":"button","title":"Tin","click":{"actions":[{"type":"publishText","text":"tin"}],"metadata":[{"type":"ExternalId","id":"same"}]}},
+		{"type":"button","title":"Plain","click":{"actions":[{"type":"publishText","text":"plain"}]}}]}`
+	qr := `[{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}],"metadata":[{"type":"ExternalId","id":"qr-yes"}]}}]`
+	c := Parse(json.RawMessage(card), json.RawMessage(qr))
+	tests := []struct {
+		name     string
+		metadata string
+		want     int
+		ok       bool
+	}{
+		{name: "as published", metadata: `[{"id":"silver","type":"ExternalId"}]`, want: 1, ok: true},
+		{name: "another spelling", metadata: ` [ { "type" : "ExternalId", "id" : "gold" } ] `, want: 0, ok: true},
+		{name: "a bare object", metadata: `{"type":"ExternalId","id":"gold"}`, want: 0, ok: true},
+		{name: "a quick reply", metadata: `[{"type":"ExternalId","id":"qr-yes"}]`, want: 5, ok: true},
+		{name: "shared by two choices", metadata: `[{"type":"ExternalId","id":"same"}]`},
+		{name: "no choice has it", metadata: `[{"type":"ExternalId","id":"platinum"}]`},
+		{name: "none", metadata: ``},
+		{name: "null", metadata: `null`},
+		{name: "empty objects only", metadata: `[{}]`},
+		{name: "not JSON", metadata: `[{`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := c.ChoiceWith(json.RawMessage(tt.metadata))
+			if ok != tt.ok || (ok && got != tt.want) {
+				t.Errorf("ChoiceWith(%s) = %d, %v; want %d, %v", tt.metadata, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
 // TestBounds: hostile sizes are cut, never followed.
 func TestBounds(t *testing.T) {
 	deep := strings.Repeat(`{"type":"vertical","elements":[{"type":"text","text":"level"},`, 500) + `{"type":"text","text":"bottom"}` + strings.Repeat(`]}`, 500)
