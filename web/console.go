@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
 )
@@ -43,6 +45,29 @@ type ConsoleConfig struct {
 	FrameAncestors string
 	// MaxFrame bounds a console socket frame.
 	MaxFrame int64
+	// SignInLimits bound failed sign-ins; zero fields take defaults.
+	SignInLimits SignInLimits
+	// Now is the clock of the sign-in lockouts; default time.Now.
+	Now func() time.Time
+}
+
+// SignInLimits bound failed sign-ins per browser address (c.RealIP(): the
+// direct peer unless a trusted proxy forwards it; an IPv6 address by its
+// /64). While a limit holds, the form is shown again with 429 "Too many
+// attempts" and the service is not asked. Each further round of failures
+// doubles the lockout, up to its cap.
+type SignInLimits struct {
+	// PerName counts one agent name's failures from one address; a
+	// success clears it. Defaults: 5 failures, locked 1 min, doubling up
+	// to 1 h. Below the service's own per-name limit (10), so that a
+	// guesser at one address is stopped here before the agent's login is
+	// locked at the service for everyone.
+	PerName lockout.Policy
+	// PerClient counts one address's failures whatever the names, against
+	// password spraying: the service does not limit the console's
+	// loopback address (docs/console.md). Defaults: 20 failures, locked
+	// 1 min, doubling up to 1 h.
+	PerClient lockout.Policy
 }
 
 // Console is the agent console's HTTP server, mounted under ConsolePrefix
@@ -54,6 +79,8 @@ type Console struct {
 	desks  *console.Manager
 	cookie sessionCookie
 	echo   *echo.Echo
+	// Failed sign-ins per agent name and address, and per address.
+	byName, byClient *lockout.Table
 }
 
 // NewConsole wires the console's Echo instance and routes.
@@ -70,7 +97,16 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = 32 << 10
 	}
-	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks}
+	if cfg.SignInLimits.PerName.Threshold <= 0 {
+		cfg.SignInLimits.PerName.Threshold = 5
+	}
+	if cfg.SignInLimits.PerClient.Threshold <= 0 {
+		cfg.SignInLimits.PerClient.Threshold = 20
+	}
+	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks,
+		byName:   lockout.New(cfg.SignInLimits.PerName, cfg.Now),
+		byClient: lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
+	}
 	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	c.echo = newEcho(logger, cfg.FrameAncestors, nil)
 	c.routes()
@@ -180,17 +216,40 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 	if name == "" || password == "" {
 		return render(ec, http.StatusBadRequest, c.signInPage(cs, name, "Enter your name and password."))
 	}
+	client := lockout.Client(ec.RealIP())
+	nameKey := name + "\x00" + client
+	if wait := c.beginSignIn(nameKey, client); wait > 0 {
+		c.log.Info("agent sign-in refused: locked out", "agent", short(name), "client", client)
+		return c.tooManyAttempts(ec, cs, name, wait)
+	}
 	id, err := c.desks.SignIn(ec.Request().Context(), name, password)
 	switch {
 	case errors.Is(err, console.ErrBadCredentials):
-		c.log.Info("agent sign-in refused", "agent", name)
+		if locked := max(c.byName.Fail(nameKey), c.byClient.Fail(client)); locked > 0 {
+			c.log.Warn("agent sign-in locked out", "agent", short(name), "client", client, "for", locked)
+			return c.tooManyAttempts(ec, cs, name, locked)
+		}
+		c.log.Info("agent sign-in refused", "agent", short(name), "client", client)
 		// 200, not 401: the form is shown again, as any sign-in page does
 		// (and a browser logs an error for a page answered 4xx).
 		return render(ec, http.StatusOK, c.signInPage(cs, name, "Wrong name or password."))
+	case errors.Is(err, console.ErrLockedOut):
+		// The service locked the name out (failures from anywhere): not
+		// this browser's failure, nor a success.
+		c.byName.Drop(nameKey)
+		c.byClient.Drop(client)
+		c.log.Info("agent sign-in refused: locked out at the service", "agent", short(name), "client", client)
+		return c.tooManyAttempts(ec, cs, name, console.RetryAfter(err))
 	case err != nil:
-		c.log.Warn("agent sign-in failed", "agent", name, "error", err)
+		c.byName.Drop(nameKey)
+		c.byClient.Drop(client)
+		c.log.Warn("agent sign-in failed", "agent", short(name), "error", err)
 		return render(ec, http.StatusServiceUnavailable, c.signInPage(cs, name, "The messaging service is not reachable right now. Please try again in a moment."))
 	}
+	c.byName.Succeed(nameKey)
+	// One good password must not wipe the address's failures on other
+	// names.
+	c.byClient.Drop(client)
 	if old := cs.desk; old != "" {
 		c.desks.SignOut(old)
 	}
@@ -203,6 +262,41 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 	}
 	c.log.Info("agent signed in", "agent", name)
 	return ec.Redirect(http.StatusSeeOther, ConsolePrefix+"/")
+}
+
+// beginSignIn starts a sign-in attempt against both limits, or answers how
+// long the browser must wait.
+func (c *Console) beginSignIn(nameKey, client string) time.Duration {
+	if wait := c.byName.Begin(nameKey); wait > 0 {
+		return wait
+	}
+	if wait := c.byClient.Begin(client); wait > 0 {
+		c.byName.Drop(nameKey)
+		return wait
+	}
+	return 0
+}
+
+// tooManyAttempts shows the form again with 429, Retry-After and the wait
+// in whole minutes (at least one).
+func (c *Console) tooManyAttempts(ec echo.Context, cs consoleSession, name string, wait time.Duration) error {
+	secs := int64(max(wait, time.Second)+time.Second-1) / int64(time.Second)
+	ec.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	mins := (secs + 59) / 60
+	unit := "minutes"
+	if mins == 1 {
+		unit = "minute"
+	}
+	return render(ec, http.StatusTooManyRequests, c.signInPage(cs, name, fmt.Sprintf("Too many attempts. Try again in %d %s.", mins, unit)))
+}
+
+// short cuts a client-chosen string for the log.
+func short(v string) string {
+	const n = 64
+	if len(v) <= n {
+		return v
+	}
+	return v[:n] + "…"
 }
 
 // handleSignOut ends the desk and forgets it.

@@ -27,22 +27,37 @@ import (
 // of it, as run wires them: what the console's browser talks to.
 func newConsoleSite(t *testing.T) *httptest.Server {
 	t.Helper()
-	return newConsoleSiteOn(t, nil)
+	return newConsoleSiteWith(t, siteOptions{})
 }
 
-// newConsoleSiteOn is newConsoleSite served on wrap's listener (nil: the
-// plain one).
+// newConsoleSiteOn is newConsoleSite served on wrap's listener.
 func newConsoleSiteOn(t *testing.T, wrap func(net.Listener) net.Listener) *httptest.Server {
 	t.Helper()
+	return newConsoleSiteWith(t, siteOptions{wrap: wrap})
+}
+
+// siteOptions change newConsoleSiteWith's site.
+type siteOptions struct {
+	// now is the clock of the service and the console (default time.Now).
+	now func() time.Time
+	// onLogin, when set, is called for every agent login the service
+	// receives, before serving it.
+	onLogin func()
+	// wrap, when set, wraps the site's listener.
+	wrap func(net.Listener) net.Listener
+}
+
+func newConsoleSiteWith(t *testing.T, o siteOptions) *httptest.Server {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "alice", Password: "horse-battery-staple"}}, Logger: log, SigningKey: testKey()})
+	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "alice", Password: "horse-battery-staple"}}, Logger: log, SigningKey: testKey(), Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	site := httptest.NewUnstartedServer(mux)
-	if wrap != nil {
-		site.Listener = wrap(site.Listener)
+	if o.wrap != nil {
+		site.Listener = o.wrap(site.Listener)
 	}
 	site.Start()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,13 +76,18 @@ func newConsoleSiteOn(t *testing.T, wrap func(net.Listener) net.Listener) *httpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	con, err := web.NewConsole(log, web.ConsoleConfig{SessionKeys: sessionKeys}, assets, desks)
+	con, err := web.NewConsole(log, web.ConsoleConfig{SessionKeys: sessionKeys, Now: o.now}, assets, desks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle(web.ConsolePrefix, con)
 	mux.Handle(web.ConsolePrefix+"/", con)
-	mux.Handle("/", svc)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.onLogin != nil && strings.HasSuffix(r.URL.Path, "/login") {
+			o.onLogin()
+		}
+		svc.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		svc.Close()
 		site.Close()

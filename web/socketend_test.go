@@ -7,18 +7,19 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
-// connCount is a listener that counts the connections its server has not
-// closed yet: a socket whose descriptor the server still holds.
+// connCount is a listener that knows the connections its server has not
+// closed yet, by the client's address: a socket whose descriptor the
+// server still holds.
 type connCount struct {
 	net.Listener
-	open atomic.Int64
+	mu   sync.Mutex
+	open map[string]bool
 }
 
 func (l *connCount) Accept() (net.Conn, error) {
@@ -26,7 +27,9 @@ func (l *connCount) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.open.Add(1)
+	l.mu.Lock()
+	l.open[c.RemoteAddr().String()] = true
+	l.mu.Unlock()
 	return &countedConn{Conn: c, l: l}, nil
 }
 
@@ -37,25 +40,42 @@ type countedConn struct {
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.open, c.RemoteAddr().String())
+		c.l.mu.Unlock()
+	})
 	return c.Conn.Close()
 }
 
-// waitOpen waits until the server holds want connections.
-func (l *connCount) waitOpen(t *testing.T, want int64, what string) {
+// waitOpen waits until the server holds exactly want of the connections
+// from the client addresses addrs.
+func (l *connCount) waitOpen(t *testing.T, addrs []string, want int, what string) {
 	t.Helper()
+	held := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		n := 0
+		for _, a := range addrs {
+			if l.open[a] {
+				n++
+			}
+		}
+		return n
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for l.open.Load() != want {
+	for held() != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: the server holds %d connections, want %d", what, l.open.Load(), want)
+			t.Fatalf("%s: the server holds %d of the sockets, want %d", what, held(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // dropDial opens a socket whose TCP connection the test can drop without
-// a close frame (a laptop closed, a network gone, a probe).
-func dropDial(t *testing.T, u string, hc *http.Client) (drop func()) {
+// a close frame (a laptop closed, a network gone, a probe); addr is the
+// client's address, as the server sees it.
+func dropDial(t *testing.T, u string, hc *http.Client) (addr string, drop func()) {
 	t.Helper()
 	var raw net.Conn
 	tr := &http.Transport{
@@ -79,7 +99,7 @@ func dropDial(t *testing.T, u string, hc *http.Client) (drop func()) {
 			}
 		}
 	}()
-	return func() { raw.Close() }
+	return raw.LocalAddr().String(), func() { raw.Close() }
 }
 
 // TestSocketDroppedIsClosed: every page socket (the window's, the QA
@@ -112,25 +132,23 @@ func TestSocketDroppedIsClosed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var ln *connCount
 			wrap := func(l net.Listener) net.Listener {
-				ln = &connCount{Listener: l}
+				ln = &connCount{Listener: l, open: map[string]bool{}}
 				return ln
 			}
 			hc := client(t)
-			hc.Transport = &http.Transport{DisableKeepAlives: true}
 			u := tt.serve(t, wrap, hc)
-			// What the server holds besides (the console's own agent
-			// connection to the service on the same listener).
-			base := ln.open.Load()
 			const n = 5
+			var addrs []string
 			var drops []func()
 			for range n {
-				drops = append(drops, dropDial(t, u, hc))
+				addr, drop := dropDial(t, u, hc)
+				addrs, drops = append(addrs, addr), append(drops, drop)
 			}
-			ln.waitOpen(t, base+n, "sockets open")
+			ln.waitOpen(t, addrs, n, "sockets open")
 			for _, drop := range drops {
 				drop()
 			}
-			ln.waitOpen(t, base, "sockets dropped")
+			ln.waitOpen(t, addrs, 0, "sockets dropped")
 		})
 	}
 }

@@ -34,6 +34,10 @@ import (
 var (
 	// ErrBadCredentials: the service refused the name or password.
 	ErrBadCredentials = errors.New("wrong name or password")
+	// ErrLockedOut: the service locked the login out after too many
+	// failures (429); the error wraps the *messaging.StatusError, whose
+	// RetryAfter says for how long.
+	ErrLockedOut = errors.New("too many failed logins")
 	// ErrUnavailable: the service could not be reached in time.
 	ErrUnavailable = errors.New("the messaging service is not reachable")
 	// ErrNoDesk: no desk with that id runs on this node (signed out,
@@ -185,7 +189,8 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 
 // SignIn logs the agent in and starts its desk once its connection is
 // open: it returns the desk's id, ErrBadCredentials when the service
-// refused the login, or ErrUnavailable when it could not connect in time.
+// refused the login, ErrLockedOut when it locked it out, or ErrUnavailable
+// when it could not connect in time.
 func (m *Manager) SignIn(ctx context.Context, username, password string) (string, error) {
 	if err := m.ctx.Err(); err != nil {
 		return "", fmt.Errorf("sign in: %w", err)
@@ -605,6 +610,10 @@ func (d *Desk) upstream(u messaging.Update) {
 			d.wasOpen = true
 		case u.State == messaging.StateOffline && u.Err != nil && !d.wasOpen:
 			d.setReady(classify(u.Err))
+		case u.State == messaging.StateReconnecting && !d.wasOpen && errors.Is(classify(u.Err), ErrLockedOut):
+			// The client would retry the login until the lockout ends;
+			// the person signing in is told now instead.
+			d.setReady(classify(u.Err))
 		}
 		d.setConn(u.State.String())
 	case messaging.SyncUpdate:
@@ -623,11 +632,25 @@ func (d *Desk) upstream(u messaging.Update) {
 	}
 }
 
-// classify tells a refused login from a service that could not be reached.
+// RetryAfter is how long an ErrLockedOut asks to wait before the next
+// attempt (0 when the service did not say).
+func RetryAfter(err error) time.Duration {
+	var se *messaging.StatusError
+	if errors.Is(err, ErrLockedOut) && errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+// classify tells a refused login and a locked-out one from a service that
+// could not be reached.
 func classify(err error) error {
 	var se *messaging.StatusError
-	if errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden) {
+	switch {
+	case errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):
 		return ErrBadCredentials
+	case errors.As(err, &se) && se.Op == "login" && se.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %w", ErrLockedOut, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -24,7 +24,10 @@ type AgentConfig struct {
 	HTTPClient     *http.Client
 	RequestTimeout time.Duration // 0 means DefaultRequestTimeout
 	PingInterval   time.Duration // 0 means DefaultPingInterval
-	Tap            func(out bool, data []byte)
+	// RefreshInterval is how often the login session is refreshed while
+	// Run runs; 0 means DefaultRefreshInterval, < 0 never.
+	RefreshInterval time.Duration
+	Tap             func(out bool, data []byte)
 	SessionOptions
 }
 
@@ -107,9 +110,23 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 }
 
 // Run logs in and keeps the agent connected until ctx ends (then it returns
-// nil) or it gives up (wrong password, too many refused bearers). Call it
-// once; Updates is closed when it returns.
-func (a *Agent) Run(ctx context.Context) error { return a.run(ctx) }
+// nil) or it gives up (wrong password, too many refused bearers). Meanwhile
+// it refreshes the login session every RefreshInterval, so that the bearer
+// does not expire. Call it once; Updates is closed when it returns.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	refresher := make(chan struct{})
+	// The refresher ends with Run: cancel, then wait for it.
+	go func() {
+		defer close(refresher)
+		a.refreshLoop(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-refresher
+	}()
+	return a.run(ctx)
+}
 
 // Login is the last login's answer (zero before the first).
 func (a *Agent) Login() protocol.LoginResponse {

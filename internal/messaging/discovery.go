@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
@@ -44,6 +46,17 @@ type StatusError struct {
 	URL        string
 	StatusCode int
 	Text       string // the answer's error text, when it had one
+	// RetryAfter is the answer's Retry-After in seconds (0 when absent or
+	// not in seconds): how long a 429 or 503 asks the client to wait.
+	RetryAfter time.Duration
+}
+
+func retryAfter(h http.Header) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
 
 func (e *StatusError) Error() string {
@@ -228,6 +241,18 @@ func Login(ctx context.Context, hc *http.Client, ep Endpoints, username, passwor
 	return resp, nil
 }
 
+// Refresh prolongs an agent's login session (the Login Service API's
+// refresh) with the csrf of its login; a session that is gone or expired
+// is a *StatusError with 401.
+func Refresh(ctx context.Context, hc *http.Client, ep Endpoints, csrf string) error {
+	if ep.AgentVep == "" {
+		return errors.New("refresh: no agentVep host")
+	}
+	u := ep.httpURL(ep.AgentVep, protocol.Path(protocol.PathAgentRefresh, ep.Account), url.Values{"v": {protocol.LoginVersion}})
+	// The answer's body is empty or {}: nothing to decode.
+	return doJSON(ctx, hc, "refresh", http.MethodPost, u, protocol.RefreshRequest{CSRF: csrf}, nil)
+}
+
 // maxHTTPBody bounds what is read from the HTTP services.
 const maxHTTPBody = 1 << 20
 
@@ -262,7 +287,10 @@ func doJSON(ctx context.Context, hc *http.Client, op, method, u string, body, ou
 		return fmt.Errorf("%s %s: read answer: %w", op, u, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &StatusError{Op: op, URL: u, StatusCode: resp.StatusCode, Text: errorText(b)}
+		return &StatusError{Op: op, URL: u, StatusCode: resp.StatusCode, Text: errorText(b), RetryAfter: retryAfter(resp.Header)}
+	}
+	if out == nil {
+		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", op, u, err)

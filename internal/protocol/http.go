@@ -79,6 +79,9 @@ type LoginResponse struct {
 	Bearer string      `json:"bearer"`
 	CSRF   string      `json:"csrf"`
 	Config LoginConfig `json:"config"`
+	// SessionTTL is the session's lifetime in milliseconds, as a string
+	// (the Login Service API's "sessionTTl"); empty when not given.
+	SessionTTL string `json:"sessionTTl,omitempty"`
 }
 
 // LoginConfig carries an agent's two ids (protocol.md §6).

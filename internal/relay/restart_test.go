@@ -43,6 +43,9 @@ func TestNewIdentity(t *testing.T) {
 	w = newWorld(t, func(sc *simulator.Config, rc *relay.Config) {
 		if sc != nil {
 			sc.Now = clock.Now
+			// The brand's agent stays logged in across the jump: only the
+			// consumer's token is to expire.
+			sc.SessionTTL = 72 * time.Hour
 		}
 		if rc != nil {
 			rc.Consumer = func(token string, tap func(bool, []byte)) (relay.Upstream, error) {

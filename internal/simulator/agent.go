@@ -14,6 +14,13 @@ import (
 func (s *Service) handleAgent(c *socket, f protocol.Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sessionExpired(c) {
+		// Our decision (docs/simulator.md): the request is refused and the
+		// socket closed with 4401, which clients read as "log in again".
+		c.fail(f, 401, "session expired: log in again")
+		c.closeAfterQueued(statusTokenInvalid, "session expired")
+		return
+	}
 	rt := f.Type + "$Response"
 	me := member{agent: c.agent}
 	switch protocol.Canonical(f.Type) {

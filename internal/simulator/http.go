@@ -134,66 +134,6 @@ func (s *Service) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.SignupResponse{JWT: token})
 }
 
-// handleLogin logs an agent in: a bearer for the agent socket, a csrf for
-// refresh, and the agent's ids in config.
-func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if !s.knownAccount(w, r) {
-		return
-	}
-	var req protocol.LoginRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "body must be {\"username\":…,\"password\":…}")
-		return
-	}
-	var a *agentAccount
-	for _, x := range s.agents {
-		if x.name == req.Username && x.password == req.Password {
-			a = x
-		}
-	}
-	if a == nil {
-		writeError(w, http.StatusUnauthorized, "wrong username or password")
-		return
-	}
-	sess := &agentSession{bearer: randomToken(), csrf: randomToken(), agent: a}
-	s.mu.Lock()
-	s.sessions[sess.bearer] = sess
-	s.mu.Unlock()
-	s.log.Info("agent logged in", "agent", a.name)
-	writeJSON(w, http.StatusOK, protocol.LoginResponse{
-		Bearer: sess.bearer,
-		CSRF:   sess.csrf,
-		Config: protocol.LoginConfig{UserID: a.userID, UserPID: a.pid, AccountID: s.cfg.Account, LoginName: a.name},
-	})
-}
-
-// handleRefresh keeps an agent session alive: 200 when the csrf names a
-// session, 401 otherwise. Sessions never expire on their own.
-func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	if !s.knownAccount(w, r) {
-		return
-	}
-	var req protocol.RefreshRequest
-	if err := decodeJSON(r, &req); err != nil || req.CSRF == "" {
-		writeError(w, http.StatusUnauthorized, "no session")
-		return
-	}
-	s.mu.Lock()
-	found := false
-	for _, sess := range s.sessions {
-		if sess.csrf == req.CSRF {
-			found = true
-			break
-		}
-	}
-	s.mu.Unlock()
-	if !found {
-		writeError(w, http.StatusUnauthorized, "no session")
-		return
-	}
-	writeJSON(w, http.StatusOK, struct{}{})
-}
-
 // handleConsumerSocket opens a consumer socket, authenticated by the
 // Authorization header or, without it, by an InitConnection within
 // InitTimeout.
@@ -228,20 +168,22 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 	}, s.handleConsumer)
 }
 
-// handleAgentSocket opens an agent socket for the session of the bearer.
+// handleAgentSocket opens an agent socket for the live session of the
+// bearer; an unknown or expired one gets 401.
 func (s *Service) handleAgentSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.knownAccount(w, r) {
 		return
 	}
 	s.mu.Lock()
-	sess := s.sessions[r.PathValue("bearer")]
+	sess := s.liveSession(s.sessions[r.PathValue("bearer")])
 	s.mu.Unlock()
 	if sess == nil {
-		writeError(w, http.StatusUnauthorized, "unknown bearer")
+		writeError(w, http.StatusUnauthorized, "unknown or expired bearer")
 		return
 	}
 	s.serveSocket(w, r, agentSocket, 0, func(c *socket) {
 		c.agent = sess.agent
+		c.session = sess
 		c.authed.Store(true)
 		sess.agent.sockets[c] = struct{}{}
 	}, s.handleAgent)
@@ -276,6 +218,14 @@ func (s *Service) serveSocket(w http.ResponseWriter, r *http.Request, kind socke
 		// inside Read, so c is set by then.
 		OnPingReceived: func(context.Context, []byte) bool {
 			c.touch()
+			if kind == agentSocket {
+				// A socket that only listens still ends with its session.
+				s.mu.Lock()
+				if s.sessionExpired(c) {
+					c.closeAfterQueued(statusTokenInvalid, "session expired")
+				}
+				s.mu.Unlock()
+			}
 			return true
 		},
 	})

@@ -9,6 +9,7 @@ package simulator
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -49,6 +51,12 @@ type Config struct {
 	RingTimeout time.Duration
 	// TokenTTL is the lifetime of the consumer tokens of signup; default 24 h.
 	TokenTTL time.Duration
+	// SessionTTL is how long an agent's login session (its bearer and
+	// csrf) lives after the login or its last refresh, on the Now clock;
+	// default 8 h, the sessionTTl of the Login Service API's login answer.
+	SessionTTL time.Duration
+	// LoginLimits bound failed agent logins; zero fields take defaults.
+	LoginLimits LoginLimits
 	// RateLimit and RateBurst are the per-socket request budget; default 50
 	// requests per second with bursts of 200 (protocol.md §7).
 	RateLimit float64
@@ -56,6 +64,27 @@ type Config struct {
 	// SigningKey signs consumer tokens; generated once per Service when nil.
 	// Tests share one key to save the generation time.
 	SigningKey *rsa.PrivateKey
+}
+
+// LoginLimits bound failed agent logins (docs/simulator.md): after
+// PerUser.Threshold failures for one username, or PerAddr.Threshold from
+// one client address whatever the usernames, the login answers 429 with
+// Retry-After, even to the right password, until the lockout ends. Each
+// further round of failures doubles the lockout, up to its cap; a success
+// clears the username's count. Both run on the Now clock.
+type LoginLimits struct {
+	// PerUser counts per username; defaults: 10 failures, locked 1 min,
+	// doubling up to 1 h, forgotten 1 h after.
+	PerUser lockout.Policy
+	// PerAddr counts per client address (an IPv6 address by its /64),
+	// against password spraying; defaults: 30 failures, locked 1 min,
+	// doubling up to 1 h, forgotten 1 h after. A success does not clear it.
+	PerAddr lockout.Policy
+	// LimitLoopback applies PerAddr to loopback peers too. Off by default:
+	// the agent console signs every agent in from loopback, so an attacker
+	// guessing there would lock every console user out; the console limits
+	// per browser address itself (docs/console.md).
+	LimitLoopback bool
 }
 
 // AgentInfo describes a configured agent and its ids (protocol.md §6).
@@ -111,6 +140,12 @@ type Service struct {
 	dialogs       map[string]*dialog
 	convSubs      map[string]map[*convSub]struct{} // by convSub.key
 	rings         map[string]*ring
+
+	// loginMu makes a login's lockout check, password check and count one
+	// step, so that logins sent together cannot pass the threshold.
+	loginMu sync.Mutex
+	byUser  *lockout.Table // failed logins per account and username
+	byAddr  *lockout.Table // failed logins per client address
 }
 
 // New validates cfg, fills in its defaults and returns a Service.
@@ -139,6 +174,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 24 * time.Hour
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.LoginLimits.PerUser.Threshold <= 0 {
+		cfg.LoginLimits.PerUser.Threshold = 10
+	}
+	if cfg.LoginLimits.PerAddr.Threshold <= 0 {
+		cfg.LoginLimits.PerAddr.Threshold = 30
+	}
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 50
 	}
@@ -164,6 +208,8 @@ func New(cfg Config) (*Service, error) {
 		dialogs:       map[string]*dialog{},
 		convSubs:      map[string]map[*convSub]struct{}{},
 		rings:         map[string]*ring{},
+		byUser:        lockout.New(cfg.LoginLimits.PerUser, cfg.Now),
+		byAddr:        lockout.New(cfg.LoginLimits.PerAddr, cfg.Now),
 	}
 	seen := map[string]bool{}
 	for _, a := range cfg.Agents {
@@ -177,7 +223,8 @@ func New(cfg Config) (*Service, error) {
 		userID := numericUserID(cfg.Account, a.Name)
 		s.agents = append(s.agents, &agentAccount{
 			name:         a.Name,
-			password:     a.Password,
+			nameHash:     sha256.Sum256([]byte(a.Name)),
+			passwordHash: sha256.Sum256([]byte(a.Password)),
 			userID:       userID,
 			oldID:        cfg.Account + "." + userID,
 			pid:          cfg.NewID(),

@@ -62,6 +62,7 @@ type socket struct {
 	// Guarded by Service.mu.
 	consumerID string        // consumer socket, once authenticated
 	agent      *agentAccount // agent socket
+	session    *agentSession // agent socket: the login it was opened with
 	routingSub string        // agent socket: routing subscription id, "" when none
 	subs       map[*convSub]struct{}
 	dialogSubs map[*dialog]struct{}

@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
@@ -12,19 +13,23 @@ import (
 
 // agentAccount is a configured agent with its ids and routing state.
 type agentAccount struct {
-	name, password string
-	userID         string // numeric, config.userId
-	oldID          string // account.userId
-	pid            string // config.userPid
-	availability   string
-	sockets        map[*socket]struct{}
+	name string
+	// The name's and password's SHA-256, compared in constant time.
+	nameHash, passwordHash [32]byte
+	userID                 string // numeric, config.userId
+	oldID                  string // account.userId
+	pid                    string // config.userPid
+	availability           string
+	sockets                map[*socket]struct{}
 }
 
 // agentSession is one agent login: its bearer opens agent sockets, its csrf
-// refreshes it.
+// refreshes it. It lives until expires (Now clock), which the login and
+// every refresh set to SessionTTL ahead.
 type agentSession struct {
 	bearer, csrf string
 	agent        *agentAccount
+	expires      time.Time
 }
 
 // consumerRec is a consumer the IDP signed up (or authenticated).
