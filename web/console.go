@@ -72,7 +72,7 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 	}
 	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks}
 	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
-	c.echo = newEcho(logger, cfg.FrameAncestors, nil)
+	c.echo = newEcho(logger, cfg.FrameAncestors, consoleImgSrc, nil)
 	c.routes()
 	return c, nil
 }

@@ -24,7 +24,7 @@ func (s *Server) handleChat(c echo.Context) error {
 	}
 	win := views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new"}
 	if v, ok := s.relay.View(id.SessionID); ok {
-		win = windowProps(v)
+		win = windowProps(v, s.images.cardImages)
 	}
 	page := views.Page{
 		Assets: views.Assets{

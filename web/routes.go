@@ -7,6 +7,7 @@ func (s *Server) routes() {
 	e.GET("/ws", s.handleSocket)
 	e.GET("/static/:name", s.handleStatic)
 	e.GET("/static/vendor/:name", s.handleStatic)
+	e.GET(imagePath, s.handleImage)
 	e.GET("/healthz", s.handleHealth)
 	e.GET("/readyz", s.handleReady)
 	e.GET("/metrics", s.handleMetrics)

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/chatwindow/chatwindow/internal/imageproxy"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
@@ -52,6 +53,8 @@ type Config struct {
 	// beside the customer's window; empty: /qa shows where it would be.
 	// The console must allow this server's origin in its frame-ancestors.
 	ConsoleURL string
+	// ImageProxy configures the fetches of card images (zero: production).
+	ImageProxy imageproxy.Config
 }
 
 // Server is the chat window's HTTP server.
@@ -64,6 +67,8 @@ type Server struct {
 	echo   *echo.Echo
 	// pages counts the tabs' socket goroutines (see handleSocket).
 	pages sync.WaitGroup
+	// images renders and serves card images (images.go).
+	images images
 }
 
 // Wait blocks until every tab's socket has been served to its end: call
@@ -90,16 +95,18 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 	}
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
 	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
+	s.images = images{newCardImages(cfg.SessionKeys, assets), imageproxy.New(cfg.ImageProxy)}
 
-	s.echo = newEcho(logger, cfg.FrameAncestors, cfg.TrustedProxies)
+	s.echo = newEcho(logger, cfg.FrameAncestors, windowImgSrc, cfg.TrustedProxies)
 	s.routes()
 	return s, nil
 }
 
 // newEcho is the Echo instance every server of this package starts from
 // (the chat window and the agent console): the one error handler, the
-// security headers, no trusted proxy headers.
-func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *echo.Echo {
+// security headers (with the server's CSP img-src), no trusted proxy
+// headers.
+func newEcho(logger *slog.Logger, frameAncestors, imgSrc string, trusted []*net.IPNet) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{})
@@ -118,7 +125,7 @@ func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *
 	e.Use(middleware.Recover())
 	// Every answer names its request; the error log says which.
 	e.Use(middleware.RequestID())
-	e.Use(securityHeaders(frameAncestors))
+	e.Use(securityHeaders(frameAncestors, imgSrc))
 	// Nothing this server takes is large: forms and the page's frames.
 	e.Use(middleware.BodyLimit(bodyLimit))
 	// Per client address (the direct peer: see IPExtractor), generous
@@ -150,8 +157,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // securityHeaders sets the CSP (no inline script or style anywhere) and its
 // companions on every answer.
-func securityHeaders(frameAncestors string) echo.MiddlewareFunc {
-	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+func securityHeaders(frameAncestors, imgSrc string) echo.MiddlewareFunc {
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + imgSrc + "; " +
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

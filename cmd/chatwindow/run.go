@@ -163,6 +163,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return messaging.Signup(ctx, hc, ep)
 	}
 
+	assets, err := static.Load()
+	if err != nil {
+		return err
+	}
 	// One registry per run: two nodes in one test process keep their own.
 	mx := metrics.New()
 	mgr := relay.NewManager(ctx, relay.Config{
@@ -170,7 +174,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		// The QA view's protocol inspector is for the embedded service.
 		NoInspector: !embedded,
 		Logger:      logger.With("component", "relay"),
-		Renderer:    web.Renderer(),
+		Renderer:    web.Renderer(keys, assets),
 		Grace:       *grace,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			first := true
@@ -204,10 +208,6 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 			})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		return err
-	}
 	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
 		SessionKeys:    keys,
 		Secure:         secure,
