@@ -1,7 +1,8 @@
 package views
 
 // CardNode is one element of a structured-content card, already made safe
-// (internal/richcontent): texts are plain, URLs are http or https.
+// (internal/richcontent): texts are plain, a link is https, an image's URL
+// is a path of the window's own (its asset or its image proxy).
 type CardNode struct {
 	// Kind is layout, text, image, link or button.
 	Kind string

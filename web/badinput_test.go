@@ -575,7 +575,7 @@ func deskWith(s string) (console.View, console.Change) {
 // text itself is shown.
 func TestBadInputMarkup(t *testing.T) {
 	type render func(s string) ([]byte, error)
-	r := web.Renderer()
+	r := testRenderer(t)
 	cr := web.ConsoleRenderer()
 	tests := []struct {
 		name   string
@@ -638,7 +638,7 @@ func TestBadInputLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := relay.Message{Message: transcript.Message{Key: "m-C-1", DialogID: "C", Seq: 1, HasSeq: true}, From: relay.FromAgent, Rich: richcontent.Parse(b, nil)}
-			out, err := web.Renderer().Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Added: []relay.Message{m}})
+			out, err := testRenderer(t).Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Added: []relay.Message{m}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,16 +29,16 @@ import (
 	"github.com/chatwindow/chatwindow/web"
 )
 
-// agentSite is the chat window and the agent console on one embedded
+// deskSite is the chat window and the agent console on one embedded
 // service, as run wires them.
-type agentSite struct {
+type deskSite struct {
 	window *httptest.Server // the customer's site
 	desk   *httptest.Server // the agent console, the service behind it
 	svc    *simulator.Service
 	ep     messaging.Endpoints // the service's
 }
 
-func newAgentSite(t *testing.T) agentSite {
+func newDeskSite(t *testing.T) deskSite {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	svc, err := simulator.New(simulator.Config{Account: "1", Logger: log, SigningKey: testKey(), Agents: []simulator.Agent{
@@ -62,17 +62,17 @@ func newAgentSite(t *testing.T) agentSite {
 				SessionOptions: messaging.SessionOptions{Logger: log}})
 		},
 	})
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(), Grace: 100 * time.Millisecond,
+		Logger: log, Renderer: web.Renderer(sessionKeys, assets), Grace: 100 * time.Millisecond,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: desk.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: log}})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	con, err := web.NewConsole(log, web.ConsoleConfig{SessionKeys: sessionKeys}, assets, desks)
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +95,13 @@ func newAgentSite(t *testing.T) agentSite {
 		svc.Close()
 		desk.Close()
 	})
-	return agentSite{window: window, desk: desk, svc: svc, ep: ep}
+	return deskSite{window: window, desk: desk, svc: svc, ep: ep}
 }
 
 // readFrame reads c's frames until one satisfies ok (false: the socket
 // ended or 10 s passed). Every frame read is checked for direction
 // controls: none may reach a page.
-func readFrame(t *testing.T, c *websocket.Conn, what string, ok func(doc *goquery.Document) bool) *goquery.Document {
+func readBidiFrame(t *testing.T, c *websocket.Conn, what string, ok func(doc *goquery.Document) bool) *goquery.Document {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -168,7 +168,7 @@ func isolatedText(t *testing.T, where string, sel *goquery.Selection, want strin
 // window is sent them (no frame holds one), each bubble shows the text
 // without them, LRM and RLM kept, in an element of its own direction.
 func TestBidiControlsMarkup(t *testing.T) {
-	s := newAgentSite(t)
+	s := newDeskSite(t)
 	agent := client(t)
 	signIn(t, s.desk, agent)
 	dc, _, err := dialConsole(t, s.desk, agent, "")
@@ -181,7 +181,7 @@ func TestBidiControlsMarkup(t *testing.T) {
 	startSession(t, s.window, customer)
 	wc := openTab(t, s.window, customer)
 	write(t, wc, map[string]string{"type": "send", "text": bidiHostile})
-	readFrame(t, wc, "the customer's bubble", func(doc *goquery.Document) bool {
+	readBidiFrame(t, wc, "the customer's bubble", func(doc *goquery.Document) bool {
 		sel := doc.Find(`li[data-from="consumer"] .message-text`)
 		if sel.Length() == 0 {
 			return false
@@ -191,13 +191,13 @@ func TestBidiControlsMarkup(t *testing.T) {
 	})
 
 	var ringID, conv string
-	readFrame(t, dc, "the ring", func(doc *goquery.Document) bool {
+	readBidiFrame(t, dc, "the ring", func(doc *goquery.Document) bool {
 		ringID, _ = doc.Find(`[data-testid="ring"] input[name="ringId"]`).Attr("value")
 		conv, _ = doc.Find(`[data-testid="ring"]`).Attr("data-conversation-id")
 		return ringID != ""
 	})
 	write(t, dc, map[string]string{"type": "accept", "ringId": ringID})
-	readFrame(t, dc, "the customer's message in the console", func(doc *goquery.Document) bool {
+	readBidiFrame(t, dc, "the customer's message in the console", func(doc *goquery.Document) bool {
 		sel := doc.Find(`li[data-from="consumer"] .message-text`)
 		if sel.Length() == 0 {
 			return false
@@ -207,7 +207,7 @@ func TestBidiControlsMarkup(t *testing.T) {
 	})
 
 	write(t, dc, map[string]string{"type": "send", "conversationId": conv, "text": bidiHostile})
-	readFrame(t, wc, "the agent's message in the window", func(doc *goquery.Document) bool {
+	readBidiFrame(t, wc, "the agent's message in the window", func(doc *goquery.Document) bool {
 		sel := doc.Find(`li[data-from="agent"] .message-text`)
 		if sel.Length() == 0 {
 			return false
@@ -237,7 +237,7 @@ const twoPlans = `{"type":"vertical","elements":[{"type":"text","text":"Which pl
 // window, and a reload of it, show the card's buttons disabled and the
 // chosen one marked in words.
 func TestCardAnsweredOnceMarkup(t *testing.T) {
-	s := newAgentSite(t)
+	s := newDeskSite(t)
 	a, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: s.ep, Username: "bob", Password: "pw", HTTPClient: s.desk.Client(),
 		SessionOptions: messaging.SessionOptions{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
@@ -270,7 +270,7 @@ func TestCardAnsweredOnceMarkup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readFrame(t, wc, "the card", func(doc *goquery.Document) bool { return doc.Find(`[data-testid="card-button"]`).Length() == 2 })
+	readBidiFrame(t, wc, "the card", func(doc *goquery.Document) bool { return doc.Find(`[data-testid="card-button"]`).Length() == 2 })
 
 	click := func(index string) map[string]string {
 		return map[string]string{"type": "action", "dialogId": conv, "seq": strconv.FormatInt(seq, 10), "index": index}
@@ -282,7 +282,7 @@ func TestCardAnsweredOnceMarkup(t *testing.T) {
 	// The session publishes one request at a time, in order: once a text
 	// sent after the clicks is stored, whatever they published is too.
 	write(t, wc, map[string]string{"type": "send", "text": "after the clicks"})
-	readFrame(t, wc, "the text after the clicks sent", func(doc *goquery.Document) bool {
+	readBidiFrame(t, wc, "the text after the clicks sent", func(doc *goquery.Document) bool {
 		return doc.Find(`li[data-receipt="sent"] .message-text`).FilterFunction(func(_ int, s *goquery.Selection) bool {
 			return s.Text() == "after the clicks"
 		}).Length() == 1

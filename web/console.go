@@ -108,7 +108,7 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 		byClient: lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
 	}
 	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
-	c.echo = newEcho(logger, cfg.FrameAncestors, nil)
+	c.echo = newEcho(logger, cfg.FrameAncestors, consoleImgSrc, nil)
 	c.routes()
 	return c, nil
 }

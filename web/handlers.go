@@ -28,7 +28,7 @@ func (s *Server) handleChat(c echo.Context) error {
 		}
 		win = views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new", ForgetURL: forgetPath}
 		if v, ok := s.relay.View(id.SessionID); ok {
-			win = windowProps(v)
+			win = windowProps(v, s.images.cardImages)
 		}
 	}
 	page := views.Page{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
+	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
 )
 
@@ -34,12 +35,14 @@ func render(c echo.Context, code int, comp templ.Component) error {
 
 // fragments renders the relay's views and changes as the htmx fragments a
 // tab's socket receives (every top-level element is swapped out of band).
-type fragments struct{}
+type fragments struct {
+	images cardImages
+}
 
 var _ relay.Renderer = fragments{}
 
-func (fragments) Window(v relay.View) ([]byte, error) {
-	w := windowProps(v)
+func (f fragments) Window(v relay.View) ([]byte, error) {
+	w := windowProps(v, f.images)
 	return renderAll(
 		views.ConnectionBanner(w.Connection, true),
 		views.AgentName(w.Agent, true),
@@ -49,8 +52,8 @@ func (fragments) Window(v relay.View) ([]byte, error) {
 	)
 }
 
-func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	w := windowProps(v)
+func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
+	w := windowProps(v, f.images)
 	// Room for the usual change without growing (a change updating many
 	// messages grows it).
 	comps := make([]templ.Component, 0, 8)
@@ -64,10 +67,10 @@ func (fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 		comps = append(comps, views.Messages(w.Messages, true))
 	} else {
 		if len(ch.Added) > 0 {
-			comps = append(comps, views.AppendMessages(messageProps(ch.Added)))
+			comps = append(comps, views.AppendMessages(messageProps(ch.Added, f.images)))
 		}
 		for _, m := range ch.Updated {
-			comps = append(comps, views.MessageItem(messageProp(m), true))
+			comps = append(comps, views.MessageItem(messageProp(m, f.images), true))
 		}
 	}
 	if ch.Typing || ch.Reset || len(ch.Added) > 0 {
@@ -110,8 +113,8 @@ func renderAll(comps ...templ.Component) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func windowProps(v relay.View) views.Window {
-	msgs := messageProps(v.Messages)
+func windowProps(v relay.View, img cardImages) views.Window {
+	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
 		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: v.Notice}}, msgs...)
@@ -127,23 +130,23 @@ func windowProps(v relay.View) views.Window {
 	}
 }
 
-func messageProps(ms []relay.Message) []views.Message {
+func messageProps(ms []relay.Message, img cardImages) []views.Message {
 	out := make([]views.Message, len(ms))
 	for i, m := range ms {
-		out[i] = messageProp(m)
+		out[i] = messageProp(m, img)
 	}
 	return out
 }
 
 // Times go out in UTC; the page shows them in the customer's own zone.
-func messageProp(m relay.Message) views.Message {
+func messageProp(m relay.Message, img cardImages) views.Message {
 	p := views.Message{
 		ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Text: m.Text,
 		Receipt: m.Delivery, LocalID: m.LocalID,
 	}
 	p.Time, p.TimeISO = clock(m.At)
 	if m.Rich.Card != nil {
-		c := cardProp(*m.Rich.Card, &m)
+		c := cardProp(*m.Rich.Card, &m, img)
 		p.Card = &c
 	}
 	if m.RepliesOpen {
@@ -169,12 +172,25 @@ func messageProp(m relay.Message) views.Message {
 }
 
 // cardProp converts m's card node n (already safe: richcontent checked
-// every URL and kept texts plain) into the view's tree. Once m is answered
-// its buttons are closed, the chosen one marked.
-func cardProp(n richcontent.Node, m *relay.Message) views.CardNode {
+// every URL and kept texts plain) into the view's tree. An image's URL
+// becomes the window's own (cardImages.src); one that cannot shows its
+// text instead. Once m is answered its buttons are closed, the chosen one
+// marked.
+func cardProp(n richcontent.Node, m *relay.Message, img cardImages) views.CardNode {
 	out := views.CardNode{
 		Kind: n.Kind, Layout: n.Layout, Text: n.Text, URL: n.URL, Alt: n.Alt,
 		Bold: n.Bold, Italic: n.Italic, Size: n.Size,
+	}
+	if n.Kind == richcontent.KindImage {
+		if src, ok := img.src(n.URL); ok {
+			out.URL = src
+		} else {
+			// Its text, or nothing (a node of no kind renders nothing).
+			out = views.CardNode{}
+			if n.Alt != "" {
+				out = views.CardNode{Kind: richcontent.KindText, Text: n.Alt}
+			}
+		}
 	}
 	if n.Kind == richcontent.KindButton {
 		out.Choice = choiceProp(n.Choice, m.Rich.Choices)
@@ -182,7 +198,7 @@ func cardProp(n richcontent.Node, m *relay.Message) views.CardNode {
 		out.Choice.Chosen = m.Answered && m.Chosen == n.Choice
 	}
 	for _, c := range n.Children {
-		out.Children = append(out.Children, cardProp(c, m))
+		out.Children = append(out.Children, cardProp(c, m, img))
 	}
 	return out
 }
@@ -208,5 +224,10 @@ func clock(t time.Time) (text, iso string) {
 	return t.Format("15:04"), iso
 }
 
-// Renderer is the relay renderer of the web layer's views.
-func Renderer() relay.Renderer { return fragments{} }
+// Renderer is the relay renderer of the web layer's views. Card images are
+// rendered as URLs of the window's own (docs/richcontent.md): its own
+// assets by path, every other image through its image proxy, signed with
+// a key derived from sessionKeys (the same as the Server's Config).
+func Renderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
+	return fragments{images: newCardImages(sessionKeys, assets)}
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/web"
 )
 
 // The benchmarks of this file measure the window's renderer (web.Renderer,
@@ -88,7 +87,7 @@ func BenchmarkRenderMessageFragment(b *testing.B) {
 		{"customer-ticks", customerTicksChange},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			r := web.Renderer()
+			r := testRenderer(b)
 			v, ch := bc.change(b)
 			b.ReportAllocs()
 			var n int
@@ -133,7 +132,7 @@ func benchWindow(b testing.TB, n int) relay.View {
 func BenchmarkRenderWindow(b *testing.B) {
 	const n = 100
 	b.Run(fmt.Sprintf("msgs=%d", n), func(b *testing.B) {
-		r := web.Renderer()
+		r := testRenderer(b)
 		v := benchWindow(b, n)
 		b.ReportAllocs()
 		var size int

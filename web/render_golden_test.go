@@ -18,7 +18,7 @@ import (
 // written by the renderers before any such change; rewrite them with
 // CHATWINDOW_UPDATE_GOLDEN=1 only for a change of markup that is meant.
 func TestRenderGolden(t *testing.T) {
-	r := web.Renderer()
+	r := testRenderer(t)
 	cr := web.ConsoleRenderer()
 	window := func(s string, mod func(*relay.View)) func() ([]byte, error) {
 		return func() ([]byte, error) {

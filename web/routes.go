@@ -15,6 +15,7 @@ func (s *Server) routes() {
 	e.GET("/ws", s.handleSocket)
 	getOrHead(e, "/static/:name", s.handleStatic)
 	getOrHead(e, "/static/vendor/:name", s.handleStatic)
+	e.GET(imagePath, s.handleImage)
 	getOrHead(e, "/healthz", s.handleHealth)
 	getOrHead(e, "/readyz", s.handleReady)
 	// The QA view is a tool for the embedded service (Config.QA); the

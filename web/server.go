@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/chatwindow/chatwindow/internal/imageproxy"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
@@ -64,6 +65,8 @@ type Config struct {
 	// beside the customer's window; empty: /qa shows where it would be.
 	// The console must allow this server's origin in its frame-ancestors.
 	ConsoleURL string
+	// ImageProxy configures the fetches of card images (zero: production).
+	ImageProxy imageproxy.Config
 }
 
 // Server is the chat window's HTTP server.
@@ -78,6 +81,8 @@ type Server struct {
 	pages sync.WaitGroup
 	// signups limits new identities per client address.
 	signups *middleware.RateLimiterMemoryStore
+	// images renders and serves card images (images.go).
+	images images
 }
 
 // Wait blocks until every tab's socket has been served to its end: call
@@ -113,16 +118,18 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 		Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
 	})
 	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
+	s.images = images{newCardImages(cfg.SessionKeys, assets), imageproxy.New(cfg.ImageProxy)}
 
-	s.echo = newEcho(logger, cfg.FrameAncestors, cfg.TrustedProxies)
+	s.echo = newEcho(logger, cfg.FrameAncestors, windowImgSrc, cfg.TrustedProxies)
 	s.routes()
 	return s, nil
 }
 
 // newEcho is the Echo instance every server of this package starts from
 // (the chat window and the agent console): the one error handler, the
-// security headers, no trusted proxy headers.
-func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *echo.Echo {
+// security headers (with the server's CSP img-src), no trusted proxy
+// headers.
+func newEcho(logger *slog.Logger, frameAncestors, imgSrc string, trusted []*net.IPNet) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{})
@@ -143,7 +150,7 @@ func newEcho(logger *slog.Logger, frameAncestors string, trusted []*net.IPNet) *
 	// ours, unless a configured proxy in front gave one fit for a log.
 	e.Use(dropClientRequestID(trusted))
 	e.Use(middleware.RequestID())
-	e.Use(securityHeaders(frameAncestors))
+	e.Use(securityHeaders(frameAncestors, imgSrc))
 	// Nothing this server takes is large: forms and the page's frames.
 	e.Use(middleware.BodyLimit(bodyLimit))
 	// Per client address (the direct peer: see IPExtractor), generous
@@ -221,8 +228,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // securityHeaders sets the CSP (no inline script or style anywhere) and its
 // companions on every answer.
-func securityHeaders(frameAncestors string) echo.MiddlewareFunc {
-	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+func securityHeaders(frameAncestors, imgSrc string) echo.MiddlewareFunc {
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + imgSrc + "; " +
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

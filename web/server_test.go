@@ -61,17 +61,17 @@ func siteHandler(t *testing.T, keys [][]byte, opts ...func(*web.Config)) http.Ha
 	if err != nil {
 		t.Fatal(err)
 	}
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(), Grace: 100 * time.Millisecond,
+		Logger: log, Renderer: web.Renderer(keys, assets), Grace: 100 * time.Millisecond,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: log}})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := web.Config{
 		// As run has it on the embedded service.
 		QA:          true,

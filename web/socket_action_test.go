@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -58,9 +59,11 @@ func TestParseActionFrame(t *testing.T) {
 	}
 }
 
-// TestCardMarkup: a hostile card renders as text, its links and images
-// only when http(s), links with rel noopener, buttons as ws-send forms.
+// TestCardMarkup: a hostile card renders as text, its links only when
+// https, with rel noopener, its https images through the image proxy,
+// buttons as ws-send forms.
 func TestCardMarkup(t *testing.T) {
+	f := fragments{images: newCardImages([][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}, nil)}
 	card := `{"type":"vertical","elements":[
 		{"type":"text","text":"<script>alert(1)</script>","style":{"bold":true}},
 		{"type":"image","url":"data:image/svg+xml,<svg onload=alert(1)>","tooltip":"bad image"},
@@ -71,7 +74,7 @@ func TestCardMarkup(t *testing.T) {
 	qr := `[{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}}]`
 	m := relay.Message{Message: transcript.Message{Key: "m-C1-3", DialogID: "C1", Seq: 3, HasSeq: true}, From: relay.FromAgent, Rich: richcontent.Parse(json.RawMessage(card), json.RawMessage(qr)), RepliesOpen: true}
 	m.Text = m.Rich.Text()
-	b, err := fragments{}.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Added: []relay.Message{m}})
+	b, err := f.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Added: []relay.Message{m}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +99,8 @@ func TestCardMarkup(t *testing.T) {
 			t.Errorf("img loading %q", l)
 		}
 	})
-	if len(srcs) != 1 || srcs[0] != "https://img.example/a.png" {
-		t.Errorf("images %q, want only the https one", srcs)
+	if len(srcs) != 1 || !strings.HasPrefix(srcs[0], "/image?u="+url.QueryEscape("https://img.example/a.png")+"&s=") {
+		t.Errorf("images %q, want only the https one, through the image proxy", srcs)
 	}
 	links := doc.Find("a")
 	if links.Length() != 1 {
@@ -144,7 +147,7 @@ func TestCardMarkup(t *testing.T) {
 
 	// Closed replies are not offered.
 	m.RepliesOpen = false
-	b, err = fragments{}.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Updated: []relay.Message{m}})
+	b, err = f.Change(relay.View{Phase: relay.PhaseOpen}, relay.Change{Updated: []relay.Message{m}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,17 +160,17 @@ func newStallSite(t *testing.T, cfg web.Config) (*httptest.Server, *relay.Manage
 	if err != nil {
 		t.Fatal(err)
 	}
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(), Grace: time.Minute, MaxTabs: 1,
+		Logger: log, Renderer: web.Renderer(sessionKeys, assets), Grace: time.Minute, MaxTabs: 1,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: log}})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg.SessionKeys = sessionKeys
 	cfg.Signup = func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) }
 	srv, err := web.NewServer(log, cfg, assets, mgr)

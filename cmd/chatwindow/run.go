@@ -179,6 +179,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return messaging.Signup(ctx, hc, ep)
 	}
 
+	assets, err := static.Load()
+	if err != nil {
+		return err
+	}
 	// One registry per run: two nodes in one test process keep their own.
 	mx := metrics.New()
 	mgr := relay.NewManager(ctx, relay.Config{
@@ -186,7 +190,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		// The QA view's protocol inspector records only where it is served.
 		NoInspector: !qa,
 		Logger:      logger.With("component", "relay"),
-		Renderer:    web.Renderer(),
+		Renderer:    web.Renderer(keys, assets),
 		Grace:       *grace,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			first := true
@@ -220,10 +224,6 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 			})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		return err
-	}
 	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
 		SessionKeys:    keys,
 		Secure:         secure,

@@ -45,19 +45,20 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}
 	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(), Grace: time.Second,
+		Logger: log, Renderer: web.Renderer(keys, assets), Grace: time.Second,
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
 				SessionOptions: messaging.SessionOptions{Logger: log, Backoff: testenv.FastBackoff}})
 		},
 	})
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv, err := web.NewServer(log, web.Config{
-		SessionKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")},
+		SessionKeys: keys,
 		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
 	}, assets, mgr)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package richcontent turns LivePerson structured content (cards and quick
 // replies, sent by agents and bots) into a small typed tree that is safe to
-// render: text stays plain text, every URL it keeps is http or https, and
-// its size and depth are bounded whatever the sender wrote. What it does
+// render: text stays plain text, every link it keeps is https, every image
+// URL http or https (the web layer decides how an image is loaded), and its
+// size and depth are bounded whatever the sender wrote. What it does
 // not understand degrades to the text it carries (docs/richcontent.md).
 package richcontent
 
@@ -40,8 +41,8 @@ const (
 const (
 	KindLayout = "layout" // Children, in Layout's direction
 	KindText   = "text"   // Text
-	KindImage  = "image"  // URL (http/https), Alt
-	KindLink   = "link"   // Text, URL (http/https): opens in a new tab
+	KindImage  = "image"  // URL (http/https, see ImageURL), Alt
+	KindLink   = "link"   // Text, URL (https): opens in a new tab
 	KindButton = "button" // Text; Choice is what a click answers
 )
 
@@ -66,7 +67,8 @@ type Node struct {
 	Children []Node
 	// Text is a text's text, a button's or a link's title: plain text.
 	Text string
-	// URL is an image's source or a link's target; always http or https.
+	// URL is an image's source (http or https: ImageURL) or a link's
+	// target (https: SafeURL).
 	URL string
 	// Alt is an image's text alternative (its tooltip or caption).
 	Alt string
@@ -244,7 +246,7 @@ func (p *parser) node(v any, depth int) *Node {
 		return n
 	case "image":
 		alt := firstText(obj, "tooltip", "caption", "alt")
-		if u, ok := SafeURL(str(obj, "url")); ok {
+		if u, ok := ImageURL(str(obj, "url")); ok {
 			p.nodes++
 			return &Node{Kind: KindImage, URL: u, Alt: alt, Choice: -1}
 		}
@@ -287,7 +289,7 @@ func (p *parser) textNode(s string) *Node {
 }
 
 // button is a choice when its click publishes text, a link when it opens
-// an http(s) URL, and its title as text otherwise.
+// an https URL, and its title as text otherwise.
 func (p *parser) button(obj map[string]any) *Node {
 	title := firstText(obj, "title", "tooltip")
 	publish, link, meta := clickOf(obj)
@@ -412,10 +414,22 @@ func metadataOf(v any) json.RawMessage {
 	return b
 }
 
-// SafeURL returns u normalised when it is an absolute http or https URL
-// with a host and no credentials, and false for anything else (javascript:,
-// data:, vbscript:, relative, protocol-relative, control characters).
-func SafeURL(u string) (string, bool) {
+// SafeURL returns u normalised when it is an absolute https URL with a
+// host and no credentials, and false for anything else (plain http,
+// javascript:, data:, vbscript:, relative, protocol-relative, control
+// characters). It is a link's check: a plain-http link would send the
+// customer where anyone on the way can read and rewrite the page.
+func SafeURL(u string) (string, bool) { return safeURL(u, false) }
+
+// ImageURL is SafeURL that also keeps plain http. An image's URL never
+// reaches the page as it is: the web layer shows the window's own assets
+// (which a developer's window serves over plain http) from its own origin
+// and loads every other image through its image proxy, https only
+// (docs/richcontent.md).
+func ImageURL(u string) (string, bool) { return safeURL(u, true) }
+
+// safeURL is SafeURL, with plain http when plain is set.
+func safeURL(u string, plain bool) (string, bool) {
 	u = strings.TrimSpace(u)
 	if u == "" || len(u) > 2048 {
 		return "", false
@@ -430,7 +444,7 @@ func SafeURL(u string) (string, bool) {
 		return "", false
 	}
 	scheme := strings.ToLower(parsed.Scheme)
-	if scheme != "http" && scheme != "https" {
+	if scheme != "https" && (!plain || scheme != "http") {
 		return "", false
 	}
 	if parsed.Host == "" || parsed.User != nil || parsed.Opaque != "" || parsed.Hostname() == "" {
@@ -440,7 +454,7 @@ func SafeURL(u string) (string, bool) {
 	out := parsed.String()
 	// Paranoia: what goes out must still start with the scheme it was
 	// checked for.
-	if !strings.HasPrefix(out, "http://") && !strings.HasPrefix(out, "https://") {
+	if !strings.HasPrefix(out, scheme+"://") {
 		return "", false
 	}
 	return out, true

@@ -266,8 +266,10 @@ func TestSafeURL(t *testing.T) {
 		ok   bool
 	}{
 		{"https://example.com/a?b=c#d", "https://example.com/a?b=c#d", true},
-		{"HTTP://Example.com", "http://Example.com", true},
+		{"HTTPS://Example.com", "https://Example.com", true},
 		{"  https://example.com/ ", "https://example.com/", true},
+		{"http://example.com/", "", false},
+		{"HTTP://Example.com", "", false},
 		{"javascript:alert(1)", "", false},
 		{"data:image/png;base64,AAAA", "", false},
 		{"vbscript:x", "", false},
@@ -284,6 +286,40 @@ func TestSafeURL(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("SafeURL(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+		// An image's URL is checked the same way, plain http aside.
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(tt.in)), "http:") {
+			continue
+		}
+		got, ok = ImageURL(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ImageURL(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestPlainHTTP: a link must be https (a plain-http one shows as its
+// title); an image may be plain http, left to the web layer, which shows
+// it only when it is the window's own.
+func TestPlainHTTP(t *testing.T) {
+	card := `{"type":"vertical","elements":[
+		{"type":"button","title":"Plain link","click":{"actions":[{"type":"link","uri":"http://docs.example/"}]}},
+		{"type":"button","title":"Secure link","click":{"actions":[{"type":"link","uri":"https://docs.example/"}]}},
+		{"type":"image","url":"HTTP://localhost:8080/static/demo-card.svg","tooltip":"Plain image"}]}`
+	want := vertical(
+		text("Plain link"),
+		Node{Kind: KindLink, Text: "Secure link", URL: "https://docs.example/", Choice: -1},
+		Node{Kind: KindImage, URL: "http://localhost:8080/static/demo-card.svg", Alt: "Plain image", Choice: -1},
+	)
+	if diff := cmp.Diff(want, Parse(json.RawMessage(card), nil).Card); diff != "" {
+		t.Errorf("card (-want +got):\n%s", diff)
+	}
+	for _, in := range []string{"http://example.com/", "HTTP://Example.com", " http://example.com/a "} {
+		if got, ok := SafeURL(in); ok {
+			t.Errorf("SafeURL(%q) = %q, true; want false", in, got)
+		}
+		if _, ok := ImageURL(in); !ok {
+			t.Errorf("ImageURL(%q) refused", in)
+		}
 	}
 }
 
@@ -298,8 +334,8 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// checkSafe: every URL is http(s), every choice index is in range, sizes
-// are bounded.
+// checkSafe: every link is https, every image http(s), every choice index
+// is in range, sizes are bounded.
 func checkSafe(t *testing.T, c Content) {
 	t.Helper()
 	if len(c.Choices) > MaxChoices {
@@ -318,9 +354,16 @@ func checkSafe(t *testing.T, c Content) {
 			return
 		}
 		switch n.Kind {
-		case KindImage, KindLink:
+		case KindImage:
 			if !strings.HasPrefix(n.URL, "http://") && !strings.HasPrefix(n.URL, "https://") {
-				t.Errorf("a %s with URL %q", n.Kind, n.URL)
+				t.Errorf("an image with URL %q", n.URL)
+			}
+			if again, ok := ImageURL(n.URL); !ok || again != n.URL {
+				t.Errorf("URL %q is not stable under ImageURL (%q, %v)", n.URL, again, ok)
+			}
+		case KindLink:
+			if !strings.HasPrefix(n.URL, "https://") {
+				t.Errorf("a link with URL %q", n.URL)
 			}
 			if again, ok := SafeURL(n.URL); !ok || again != n.URL {
 				t.Errorf("URL %q is not stable under SafeURL (%q, %v)", n.URL, again, ok)
