@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
@@ -45,6 +46,9 @@ type ConsoleConfig struct {
 	FrameAncestors string
 	// MaxFrame bounds a console socket frame.
 	MaxFrame int64
+	// SocketsPerClient caps the console sockets one client address holds
+	// open (0: no cap).
+	SocketsPerClient int
 	// SignInLimits bound failed sign-ins; zero fields take defaults.
 	SignInLimits SignInLimits
 	// Now is the clock of the sign-in lockouts; default time.Now.
@@ -81,6 +85,8 @@ type Console struct {
 	echo   *echo.Echo
 	// Failed sign-ins per agent name and address, and per address.
 	byName, byClient *lockout.Table
+	// sockets counts the open sockets per client address.
+	sockets *connlimit.Counter
 }
 
 // NewConsole wires the console's Echo instance and routes.
@@ -106,6 +112,7 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks,
 		byName:   lockout.New(cfg.SignInLimits.PerName, cfg.Now),
 		byClient: lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
+		sockets:  connlimit.NewCounter(cfg.SocketsPerClient),
 	}
 	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	c.echo = newEcho(logger, cfg.FrameAncestors, consoleImgSrc, nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -71,6 +72,13 @@ func (c *Console) handleSocket(ec echo.Context) error {
 		return refuseCrossOrigin(err)
 	}
 	cs, _ := c.session(ec.Request())
+	// Refused before the upgrade, while the answer can still be an HTTP
+	// status.
+	release, ok := c.sockets.Acquire(ec.RealIP())
+	if !ok {
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many consoles open from your network. Close some and try again.")
+	}
+	defer release()
 	// Accept checks that the Origin is this host: a cross-origin page
 	// cannot drive an agent's desk (403).
 	conn, err := websocket.Accept(ec.Response(), ec.Request(), nil)

@@ -90,13 +90,14 @@ func loopbackName(host string) bool {
 func (s *Server) handleQASocket(c echo.Context) error {
 	s.pages.Add(1)
 	// The page sends nothing here: a small read limit.
-	id, conn, err := s.acceptSessionSocket(c, 4<<10)
+	id, conn, release, err := s.acceptSessionSocket(c, 4<<10)
 	if conn == nil {
 		s.pages.Done()
 		return err
 	}
 	w, err := s.relay.Inspect(id)
 	if err != nil {
+		release()
 		s.log.Info("inspector refused", "error", err)
 		code, reason := websocket.StatusTryAgainLater, "try again"
 		if errors.Is(err, relay.ErrTooManyTabs) {
@@ -110,6 +111,7 @@ func (s *Server) handleQASocket(c echo.Context) error {
 	// the session ending (the watch's Ended).
 	go func() {
 		defer s.pages.Done()
+		defer release()
 		defer w.Close()
 		servePage(conn, &inspectorPage{log: s.log, watch: w}, s.keepAlive(), nil, func(ctx context.Context) {
 			readFrames(ctx, conn, s.log, func([]byte) error { return errInspectorFrame })

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/imageproxy"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -51,6 +52,10 @@ type Config struct {
 	// page socket's write). It is served elsewhere (the operators' own
 	// listener), never by this server.
 	Metrics *metrics.Metrics
+	// SocketsPerClient caps the sockets (the window's and the inspector's)
+	// one client address holds open: an IPv4 address or an IPv6 /64, as
+	// RealIP names it (0: no cap).
+	SocketsPerClient int
 	// QA serves the QA view (/qa: the window, the agent console and the
 	// protocol inspector side by side). It is a tool for the embedded
 	// service: a QA page opens a session of its own, and the inspector
@@ -79,6 +84,8 @@ type Server struct {
 	echo   *echo.Echo
 	// pages counts the tabs' socket goroutines (see handleSocket).
 	pages sync.WaitGroup
+	// sockets counts the open sockets per client address.
+	sockets *connlimit.Counter
 	// signups limits new identities per client address.
 	signups *middleware.RateLimiterMemoryStore
 	// images renders and serves card images (images.go).
@@ -113,7 +120,7 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 	if cfg.SignupBurst == 0 {
 		cfg.SignupBurst = 10
 	}
-	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
+	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, sockets: connlimit.NewCounter(cfg.SocketsPerClient)}
 	s.signups = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
 	})

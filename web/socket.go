@@ -156,24 +156,32 @@ func number(raw json.RawMessage) (int64, error) {
 
 // acceptSessionSocket upgrades a page's socket of the customer's session:
 // same origin (scheme and host: another site cannot drive or read a
-// customer's session, 403), a session cookie (401), then the upgrade with
-// a read limit. A nil conn means the request was answered (err, if any, is
-// the handler's to return).
-func (s *Server) acceptSessionSocket(c echo.Context, readLimit int64) (relay.Identity, *websocket.Conn, error) {
+// customer's session, 403), a session cookie (401), a place among its
+// client address's sockets (429), then the upgrade with a read limit. A
+// nil conn means the request was answered (err, if any, is the handler's
+// to return); otherwise release gives the place back when the socket ends.
+func (s *Server) acceptSessionSocket(c echo.Context, readLimit int64) (relay.Identity, *websocket.Conn, func(), error) {
 	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
-		return relay.Identity{}, nil, refuseCrossOrigin(err)
+		return relay.Identity{}, nil, nil, refuseCrossOrigin(err)
 	}
 	id, ok := s.identity(c.Request())
 	if !ok {
-		return id, nil, echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
+		return id, nil, nil, echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
+	}
+	// Refused before the upgrade, while the answer can still be an HTTP
+	// status; RealIP is the client behind a trusted proxy.
+	release, ok := s.sockets.Acquire(c.RealIP())
+	if !ok {
+		return id, nil, nil, echo.NewHTTPError(http.StatusTooManyRequests, "Too many windows open from your network. Close some and try again.")
 	}
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
+		release()
 		s.log.Debug("page socket refused", "path", c.Request().URL.Path, "error", err)
-		return id, nil, nil // Accept has answered
+		return id, nil, nil, nil // Accept has answered
 	}
 	conn.SetReadLimit(readLimit)
-	return id, conn, nil
+	return id, conn, release, nil
 }
 
 // handleSocket is a tab's socket: it attaches the tab to its session, sends
@@ -182,7 +190,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// Counted before the upgrade: http.Server.Shutdown waits for this
 	// handler until it hijacks the connection, so Wait cannot miss it.
 	s.pages.Add(1)
-	id, conn, err := s.acceptSessionSocket(c, s.cfg.MaxFrame)
+	id, conn, release, err := s.acceptSessionSocket(c, s.cfg.MaxFrame)
 	if conn == nil {
 		s.pages.Done()
 		return err
@@ -190,6 +198,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	tab, err := s.relay.Attach(id)
 	if err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "try again")
+		release()
 		s.pages.Done()
 		return nil
 	}
@@ -201,6 +210,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	// or the relay let the tab go (Wait).
 	go func() {
 		defer s.pages.Done()
+		defer release()
 		servePage(conn, tab, s.keepAlive(), s.cfg.Metrics, func(ctx context.Context) {
 			s.readTab(ctx, conn, tab)
 		})

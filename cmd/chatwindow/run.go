@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
@@ -60,6 +61,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
 	secureFlag := fs.String("secure", envOr(getenv, "CHATWINDOW_SECURE", "auto"), "the window is reached over HTTPS (a proxy in front terminates TLS): Secure cookies, https page origins; auto: unless it listens on loopback")
 	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none)")
+	connsPerClient := fs.Int("conns-per-client", envInt(getenv, "CHATWINDOW_CONNS_PER_CLIENT", connlimit.DefaultConnsPerClient), "TCP connections one client address (an IPv4 address, an IPv6 /64) may hold open on -addr; -trusted-proxies are exempt (0: no cap)")
+	socketsPerClient := fs.Int("sockets-per-client", envInt(getenv, "CHATWINDOW_SOCKETS_PER_CLIENT", connlimit.DefaultSocketsPerClient), "sockets (tabs) one client address may hold open; more are answered 429 (0: no cap)")
+	bodyTimeout := fs.Duration("body-timeout", envDuration(getenv, "CHATWINDOW_BODY_TIMEOUT", connlimit.DefaultBodyTimeout), "a request's body must have arrived within this of its handler's start")
 	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +119,10 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
 	defer winLn.Close()
+	// Behind a trusted proxy every client has its address: the proxy is
+	// exempt, and the socket cap (SocketsPerClient) counts the clients it
+	// names.
+	winLn = connlimit.NewListener(winLn, connlimit.ListenerConfig{MaxPerClient: *connsPerClient, Exempt: proxies})
 	window := "http://" + displayAddr(winLn.Addr().String(), *addr)
 
 	hc := &http.Client{Timeout: 15 * time.Second}
@@ -157,7 +165,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		// then the console's desks are waited for.
 		go func() {
 			defer wg.Done()
-			if err := serve(service, logger, ln, h, svc.Close); err != nil {
+			// No cap on its connections: its clients are this window's
+			// sessions (one socket each, all from loopback).
+			if err := serve(service, logger, ln, connlimit.Deadlines(h, *bodyTimeout, connlimit.DefaultResponseTimeout), svc.Close); err != nil {
 				logger.Error("embedded service stopped", "error", err)
 			}
 			desks.Wait()
@@ -225,14 +235,15 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		},
 	})
 	srv, err := web.NewServer(logger.With("component", "web"), web.Config{
-		SessionKeys:    keys,
-		Secure:         secure,
-		Signup:         signup,
-		ConsoleURL:     consoleURL,
-		QA:             qa,
-		FrameAncestors: *frameAncestors,
-		TrustedProxies: proxies,
-		Metrics:        mx,
+		SessionKeys:      keys,
+		Secure:           secure,
+		Signup:           signup,
+		ConsoleURL:       consoleURL,
+		QA:               qa,
+		FrameAncestors:   *frameAncestors,
+		TrustedProxies:   proxies,
+		Metrics:          mx,
+		SocketsPerClient: *socketsPerClient,
 	}, assets, mgr)
 	if err != nil {
 		return err
@@ -262,7 +273,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 			}
 		}()
 	}
-	err = serve(interrupted, logger, winLn, srv, func() {})
+	err = serve(interrupted, logger, winLn, connlimit.Deadlines(srv, *bodyTimeout, connlimit.DefaultResponseTimeout), func() {})
 	// The listener is closed: publish what is due, let the tabs go.
 	dctx, stopDrain := context.WithTimeout(context.Background(), drainTimeout)
 	if derr := mgr.Shutdown(dctx); derr != nil {
@@ -485,7 +496,9 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		startBot(ctx, &wg, logger, hc, base, *account, all[len(all)-1], *botDelay, "")
 		fmt.Fprintf(stdout, "demo bot answers rings nobody took within %s\n", *botDelay)
 	}
-	err = serve(ctx, logger, ln, h, svc.Close)
+	// Its connections are not capped: a chat window holds one socket per
+	// session, all from its one address.
+	err = serve(ctx, logger, ln, connlimit.Deadlines(h, connlimit.DefaultBodyTimeout, connlimit.DefaultResponseTimeout), svc.Close)
 	cancel()
 	desks.Wait()
 	return err
@@ -517,6 +530,7 @@ func withConsole(ctx context.Context, logger *slog.Logger, hc *http.Client, base
 	}
 	con, err := web.NewConsole(logger.With("component", "console-web"), web.ConsoleConfig{
 		SessionKeys: keys, Secure: secure, FrameAncestors: frameAncestors,
+		SocketsPerClient: connlimit.DefaultSocketsPerClient,
 	}, assets, desks)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent console: %w", err)
@@ -598,6 +612,13 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(getenv(key)); err == nil {
 		return d
+	}
+	return def
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil {
+		return n
 	}
 	return def
 }

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -491,6 +493,85 @@ func TestConsoleFraming(t *testing.T) {
 		csp := resp.Header.Get("Content-Security-Policy")
 		if !strings.HasSuffix(csp, tc.want) || strings.Contains(csp, "*") {
 			t.Errorf("%s: the console's CSP is %q, want it to end with %q and have no wildcard", tc.name, csp, tc.want)
+		}
+	}
+}
+
+// TestSlowBodiesCut: a request whose body trickles in is cut once
+// -body-timeout has passed, on the window, the agent console's sign-in
+// and the service's login alike (they held the connection for good).
+func TestSlowBodiesCut(t *testing.T) {
+	out, _ := startRun(t, "-addr", "127.0.0.1:0", "-bot-delay", "0", "-body-timeout", "300ms")
+	page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+	svc := out.wait(t, regexp.MustCompile(`messaging service on (\S+)`), 15*time.Second)
+	for _, u := range []string{page + "/forget", svc + "/agent/sign-in", svc + "/api/account/12345678/login"} {
+		t.Run(u, func(t *testing.T) {
+			pu, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("tcp", pu.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nx", pu.Path, pu.Host)
+			// One byte every 100 ms, for far longer than the deadline,
+			// until the server lets go.
+			done := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(io.Discard, c)
+				done <- err
+			}()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					if _, err := c.Write([]byte("x")); err != nil {
+						return // the server closed the connection
+					}
+				case <-deadline:
+					t.Fatalf("%s: a trickling body still held the connection after 10 s", u)
+				}
+			}
+		})
+	}
+}
+
+// TestConnsPerClient: one client address holds at most -conns-per-client
+// connections to the window; one more is closed unanswered, while those
+// it holds are served.
+func TestConnsPerClient(t *testing.T) {
+	out, _ := startRun(t, "-addr", "127.0.0.1:0", "-bot-delay", "0", "-conns-per-client", "2")
+	page := out.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+	host := strings.TrimPrefix(page, "http://")
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	extra, err := net.Dial("tcp", host)
+	if err == nil {
+		defer extra.Close()
+		extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(extra, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		if b, _ := io.ReadAll(extra); len(b) > 0 {
+			t.Errorf("a third connection was answered: %.60q", b)
+		}
+	}
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		if b := make([]byte, 15); func() bool { _, err := io.ReadFull(c, b); return err != nil }() || string(b) != "HTTP/1.1 200 OK" {
+			t.Errorf("a held connection was not served: %q", b)
 		}
 	}
 }
