@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
@@ -223,7 +224,7 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 	if name == "" || password == "" {
 		return render(ec, http.StatusBadRequest, c.signInPage(cs, name, "Enter your name and password."))
 	}
-	client := lockout.Client(ec.RealIP())
+	client := clientaddr.Key(ec.RealIP())
 	nameKey := name + "\x00" + client
 	if wait := c.beginSignIn(nameKey, client); wait > 0 {
 		c.log.Info("agent sign-in refused: locked out", "agent", short(name), "client", client)

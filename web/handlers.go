@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
@@ -98,7 +99,7 @@ func (s *Server) handleStart(c echo.Context) error {
 	if _, ok := s.identity(c.Request()); ok {
 		return c.NoContent(http.StatusNoContent)
 	}
-	if ok, _ := s.signups.Allow(c.RealIP()); !ok {
+	if !s.signupAllowed(clientaddr.Key(c.RealIP())) {
 		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many new conversations from your network. Please wait a minute.")
 	}
 	if _, err := s.newIdentity(c); err != nil {

@@ -63,7 +63,7 @@ type Config struct {
 	QA bool
 	// SignupRate and SignupBurst bound the identities one client address
 	// may ask for (a new visitor's first message); 0: 1 every 6 s after a
-	// burst of 10.
+	// burst of 10; a negative burst: no bound.
 	SignupRate  float64
 	SignupBurst int
 	// ConsoleURL is the agent console's URL, framed by the QA view (/qa)
@@ -121,9 +121,11 @@ func NewServer(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *rela
 		cfg.SignupBurst = 10
 	}
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, sockets: connlimit.NewCounter(cfg.SocketsPerClient)}
-	s.signups = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-		Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
-	})
+	if cfg.SignupBurst > 0 {
+		s.signups = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
+		})
+	}
 	s.cookie = newSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	s.images = images{newCardImages(cfg.SessionKeys, assets), imageproxy.New(cfg.ImageProxy)}
 
@@ -179,6 +181,16 @@ const (
 	requestsPerSecond = 20
 	requestBurst      = 100
 )
+
+// signupAllowed reports whether the client at addr may have one more new
+// identity now.
+func (s *Server) signupAllowed(addr string) bool {
+	if s.signups == nil {
+		return true // no bound
+	}
+	ok, _ := s.signups.Allow(addr)
+	return ok
+}
 
 // dropClientRequestID keeps the id a trusted proxy sent with the request
 // (so one request can be followed through both logs) when it is short and

@@ -238,6 +238,11 @@ func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result)
 	}
 	svcURL := urls[0]
 	winArgs := []string{"-addr", "127.0.0.1:0", "-account", cfg.account, "-csds", svcURL, "-log-level", "warn"}
+	if !cfg.spread {
+		// Every session comes from 127.0.0.1: the window's limits per
+		// client address would refuse all but the first few.
+		winArgs = append(winArgs, "-conns-per-client", "0", "-sockets-per-client", "0", "-signups-per-client", "0")
+	}
 	res := []*regexp.Regexp{regexp.MustCompile(`chat window on (\S+)`)}
 	if cfg.pprof {
 		winArgs = append(winArgs, "-debug-addr", "127.0.0.1:0")

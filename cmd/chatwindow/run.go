@@ -63,6 +63,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none)")
 	connsPerClient := fs.Int("conns-per-client", envInt(getenv, "CHATWINDOW_CONNS_PER_CLIENT", connlimit.DefaultConnsPerClient), "TCP connections one client address (an IPv4 address, an IPv6 /64) may hold open on -addr; -trusted-proxies are exempt (0: no cap)")
 	socketsPerClient := fs.Int("sockets-per-client", envInt(getenv, "CHATWINDOW_SOCKETS_PER_CLIENT", connlimit.DefaultSocketsPerClient), "sockets (tabs) one client address may hold open; more are answered 429 (0: no cap)")
+	signupsPerClient := fs.Int("signups-per-client", envInt(getenv, "CHATWINDOW_SIGNUPS_PER_CLIENT", 10), "new visitors' identities one client address may ask for per minute (0: no cap)")
 	bodyTimeout := fs.Duration("body-timeout", envDuration(getenv, "CHATWINDOW_BODY_TIMEOUT", connlimit.DefaultBodyTimeout), "a request's body must have arrived within this of its handler's start")
 	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
@@ -75,6 +76,9 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if *signupsPerClient == 0 {
+		*signupsPerClient = -1 // web: no bound
 	}
 	secure := !isLoopback(*addr)
 	if *secureFlag != "auto" {
@@ -244,6 +248,8 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		TrustedProxies:   proxies,
 		Metrics:          mx,
 		SocketsPerClient: *socketsPerClient,
+		SignupRate:       float64(*signupsPerClient) / 60,
+		SignupBurst:      *signupsPerClient,
 	}, assets, mgr)
 	if err != nil {
 		return err
@@ -357,11 +363,12 @@ func originsOf(bound net.Addr, asked string, secure bool) string {
 	_, port, _ := net.SplitHostPort(bound.String())
 	hosts := []string{host}
 	if host == "" || isLoopback(asked) {
-		hosts = []string{"localhost", "127.0.0.1", "[::1]"}
+		// Not [::1]: CSP source expressions take no IPv6 literal.
+		hosts = []string{"localhost", "127.0.0.1"}
 	}
 	out := []string{"'self'"}
 	for _, h := range hosts {
-		out = append(out, scheme+"://"+net.JoinHostPort(strings.Trim(h, "[]"), port))
+		out = append(out, scheme+"://"+net.JoinHostPort(h, port))
 	}
 	return strings.Join(out, " ")
 }

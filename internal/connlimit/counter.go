@@ -10,9 +10,10 @@ package connlimit
 
 import (
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 )
 
 // Defaults proposed for the flags. Browsers open at most 6 HTTP/1.1
@@ -57,7 +58,7 @@ func NewCounter(max int) *Counter {
 // Addresses that do not parse all count as one group (RealIP always
 // parses; this is not expected).
 func (c *Counter) Acquire(addr string) (release func(), ok bool) {
-	return c.acquire(groupOf(addr))
+	return c.acquire(clientaddr.Of(addr))
 }
 
 func (c *Counter) acquire(g netip.Prefix) (release func(), ok bool) {
@@ -91,7 +92,7 @@ func (c *Counter) acquire(g netip.Prefix) (release func(), ok bool) {
 func (c *Counter) Count(addr string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.held[groupOf(addr)]
+	return c.held[clientaddr.Of(addr)]
 }
 
 // Total is how many are held by all groups together.
@@ -111,31 +112,4 @@ func (c *Counter) Clients() int {
 // Refused is how many Acquire calls were refused since the start.
 func (c *Counter) Refused() uint64 {
 	return c.refused.Load()
-}
-
-// groupOf is the group of addr: "1.2.3.4", "1.2.3.4:80", "2001:db8::1",
-// "[2001:db8::1]:80", "[fe80::1%eth0]:80". What does not parse is the zero
-// Prefix, one group for all of it.
-func groupOf(addr string) netip.Prefix {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return group(ap.Addr())
-	}
-	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]"))
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return group(a)
-}
-
-// group is what a's client counts against: an IPv4 address itself (an
-// IPv4-mapped IPv6 address is that IPv4 address: a dual-stack listener sees
-// IPv4 clients so), or an IPv6 address's /64 without its zone (a zone names
-// the interface it came in on, not the client).
-func group(a netip.Addr) netip.Prefix {
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return netip.PrefixFrom(a, 32)
-	}
-	p, _ := a.Prefix(64) // cannot fail for IPv6; the zero Addr gives the zero Prefix
-	return p
 }

@@ -3,41 +3,7 @@ package connlimit
 import (
 	"net/http"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
-
-func TestGroupOf(t *testing.T) {
-	tests := []struct {
-		addr, want string
-	}{
-		{"192.0.2.7", "192.0.2.7/32"},
-		{"192.0.2.7:51234", "192.0.2.7/32"},
-		{"::ffff:192.0.2.7", "192.0.2.7/32"},       // IPv4-mapped: the IPv4 client
-		{"[::ffff:192.0.2.7]:443", "192.0.2.7/32"}, // as a dual-stack listener sees it
-		{"[::ffff:c000:0207]:443", "192.0.2.7/32"}, // the same, in hex
-		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"}, // same /64: same client
-		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},            // the next /64: another
-		{"[2001:db8::1]", "2001:db8::/64"},
-		{"fe80::1%eth0", "fe80::/64"}, // the zone is the interface, not the client
-		{"[fe80::2%eth1]:80", "fe80::/64"},
-		{"::1", "::/64"},
-		{"[::1]:8080", "::/64"},
-		{"", "invalid Prefix"},
-		{"example.com:80", "invalid Prefix"},
-		{"192.0.2.7:port", "invalid Prefix"},
-		{"unknown", "invalid Prefix"},
-	}
-	var got, want []string
-	for _, tt := range tests {
-		got = append(got, tt.addr+" → "+groupOf(tt.addr).String())
-		want = append(want, tt.addr+" → "+tt.want)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("groupOf (-want +got):\n%s", diff)
-	}
-}
 
 func TestIsUpgrade(t *testing.T) {
 	tests := []struct {

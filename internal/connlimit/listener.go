@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 )
 
 // ListenerConfig configures NewListener.
@@ -50,7 +52,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if !ok || l.isExempt(a) {
 			return c, nil
 		}
-		if release, ok := l.conns.acquire(group(a)); ok {
+		if release, ok := l.conns.acquire(clientaddr.Group(a)); ok {
 			return &conn{Conn: c, release: release}, nil
 		}
 		refuse(c)

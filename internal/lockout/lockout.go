@@ -7,8 +7,6 @@ package lockout
 
 import (
 	"crypto/sha256"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -223,39 +221,4 @@ func roundUp(d time.Duration) time.Duration {
 		d += time.Second - r
 	}
 	return d
-}
-
-// Client is the key of a client address ("host" or "host:port"): an IPv4
-// address as itself, an IPv6 address by its /64, the share one subscriber
-// usually gets, so that cycling through it does not reset the count. Text
-// that is no address is returned as it is.
-func Client(addr string) string {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	a = a.WithZone("").Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return a.String()
-	}
-	return p.String()
-}
-
-// IsLoopback reports whether addr ("host" or "host:port") is a loopback
-// address.
-func IsLoopback(addr string) bool {
-	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }

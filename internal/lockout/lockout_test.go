@@ -142,25 +142,3 @@ func TestLockoutBounded(t *testing.T) {
 		t.Error("the locked key was pushed out by newer ones that end sooner")
 	}
 }
-
-func TestClient(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"192.0.2.7:4242", "192.0.2.7"},
-		{"192.0.2.7", "192.0.2.7"},
-		{"[::ffff:192.0.2.7]:80", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
-		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
-		{"[fe80::1%eth0]:80", "fe80::/64"},
-		{"not an address", "not an address"},
-	}
-	for _, tt := range tests {
-		if got := Client(tt.in); got != tt.want {
-			t.Errorf("Client(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	for in, want := range map[string]bool{"127.0.0.1:1": true, "127.9.9.9": true, "[::1]:2": true, "192.0.2.1:3": false, "x": false} {
-		if got := IsLoopback(in); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", in, got, want)
-		}
-	}
-}

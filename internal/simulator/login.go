@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/lockout"
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -62,8 +62,8 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 // failure started (0: none).
 func (s *Service) checkLogin(req protocol.LoginRequest, remote string) (a *agentAccount, wait, locked time.Duration) {
 	userKey := s.cfg.Account + "\x00" + req.Username
-	addrKey := lockout.Client(remote)
-	perAddr := s.cfg.LoginLimits.LimitLoopback || !lockout.IsLoopback(remote)
+	addrKey := clientaddr.Key(remote)
+	perAddr := s.cfg.LoginLimits.LimitLoopback || !clientaddr.IsLoopback(remote)
 	s.loginMu.Lock()
 	defer s.loginMu.Unlock()
 	if wait := s.byUser.Begin(userKey); wait > 0 {
