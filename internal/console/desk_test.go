@@ -517,3 +517,34 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 		t.Errorf("Attach after sign-out = %v, want ErrNoDesk", err)
 	}
 }
+
+// TestDeskTabCap: a desk takes MaxTabs tabs (16); one more is let go as
+// too many, and a place freed by a tab that left is taken again.
+func TestDeskTabCap(t *testing.T) {
+	w := newWorld(t)
+	deskID, err := w.mgr.SignIn(t.Context(), "alice", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tabs []*tab
+	for range 16 {
+		tabs = append(tabs, attach(t, w.mgr, deskID))
+	}
+	extra := attach(t, w.mgr, deskID)
+	select {
+	case <-extra.Done():
+		if r, _ := extra.Reason(); r != outbox.TooMany {
+			t.Errorf("the 17th tab was let go as %v, want TooMany", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the 17th tab was taken")
+	}
+	tabs[0].Detach()
+	again := attach(t, w.mgr, deskID)
+	again.waitFor(t, "the desk in a tab after one left", func(v console.View, _ []console.Message) bool { return v.AgentName == "alice" })
+	select {
+	case <-again.Done():
+		t.Error("a tab after one left was refused")
+	default:
+	}
+}
