@@ -15,9 +15,9 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/console"
-	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
