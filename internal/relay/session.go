@@ -224,41 +224,6 @@ func (m *Manager) View(sessionID string) (View, bool) {
 	}
 }
 
-// Forget ends the session of id for good, as the customer asked ("end the
-// conversation and forget me"): its open conversation is closed, its tabs
-// are told and let go without reconnecting, and it leaves the manager at
-// once (the web layer drops the cookie). A session not running on this node
-// is started for it, so that a conversation its customer opened elsewhere
-// is closed too. Forget returns once the session has ended (within
-// forgetWait), or with ctx's error.
-func (m *Manager) Forget(ctx context.Context, id Identity) error {
-	m.mu.Lock()
-	s, err := m.sessionLocked(id)
-	if err == nil {
-		delete(m.sessions, id.SessionID)
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("forget: %w", err)
-	}
-	select {
-	case s.cmds <- forgetCmd{}:
-	case <-s.ended:
-		return nil
-	}
-	select {
-	case <-s.ended:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("forget: %w", ctx.Err())
-	}
-}
-
-// forgetWait bounds how long a forgotten session waits for its open
-// conversation to be closed (the connection may be down) before it ends
-// anyway.
-const forgetWait = 5 * time.Second
-
 // Sessions is the number of live sessions.
 func (m *Manager) Sessions() int {
 	m.mu.Lock()
@@ -819,20 +784,9 @@ func (s *Session) command(c any) {
 	case actionCmd:
 		s.action(c)
 	case closeCmd:
-		id := s.conv.ID
-		if id == "" || s.conv.Phase != PhaseOpen {
-			return
-		}
-		s.ops.Push(func(ctx context.Context) func() {
-			err := s.up.CloseConversation(ctx, id)
-			if sender.NotSent(err) {
-				return nil
-			}
-			return func() {
-				if err != nil {
-					s.log.Warn("close conversation", "conversation_id", id, "error", err)
-					s.broadcast(Change{Announce: "The conversation could not be ended. Please try again."})
-				}
+		s.closeConversation(func(err error) {
+			if err != nil {
+				s.broadcast(Change{Announce: "The conversation could not be ended. Please try again."})
 			}
 		})
 	case rateCmd:
@@ -866,58 +820,14 @@ func (s *Session) command(c any) {
 	}
 }
 
-// forget starts ending the session for good: the open conversation is
-// closed (closeForgotten), or, when the session does not know of one yet,
-// a Sync shows whether the service has one; then endForgotten. forgetWait
-// bounds it all.
-func (s *Session) forget() {
-	if s.forgetting {
-		return
-	}
-	s.forgetting = true
-	s.waiting, s.creating = nil, false
-	results, ended := s.results, s.ended
-	// The timer's goroutine hands the end to the loop, or gives up when
-	// the session ended first.
-	time.AfterFunc(forgetWait, func() {
-		select {
-		case results <- func() {
-			if s.forgetClosing {
-				s.log.Warn("forget: the conversation was not closed in time", "conversation_id", s.conv.ID)
-			}
-			s.endForgotten()
-		}:
-		case <-ended:
-		}
-	})
-	switch {
-	case s.conv.ID != "" && s.conv.Phase == PhaseOpen:
-		s.closeForgotten()
-	case s.conv.ID != "":
-		s.endForgotten() // already closed
-	default:
-		s.ops.Push(func(ctx context.Context) func() {
-			err := s.up.Sync(ctx)
-			if sender.NotSent(err) {
-				return nil
-			}
-			return func() {
-				if err != nil {
-					s.log.Debug("forget: sync", "error", err)
-				}
-			}
-		})
-	}
-}
-
-// closeForgotten closes the open conversation of a session being
-// forgotten, once; the session ends when the service has answered.
-func (s *Session) closeForgotten() {
-	if s.forgetClosing || s.conv.ID == "" || s.conv.Phase != PhaseOpen {
-		return
-	}
-	s.forgetClosing = true
+// closeConversation asks the service to close the open conversation, and
+// calls done on the loop with the answer (a refusal is logged); false when
+// there is no open conversation to close.
+func (s *Session) closeConversation(done func(error)) bool {
 	id := s.conv.ID
+	if id == "" || s.conv.Phase != PhaseOpen {
+		return false
+	}
 	s.ops.Push(func(ctx context.Context) func() {
 		err := s.up.CloseConversation(ctx, id)
 		if sender.NotSent(err) {
@@ -925,24 +835,12 @@ func (s *Session) closeForgotten() {
 		}
 		return func() {
 			if err != nil {
-				s.log.Warn("forget: close conversation", "conversation_id", id, "error", err)
+				s.log.Warn("close conversation", "conversation_id", id, "error", err)
 			}
-			s.endForgotten()
+			done(err)
 		}
 	})
-}
-
-// endForgotten ends a forgotten session: its tabs are told, and let go
-// without reconnecting (their cookie is gone).
-func (s *Session) endForgotten() {
-	if s.endReason == outbox.SignedOut {
-		return
-	}
-	s.endReason = outbox.SignedOut
-	s.notice = "This conversation has ended and this device no longer remembers you. Reload the page to start again."
-	s.broadcastWindow()
-	s.log.Info("session forgotten", "tabs", len(s.tabs))
-	s.cancel()
+	return true
 }
 
 // MaxText bounds a customer's message (the service refuses more than 8 KiB).
