@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/inspector"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
@@ -128,7 +129,7 @@ var errInspectorFrame = fmt.Errorf("%w: the inspector takes no frames", errFrame
 // session's), from Serve until Stop or the session's end.
 type inspectorPage struct {
 	log   *slog.Logger
-	watch *relay.Watch
+	watch *inspector.Watch
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -174,7 +175,7 @@ func (p *inspectorPage) write(sink outbox.Sink) {
 	}
 }
 
-func qaFrames(fs []relay.Frame) []views.QAFrame {
+func qaFrames(fs []inspector.Frame) []views.QAFrame {
 	out := make([]views.QAFrame, len(fs))
 	for i, f := range fs {
 		at := f.At.UTC()

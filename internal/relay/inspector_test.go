@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/inspector"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
@@ -46,7 +47,7 @@ func TestInspectorOnTheService(t *testing.T) {
 	runTab(t, rt, false)
 	rt.Send("hello inspector")
 
-	var got []relay.Frame
+	var got []inspector.Frame
 	var pubID string
 	deadline := time.After(10 * time.Second)
 	for done := false; !done; {
@@ -105,7 +106,7 @@ func TestInspectorOnTheService(t *testing.T) {
 	}
 }
 
-func types(fs []relay.Frame) []string {
+func types(fs []inspector.Frame) []string {
 	var out []string
 	for _, f := range fs {
 		dir := "<"

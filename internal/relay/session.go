@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
+	"github.com/chatwindow/chatwindow/internal/inspector"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
@@ -78,7 +79,7 @@ type Config struct {
 	// receipts, and measures receipt latency.
 	Metrics *metrics.Metrics
 	// NoInspector keeps no frames for the QA protocol inspector: in
-	// production a busy session would otherwise hold up to InspectorFrames
+	// production a busy session would otherwise hold up to inspector.Frames
 	// copies of its traffic, and every frame would be copied once more.
 	NoInspector bool
 }
@@ -248,10 +249,11 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
-	insp := newInspector(time.Now, InspectorFrames, inspectorBytes)
-	tap := insp.tap
-	if m.cfg.NoInspector {
-		tap = nil
+	var insp *inspector.Inspector
+	var tap func(out bool, data []byte)
+	if !m.cfg.NoInspector {
+		insp = inspector.New(time.Now, inspector.Frames, inspector.Bytes)
+		tap = insp.Tap
 	}
 	up, err := m.cfg.Consumer(id.Token, tap)
 	if err != nil {
@@ -327,7 +329,7 @@ type Session struct {
 	log     *slog.Logger
 	id      string
 	up      Upstream
-	insp    *Inspector
+	insp    *inspector.Inspector // nil: NoInspector
 	conv    *Conversation
 	tracker *receipts.Tracker
 	tabs    map[*Tab]struct{}

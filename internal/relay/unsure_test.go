@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/inspector"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -103,7 +104,7 @@ func TestTabCapCountsInspectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	runTab(t, rt, false)
-	var watches []*relay.Watch
+	var watches []*inspector.Watch
 	for range 2 {
 		wt, err := w.mgr.Inspect(id)
 		if err != nil {

@@ -1,4 +1,4 @@
-package relay
+package inspector
 
 import (
 	"fmt"
@@ -26,13 +26,13 @@ func frameData(i int) []byte {
 // bytes; a watcher gets each frame once and learns how many it missed.
 func TestInspectorRing(t *testing.T) {
 	now := func() time.Time { return time.UnixMilli(0) }
-	in := newInspector(now, 3, 1<<20)
+	in := New(now, 3, 1<<20)
 	ended := make(chan struct{})
-	w := in.watch(ended)
+	w := in.Watch(ended, nil)
 	defer w.Close()
 
 	for i := 1; i <= 5; i++ {
-		in.tap(true, frameData(i))
+		in.Tap(true, frameData(i))
 	}
 	select {
 	case <-w.Ready():
@@ -53,7 +53,7 @@ func TestInspectorRing(t *testing.T) {
 	next := 6
 	for _, st := range steps {
 		for range st.add {
-			in.tap(false, frameData(next))
+			in.Tap(false, frameData(next))
 			next++
 		}
 		fs, missed := w.Next()
@@ -68,7 +68,7 @@ func TestInspectorRing(t *testing.T) {
 	// A closed watch is no longer signalled.
 	w.Close()
 	<-w.Ready() // the signal of the frames above
-	in.tap(true, frameData(99))
+	in.Tap(true, frameData(99))
 	select {
 	case <-w.Ready():
 		t.Error("a closed watch was signalled")
@@ -79,14 +79,14 @@ func TestInspectorRing(t *testing.T) {
 // TestInspectorBytes: the ring also drops the oldest frames to stay under
 // its byte bound, and cuts a frame larger than the bound.
 func TestInspectorBytes(t *testing.T) {
-	in := newInspector(time.Now, 100, 100)
+	in := New(time.Now, 100, 100)
 	for i := range 10 {
-		in.tap(true, []byte(fmt.Sprintf("%-40d", i))) // 40 bytes each
+		in.Tap(true, []byte(fmt.Sprintf("%-40d", i))) // 40 bytes each
 	}
 	if in.count != 2 || in.bytes != 80 {
 		t.Errorf("ring holds %d frames, %d bytes; want 2 frames, 80 bytes", in.count, in.bytes)
 	}
-	in.tap(false, make([]byte, 500))
+	in.Tap(false, make([]byte, 500))
 	if in.count != 1 || in.bytes != 100 {
 		t.Errorf("after a large frame the ring holds %d frames, %d bytes; want 1 frame cut to 100 bytes", in.count, in.bytes)
 	}

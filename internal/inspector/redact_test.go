@@ -1,4 +1,4 @@
-package relay_test
+package inspector_test
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/inspector"
 )
 
 // A JWT as the IDP issues them (header, claims, signature) and a token of
@@ -130,7 +130,7 @@ func TestRedact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := relay.Redact([]byte(tt.in))
+			got := inspector.Redact([]byte(tt.in))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Redact (-want +got):\n%s", diff)
 			}
