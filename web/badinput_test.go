@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
@@ -543,7 +544,7 @@ func windowWith(t *testing.T, s string) (relay.View, relay.Change) {
 	mine := relay.Message{Message: transcript.Message{Key: "m-a-3", DialogID: s, Seq: 3, HasSeq: true, Own: true, Text: s, At: at, Delivery: relay.ReceiptRead, ReadAt: at}, From: relay.FromConsumer}
 	failed := relay.Message{Message: transcript.Message{Key: "l-1", Own: true, Text: s, LocalID: s, Delivery: relay.ReceiptFailed}, From: relay.FromConsumer}
 	ms := []relay.Message{agentText, agentCard, mine, failed}
-	v := relay.View{Connection: "open", Phase: relay.PhaseOpen, AgentName: s, Typing: true, Messages: ms}
+	v := relay.View{Connection: messaging.StateOpen, Phase: relay.PhaseOpen, AgentName: s, Typing: true, Messages: ms}
 	ch := relay.Change{Added: ms, Updated: ms, Agent: true, Typing: true, Phase: true, Connection: true, Announce: s + " joined the conversation."}
 	return v, ch
 }
@@ -556,7 +557,7 @@ func deskWith(s string) (console.View, console.Change) {
 	mine := console.Message{Message: transcript.Message{Key: "m-c-2", DialogID: s, Seq: 2, HasSeq: true, Own: true, Text: s, At: at, Delivery: console.VRead, ReadAt: at}, From: console.FromAgent}
 	ms := []console.Message{theirs, mine}
 	v := console.View{
-		AgentName: s, Connection: "open",
+		AgentName: s, Connection: messaging.StateOpen,
 		Rings:         []console.Ring{{ID: s, ConversationID: s, ConsumerID: s, ExpiresAt: at}},
 		Conversations: []console.Summary{{ID: s, ConsumerName: s, Last: theirs, HasLast: true, Unread: 1, Selected: true}},
 		Selected:      &console.Pane{ID: s, ConsumerName: s, ConsumerTyping: true, Messages: ms},

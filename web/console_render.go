@@ -78,7 +78,7 @@ func (consoleFragments) SignedOut() ([]byte, error) {
 }
 
 func deskProps(v console.View) views.Desk {
-	d := views.Desk{AgentName: v.AgentName, Connection: v.Connection}
+	d := views.Desk{AgentName: v.AgentName, Connection: v.Connection.String()}
 	for _, r := range v.Rings {
 		item := views.RingItem{ID: r.ID, ConversationID: r.ConversationID, Consumer: consumerLabel(r.ConsumerID)}
 		item.Expires, item.ExpiresISO = clockSeconds(r.ExpiresAt)

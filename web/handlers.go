@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
@@ -19,7 +20,8 @@ import (
 // until they write (handleStart), so crawlers, health checks and people who
 // only look cost nothing there.
 func (s *Server) handleChat(c echo.Context) error {
-	win := views.Window{Connection: views.Connection{State: "idle"}, Phase: "new", Anonymous: true}
+	// The views' own state of a page with no socket yet.
+	win := views.Window{Connection: views.Connection{State: "idle"}, Phase: string(relay.PhaseNew), Anonymous: true}
 	if id, ok := s.identity(c.Request()); ok {
 		if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
 			// The service gave the session a new identity: keep it.
@@ -27,7 +29,7 @@ func (s *Server) handleChat(c echo.Context) error {
 				return err
 			}
 		}
-		win = views.Window{Connection: views.Connection{State: "connecting"}, Phase: "new", ForgetURL: forgetPath}
+		win = views.Window{Connection: views.Connection{State: messaging.StateConnecting.String()}, Phase: string(relay.PhaseNew), ForgetURL: forgetPath}
 		if v, ok := s.relay.View(id.SessionID); ok {
 			win = windowProps(v, s.images.cardImages)
 		}

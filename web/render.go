@@ -79,8 +79,8 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	if ch.Phase {
 		// new → open keeps the composer (and what is being typed in it);
 		// closing swaps the whole footer for the rating.
-		if v.Phase == "new" || v.Phase == "open" {
-			comps = append(comps, views.CloseControl(v.Phase, w.ForgetURL, true))
+		if v.Phase == relay.PhaseNew || v.Phase == relay.PhaseOpen {
+			comps = append(comps, views.CloseControl(w.Phase, w.ForgetURL, true))
 		} else {
 			comps = append(comps, views.Footer(w, true))
 		}
@@ -120,11 +120,11 @@ func windowProps(v relay.View, img cardImages) views.Window {
 		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: v.Notice}}, msgs...)
 	}
 	return views.Window{
-		Connection: views.Connection{State: v.Connection},
+		Connection: views.Connection{State: v.Connection.String()},
 		Agent:      views.Agent{Name: v.AgentName},
 		Messages:   msgs,
 		Typing:     v.Typing,
-		Phase:      v.Phase,
+		Phase:      string(v.Phase),
 		Rating:     v.Rating,
 		ForgetURL:  forgetPath,
 	}

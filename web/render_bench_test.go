@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
@@ -45,7 +46,7 @@ func benchOpen() *relay.Conversation {
 // benchView is the view a session renders a change against (no messages:
 // only a reset carries them).
 func benchView(c *relay.Conversation) relay.View {
-	return relay.View{Connection: "open", Phase: c.Phase, AgentName: c.AgentName, Typing: c.Typing, Rating: c.Rating}
+	return relay.View{Connection: messaging.StateOpen, Phase: c.Phase, AgentName: c.AgentName, Typing: c.Typing, Rating: c.Rating}
 }
 
 // agentTextChange is the change of one agent text message arriving: the

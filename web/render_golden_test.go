@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/web"
 )
@@ -36,7 +37,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	same := func(*relay.View) {}
 	all := func(*relay.View, *relay.Change) {}
-	phase := func(p string, rating int) func(*relay.View, *relay.Change) {
+	phase := func(p relay.Phase, rating int) func(*relay.View, *relay.Change) {
 		return func(v *relay.View, ch *relay.Change) {
 			v.Phase, v.Rating = p, rating
 			*ch = relay.Change{Phase: true}
@@ -49,10 +50,10 @@ func TestRenderGolden(t *testing.T) {
 		{"window", window("plain", same)},
 		{"window-hostile", window(hostile, same)},
 		{"window-notice-reconnecting", window("plain", func(v *relay.View) {
-			v.Notice, v.Connection, v.Typing = "The chat service restarted.", "reconnecting", false
+			v.Notice, v.Connection, v.Typing = "The chat service restarted.", messaging.StateReconnecting, false
 		})},
-		{"window-closed-offline", window("plain", func(v *relay.View) { v.Phase, v.Connection = relay.PhaseClosed, "offline" })},
-		{"window-rated-connecting", window("plain", func(v *relay.View) { v.Phase, v.Rating, v.Connection = relay.PhaseRated, 4, "connecting" })},
+		{"window-closed-offline", window("plain", func(v *relay.View) { v.Phase, v.Connection = relay.PhaseClosed, messaging.StateOffline })},
+		{"window-rated-connecting", window("plain", func(v *relay.View) { v.Phase, v.Rating, v.Connection = relay.PhaseRated, 4, messaging.StateConnecting })},
 		{"window-100", func() ([]byte, error) { return r.Window(benchWindow(t, 100)) }},
 		{"change-all", change("plain", all)},
 		{"change-all-hostile", change(hostile, all)},

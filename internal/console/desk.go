@@ -59,7 +59,7 @@ type Renderer interface {
 // View is what a console tab shows.
 type View struct {
 	AgentName     string
-	Connection    string // connecting, open, reconnecting, offline
+	Connection    messaging.State
 	Rings         []Ring
 	Conversations []Summary
 	// Selected is the tab's open conversation; nil for none.
@@ -300,7 +300,7 @@ func (m *Manager) start(username string, up Upstream) *Desk {
 		ready:    make(chan error, 1),
 		ended:    make(chan struct{}),
 		cancel:   cancel,
-		conn:     messaging.StateConnecting.String(),
+		conn:     messaging.StateConnecting,
 		ops:      sender.New(),
 		followed: map[string]bool{},
 		early:    map[string][]protocol.MessagingEvent{},
@@ -372,7 +372,7 @@ type Desk struct {
 	ended    chan struct{}
 	cancel   context.CancelFunc
 
-	conn        string
+	conn        messaging.State
 	wasOpen     bool
 	syncing     bool
 	flushArmed  bool
@@ -526,7 +526,7 @@ func (d *Desk) loop(ctx context.Context) {
 			if !ok {
 				updates = nil
 				d.setReady(ErrUnavailable)
-				d.setConn(messaging.StateOffline.String())
+				d.setConn(messaging.StateOffline)
 				continue
 			}
 			d.upstream(u)
@@ -615,7 +615,7 @@ func (d *Desk) upstream(u messaging.Update) {
 			// the person signing in is told now instead.
 			d.setReady(classify(u.Err))
 		}
-		d.setConn(u.State.String())
+		d.setConn(u.State)
 	case messaging.SyncUpdate:
 		if d.syncing {
 			d.syncing = false
@@ -655,7 +655,7 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-func (d *Desk) setConn(st string) {
+func (d *Desk) setConn(st messaging.State) {
 	if st == d.conn {
 		return
 	}
@@ -1063,7 +1063,7 @@ func (d *Desk) armFlush() {
 }
 
 func (d *Desk) flushReceipts() {
-	if d.syncing || d.tracker == nil || d.conn != messaging.StateOpen.String() {
+	if d.syncing || d.tracker == nil || d.conn != messaging.StateOpen {
 		return // the reconnect's sync re-arms the flush
 	}
 	batches := d.tracker.Flush()

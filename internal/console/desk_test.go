@@ -359,7 +359,7 @@ func TestDesk(t *testing.T) {
 	}
 	tb := attach(t, w.mgr, deskID)
 	tb.waitFor(t, "the desk open", func(v console.View, _ []console.Message) bool {
-		return v.Connection == "open" && v.AgentName == "alice"
+		return v.Connection == messaging.StateOpen && v.AgentName == "alice"
 	})
 
 	cu := w.customer(t)

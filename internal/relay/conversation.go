@@ -28,12 +28,15 @@ const (
 	ReceiptFailed   = transcript.Failed
 )
 
-// Phases of the conversation, as the window shows them.
+// Phase is where the conversation is, as the window shows it.
+type Phase string
+
+// Phases of the conversation.
 const (
-	PhaseNew    = "new"    // no conversation: the first message creates one
-	PhaseOpen   = "open"   // chatting
-	PhaseClosed = "closed" // ended; a rating is offered
-	PhaseRated  = "rated"  // ended and rated
+	PhaseNew    Phase = "new"    // no conversation: the first message creates one
+	PhaseOpen   Phase = "open"   // chatting
+	PhaseClosed Phase = "closed" // ended; a rating is offered
+	PhaseRated  Phase = "rated"  // ended and rated
 )
 
 // Message is one bubble of the conversation: the transcript's message
@@ -71,7 +74,7 @@ type Conversation struct {
 	self string
 
 	ID        string
-	Phase     string
+	Phase     Phase
 	AgentID   string
 	AgentName string
 	Rating    int

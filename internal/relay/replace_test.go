@@ -30,7 +30,7 @@ func TestReportsAfterNewConversation(t *testing.T) {
 	a, ups := w.agent(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	phase := func(want string) func() bool {
+	phase := func(want relay.Phase) func() bool {
 		return func() bool { v, ok := w.mgr.View(id.SessionID); return ok && v.Phase == want }
 	}
 	shown := func(dialogID string, seq int64) func() bool {

@@ -40,8 +40,8 @@ type Renderer interface {
 
 // View is what the window shows.
 type View struct {
-	Connection string // connecting, open, reconnecting, offline
-	Phase      string
+	Connection messaging.State
+	Phase      Phase
 	AgentName  string
 	Typing     bool
 	Rating     int
@@ -274,7 +274,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 		results: make(chan func(), 64),
 		ended:   make(chan struct{}),
 		cancel:  cancel,
-		conn:    messaging.StateConnecting.String(),
+		conn:    messaging.StateConnecting,
 	}
 	s.ops = sender.New()
 	s.unsure = map[string]int{}
@@ -339,7 +339,7 @@ type Session struct {
 	ended   chan struct{}
 	cancel  context.CancelFunc
 
-	conn        string // connection state shown on the banner
+	conn        messaging.State // the upstream's, shown on the banner
 	wasOpen     bool
 	syncing     bool // reconnected: receipts wait for the catch-up
 	flushArmed  bool
@@ -561,9 +561,8 @@ func signal(c chan struct{}) {
 func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 	switch u := u.(type) {
 	case messaging.StateChange:
-		st := u.State.String()
 		s.ops.SetOpen(u.State == messaging.StateOpen)
-		if s.conn == messaging.StateOpen.String() && u.State != messaging.StateOpen {
+		if s.conn == messaging.StateOpen && u.State != messaging.StateOpen {
 			s.cfg.Metrics.Disconnected(messaging.LossCause(u.Err))
 		}
 		if u.State == messaging.StateOpen {
@@ -578,7 +577,7 @@ func (s *Session) upstream(ctx context.Context, u messaging.Update) {
 			s.wasOpen = true
 			s.checkIdentity()
 		}
-		s.setConn(st)
+		s.setConn(u.State)
 	case messaging.SyncUpdate:
 		if s.syncing {
 			s.syncing = false
@@ -614,7 +613,7 @@ func (s *Session) drain(ctx context.Context, updates <-chan messaging.Update) bo
 	return true
 }
 
-func (s *Session) setConn(st string) {
+func (s *Session) setConn(st messaging.State) {
 	if st == s.conn {
 		return
 	}
@@ -865,7 +864,7 @@ func (s *Session) send(text string) {
 	s.nextLocal++
 	localID := strconv.Itoa(s.nextLocal)
 	s.broadcast(s.conv.Sending(localID, text, s.cfg.Now()))
-	if s.conn == messaging.StateOffline.String() {
+	if s.conn == messaging.StateOffline {
 		// The upstream gave up: nothing will carry it.
 		s.broadcast(s.conv.Failed(localID))
 		return
@@ -1002,7 +1001,7 @@ func (s *Session) publishText(localID, text string) {
 // the customer was still sending shows as not sent rather than pending
 // forever.
 func (s *Session) upstreamEnded() {
-	s.setConn(messaging.StateOffline.String())
+	s.setConn(messaging.StateOffline)
 	for _, m := range s.conv.Messages() {
 		if m.LocalID != "" && !m.HasSeq && m.Delivery == ReceiptPending {
 			s.broadcast(s.conv.Failed(m.LocalID))
@@ -1271,7 +1270,7 @@ func (s *Session) armFlush() {
 const minFlushSpacing = 100 * time.Millisecond
 
 func (s *Session) flushReceipts() {
-	if s.syncing || s.conn != messaging.StateOpen.String() {
+	if s.syncing || s.conn != messaging.StateOpen {
 		return // the reconnect's sync re-arms the flush
 	}
 	batches := s.tracker.Flush()

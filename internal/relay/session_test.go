@@ -44,10 +44,10 @@ type frame struct {
 }
 
 func (jsonRenderer) Window(v relay.View) ([]byte, error) {
-	return json.Marshal(frame{Window: &v, Connection: v.Connection})
+	return json.Marshal(frame{Window: &v, Connection: v.Connection.String()})
 }
 func (jsonRenderer) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	f := frame{Change: &ch, Connection: v.Connection}
+	f := frame{Change: &ch, Connection: v.Connection.String()}
 	if ch.Reset {
 		// As the page does: the whole list is shown anew.
 		f.Window = &v
