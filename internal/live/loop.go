@@ -320,6 +320,12 @@ func (l *Loop[P]) Tabs() iter.Seq[*Tab[P]] {
 	}
 }
 
+// Has reports whether t is one of the session's tabs.
+func (l *Loop[P]) Has(t *Tab[P]) bool {
+	_, ok := l.tabs[t]
+	return ok
+}
+
 // TabCount is the number of tabs.
 func (l *Loop[P]) TabCount() int { return len(l.tabs) }
 

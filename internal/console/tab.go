@@ -1,0 +1,68 @@
+package console
+
+import "github.com/chatwindow/chatwindow/internal/live"
+
+// Tab is one console tab's attachment to its desk: its outbox (Out, Done,
+// Reason), Detach, and the actions it passes to the desk.
+type Tab struct {
+	*live.Tab[page]
+}
+
+// Accept answers a ring: the agent joins the conversation, which this tab
+// then shows.
+func (t *Tab) Accept(ringID string) { t.Do(acceptCmd{t.Tab, ringID}) }
+
+// Open shows a conversation in this tab.
+func (t *Tab) Open(conversationID string) { t.Do(openCmd{t.Tab, conversationID}) }
+
+// Send publishes the agent's text to a conversation (the tab's own when
+// conversationID is empty).
+func (t *Tab) Send(conversationID, text string) { t.Do(sendCmd{t.Tab, conversationID, text}) }
+
+// Typing publishes the agent's chat state to the tab's conversation.
+func (t *Tab) Typing(state string) { t.Do(typingCmd{t.Tab, state}) }
+
+// Report records what the tab did with consumer messages: "delivered"
+// (inserted into the page) or "seen" (read by the agent).
+func (t *Tab) Report(status string, items []Item) { t.Do(reportCmd{status, items}) }
+
+// Close closes a conversation (the tab's own when conversationID is empty).
+func (t *Tab) Close(conversationID string) { t.Do(closeCmd{t.Tab, conversationID}) }
+
+// SignOut ends the desk.
+func (t *Tab) SignOut() { t.Do(signOutCmd{}) }
+
+// Item is one message a tab reports on.
+type Item struct {
+	DialogID string `json:"dialogId"`
+	Seq      int64  `json:"seq"`
+}
+
+type (
+	viewCmd   struct{ reply chan View }
+	acceptCmd struct {
+		t      *live.Tab[page]
+		ringID string
+	}
+	openCmd struct {
+		t    *live.Tab[page]
+		conv string
+	}
+	sendCmd struct {
+		t          *live.Tab[page]
+		conv, text string
+	}
+	typingCmd struct {
+		t     *live.Tab[page]
+		state string
+	}
+	reportCmd struct {
+		status string
+		items  []Item
+	}
+	closeCmd struct {
+		t    *live.Tab[page]
+		conv string
+	}
+	signOutCmd struct{}
+)
