@@ -140,11 +140,11 @@ func (d *Desk) upstream(u messaging.Update) {
 			}
 			d.wasOpen = true
 		case u.State == messaging.StateOffline && u.Err != nil && !d.wasOpen:
-			d.setReady(classify(u.Err))
-		case u.State == messaging.StateReconnecting && !d.wasOpen && errors.Is(classify(u.Err), ErrLockedOut):
+			d.setReady(signInError(u.Err))
+		case u.State == messaging.StateReconnecting && !d.wasOpen && errors.Is(signInError(u.Err), ErrLockedOut):
 			// The client would retry the login until the lockout ends;
 			// the person signing in is told now instead.
-			d.setReady(classify(u.Err))
+			d.setReady(signInError(u.Err))
 		}
 		d.setConn(u.State)
 	case messaging.SyncUpdate:
@@ -170,9 +170,11 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
-// classify tells a refused login and a locked-out one from a service that
-// could not be reached.
-func classify(err error) error {
+// signInError tells the person signing in why the desk could not open: a
+// refused login, a locked-out one, or a service that could not be reached.
+// It answers what to say, not what to do next: messaging.Classify decided
+// that already (the session gave up, or is still retrying a lockout).
+func signInError(err error) error {
 	var se *messaging.StatusError
 	switch {
 	case errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):

@@ -319,7 +319,7 @@ func (a *Agent) Follow(ctx context.Context, dialogID string, fromSeq int64) erro
 		}
 		return fromSeq
 	}))
-	if definite(err) {
+	if Classify(err) == GiveUp {
 		a.Unfollow(dialogID)
 	}
 	return err
@@ -353,7 +353,7 @@ func (a *Agent) catchUp(dialogID string, from func(d *agentDialog) int64) func(c
 
 		history, err := queryMessages(ctx, c, dialogID, fromSeq)
 		if err != nil {
-			if definite(err) {
+			if Classify(err) == GiveUp {
 				a.mu.Lock()
 				delete(a.dialogs, dialogID)
 				a.mu.Unlock()

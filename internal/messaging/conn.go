@@ -29,62 +29,6 @@ const (
 	writeTimeout          = 10 * time.Second
 )
 
-var (
-	// ErrTokenRejected is wrapped by errors meaning the service refused the
-	// token or bearer: a handshake answered 401, an InitConnection answered
-	// 401, or a socket closed with 4401 or 4407. Test with IsTokenRejected,
-	// which also recognises the close codes.
-	ErrTokenRejected = errors.New("token rejected")
-	// ErrTimeout is wrapped by a request that got no response in time.
-	ErrTimeout = errors.New("request timed out")
-	// ErrClosed is wrapped by a request on a socket that has ended.
-	ErrClosed = errors.New("socket closed")
-	// ErrSlowHandler is the reason a socket is dropped when more than
-	// MaxQueued notifications wait for the handler.
-	ErrSlowHandler = errors.New("notification handler too slow")
-)
-
-// IsTokenRejected reports whether err means "get a fresh token, then
-// reconnect" (protocol.md §2).
-func IsTokenRejected(err error) bool {
-	if errors.Is(err, ErrTokenRejected) {
-		return true
-	}
-	switch websocket.CloseStatus(err) {
-	case protocol.CloseTokenInvalid, protocol.CloseTokenExtend:
-		return true
-	}
-	return false
-}
-
-// LossCause names, in a few words an operator can alert on, why a socket
-// was lost (a StateChange's Err): token_rejected, refused (1008, 1009),
-// service_close (4xxx), closed_by_service (any other close), timeout,
-// slow (ErrSlowHandler), network; closed for nil.
-func LossCause(err error) string {
-	var ce websocket.CloseError
-	switch {
-	case err == nil:
-		return "closed"
-	case IsTokenRejected(err):
-		return "token_rejected"
-	case errors.As(err, &ce):
-		switch {
-		case ce.Code == websocket.StatusPolicyViolation || ce.Code == websocket.StatusMessageTooBig:
-			return "refused"
-		case ce.Code >= 4000:
-			return "service_close"
-		default:
-			return "closed_by_service"
-		}
-	case errors.Is(err, ErrTimeout):
-		return "timeout"
-	case errors.Is(err, ErrSlowHandler):
-		return "slow"
-	}
-	return "network"
-}
-
 // DialOptions configure one socket.
 type DialOptions struct {
 	// Token is the consumer's JWT. It is sent as the "Authorization: jwt"
@@ -135,8 +79,8 @@ func DefaultClientProperties() *protocol.Header {
 
 // Conn is one messaging socket, without reconnection: requests matched to
 // responses by id, notifications handed over in order, pings. It ends when
-// the socket fails, the service closes it, or Close is called; Err then
-// says why.
+// the socket fails, the service closes it or answers a request 401, or
+// Close is called; Err then says why.
 //
 // While idle it costs one goroutine, its reader: notifications are handed
 // over by a goroutine that runs only while some wait, and pings come from
@@ -300,7 +244,8 @@ func (c *Conn) newID() string { return strconv.FormatUint(c.nextID.Add(1), 10) }
 // its response, decoding the body into out (nil to ignore it; a *string
 // takes a string body). A response with code >= 400 is returned as a
 // *protocol.Error (wrapped); no response within the request timeout is
-// ErrTimeout; a socket that ends first is ErrClosed.
+// ErrTimeout; a socket that ends first is ErrClosed. A response 401 also
+// ends the socket, with ErrTokenRejected: the token is no longer taken.
 func (c *Conn) Request(ctx context.Context, typ string, body, out any) error {
 	f, err := protocol.NewRequest(c.newID(), typ, body)
 	if err != nil {
@@ -323,7 +268,7 @@ func (c *Conn) Request(ctx context.Context, typ string, body, out any) error {
 
 // RoundTrip sends a request frame as it is (its ID must be unique on this
 // socket; leave it empty to get one) and returns the response frame,
-// whatever its code.
+// whatever its code (a 401 also ends the socket, as for Request).
 func (c *Conn) RoundTrip(ctx context.Context, f protocol.Frame) (protocol.Frame, error) {
 	f.Kind = protocol.KindReq
 	if f.ID == "" {
@@ -360,6 +305,14 @@ func (c *Conn) roundTrip(ctx context.Context, f protocol.Frame) (protocol.Frame,
 	defer timer.Stop()
 	select {
 	case resp := <-ch:
+		if resp.Code == http.StatusUnauthorized {
+			// The service no longer takes this socket's token (it expired
+			// while the socket was open, or was revoked): the socket ends
+			// as refused, so that a session gets a fresh token and
+			// reconnects, and what was refused is sent again then
+			// (Classify: RefreshToken).
+			c.fail(fmt.Errorf("%s: %w: %w", f.Type, ErrTokenRejected, resp.ResponseError()))
+		}
 		return resp, nil
 	case <-timer.C:
 		return protocol.Frame{}, fmt.Errorf("%s (id %s) after %s: %w", f.Type, id, c.opts.RequestTimeout, ErrTimeout)

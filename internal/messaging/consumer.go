@@ -176,7 +176,7 @@ func (c *Consumer) Follow(ctx context.Context, dialogID, conversationID string, 
 		}
 		return conn.Request(ctx, protocol.TypeSubscribeMessagingEvents, body, nil)
 	})
-	if definite(err) {
+	if Classify(err) == GiveUp {
 		c.mu.Lock()
 		delete(c.dialogs, dialogID)
 		c.mu.Unlock()

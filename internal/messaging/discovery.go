@@ -66,21 +66,6 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d", e.Op, e.URL, e.StatusCode)
 }
 
-// permanent reports whether an error will not go away by retrying: a 4xx
-// answer other than 401 (handled as a token problem), 408 and 429.
-func permanent(err error) bool {
-	var se *StatusError
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch c := se.StatusCode; {
-	case c == http.StatusUnauthorized, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
-		return false
-	default:
-		return c >= 400 && c < 500
-	}
-}
-
 // Discover looks the account's hosts up in the domain API at csdsURL (a URL
 // such as "https://api.liveperson.net" or "http://127.0.0.1:9090"; a bare
 // host means https). Hosts set in ov are used as given; when all three are

@@ -5,9 +5,10 @@
 // two roles (Consumer, and Agent in the agent API's dialect).
 //
 // A session keeps one socket up: on a lost socket it waits a full-jitter
-// back-off and reconnects; on a refused token (handshake 401, close 4401 or
-// 4407) it asks its TokenSource for a fresh one, a bounded number of times
-// in a row. After every connect it restores what the caller asked for
+// back-off and reconnects; on a refused token (handshake 401, a request
+// answered 401, close 4401 or 4407) it asks its TokenSource for a fresh
+// one, a bounded number of times in a row. Classify tells every caller
+// what a failure calls for: retry, refresh the token, or give up. After every connect it restores what the caller asked for
 // (subscriptions, agent state) and catches up: the consumer re-subscribes
 // each followed dialog from the sequence after the last one delivered; the
 // agent queries each dialog's messages from there. Events are deduplicated

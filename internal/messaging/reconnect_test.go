@@ -295,6 +295,74 @@ func TestFreshTokenOnClose4401(t *testing.T) {
 	}
 }
 
+// TestFreshTokenOnRequest401: a service that answers a request 401 (the
+// token expired while the socket was open) and keeps the socket open: the
+// request is classified RefreshToken, the socket ends as refused, and the
+// session reconnects with a fresh token, on which the same request goes
+// through.
+func TestFreshTokenOnRequest401(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := scriptServer(t, func(ctx context.Context, r *http.Request, c *websocket.Conn) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		first := len(seen) == 1
+		mu.Unlock()
+		for {
+			req, err := readReq(ctx, c)
+			if err != nil {
+				return
+			}
+			resp, _ := protocol.NewResponse(req.ID, 200, protocol.TypePublishEventResponse, protocol.PublishEventResponse{Sequence: 7})
+			if first {
+				resp, _ = protocol.NewResponse(req.ID, http.StatusUnauthorized, "", "token expired")
+			}
+			if writeFrame(ctx, c, resp) != nil {
+				return
+			}
+		}
+	})
+	var calls atomic.Int64
+	tokens := func(context.Context) (string, error) { return fmt.Sprintf("t%d", calls.Add(1)), nil }
+	ep := messaging.Endpoints{Scheme: "http", Account: account, AsyncMessagingEnt: strings.TrimPrefix(srv.URL, "http://")}
+	c, err := messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: tokens,
+		SessionOptions: messaging.SessionOptions{Backoff: fastBackoff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := testenv.Collect(c.Updates())
+	r := testenv.Start(t, c.Run)
+	col.WaitFor(t, "open", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 1 })
+
+	ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{3}}
+	_, err = c.Publish(t.Context(), "D", "D", ev)
+	if got := messaging.Classify(err); got != messaging.RefreshToken {
+		t.Fatalf("Publish answered 401: %v, classified %v; want %v", err, got, messaging.RefreshToken)
+	}
+	ups := col.WaitFor(t, "reopened", func(ups []messaging.Update) bool { return testenv.Opens(ups) == 2 })
+	lost := false
+	for _, u := range ups {
+		if sc, ok := u.(messaging.StateChange); ok && sc.State == messaging.StateReconnecting {
+			lost = lost || messaging.IsTokenRejected(sc.Err)
+		}
+	}
+	if !lost {
+		t.Error("no StateChange says the socket was lost to a refused token")
+	}
+	seq, err := c.Publish(t.Context(), "D", "D", ev)
+	if err != nil || seq != 7 {
+		t.Errorf("Publish after the refresh = %d, %v; want 7, nil", seq, err)
+	}
+	if err := r.Stop(t); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"jwt t1", "jwt t2"}, seen); diff != "" {
+		t.Errorf("Authorization headers (-want +got):\n%s", diff)
+	}
+}
+
 func TestAgentWrongPasswordGivesUp(t *testing.T) {
 	e := newEnv(t)
 	a, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: e.ep, Username: "alice", Password: "nope",

@@ -3,7 +3,6 @@ package messaging
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -68,7 +67,7 @@ func (a *Agent) refresh(ctx context.Context) {
 	if err == nil || ctx.Err() != nil {
 		return
 	}
-	if !isStatus(err, http.StatusUnauthorized) {
+	if Classify(err) != RefreshToken {
 		a.log.Warn("messaging: session refresh failed", "error", err)
 		return
 	}

@@ -101,10 +101,11 @@ func (NotificationUpdate) isUpdate() {}
 
 // TokenSource returns a token to connect with. A session calls it before
 // its first connection and again whenever the service refused the token
-// (handshake 401, close 4401 or 4407). A consumer's source may sign up
-// again or return a configured LP_JWT; the caller decides. An error that is
-// an HTTP 4xx (*StatusError, not 401/408/429) ends Run; others are retried
-// with back-off.
+// (handshake 401, a request answered 401, close 4401 or 4407). A consumer's
+// source may sign up again or return a configured LP_JWT; the caller
+// decides. An error it returns that Classify says to give up on or to
+// refresh (an HTTP 4xx but 408 and 429: its own credentials were refused)
+// ends Run; others are retried with back-off.
 type TokenSource func(ctx context.Context) (string, error)
 
 // StaticToken is a TokenSource that always returns t.
@@ -117,9 +118,6 @@ func StaticToken(t string) TokenSource {
 func SignupToken(hc *http.Client, ep Endpoints) TokenSource {
 	return func(ctx context.Context) (string, error) { return Signup(ctx, hc, ep) }
 }
-
-// ErrNotConnected is returned by requests made while no socket is open.
-var ErrNotConnected = errors.New("not connected")
 
 // Reconnection defaults.
 const (
@@ -276,31 +274,12 @@ func (s *session) setState(ctx context.Context, st State, err error) {
 	}
 }
 
-// definite reports a refusal that retrying will not change: a 4xx response
-// other than 401, 408 and 429.
-func definite(err error) bool {
-	var pe *protocol.Error
-	if !errors.As(err, &pe) {
-		return false
-	}
-	switch pe.Code {
-	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooManyRequests:
-		return false
-	}
-	return pe.Code >= 400 && pe.Code < 500
-}
-
-// unauthorized reports a 401 response.
-func unauthorized(err error) bool {
-	var pe *protocol.Error
-	return errors.As(err, &pe) && pe.Code == http.StatusUnauthorized
-}
-
 // ensure registers an item (or finds it) and applies it on the open socket
 // unless it was already applied there. Without a socket it returns nil: the
-// item is applied on the next connection. A definite refusal unregisters it
-// and is returned; other errors are returned and the item stays, to be
-// applied on the next connection (or by calling ensure again).
+// item is applied on the next connection. A refusal to give up on (see
+// Classify) unregisters it and is returned; other errors are returned and
+// the item stays, to be applied on the next connection (or by calling
+// ensure again).
 func (s *session) ensure(ctx context.Context, key string, prio int, apply func(ctx context.Context, c *Conn) error) error {
 	s.mu.Lock()
 	it, ok := s.items[key]
@@ -324,7 +303,7 @@ func (s *session) ensure(ctx context.Context, key string, prio int, apply func(c
 			it.gen = gen
 		}
 		return nil
-	case definite(err):
+	case Classify(err) == GiveUp:
 		if s.items[key] == it {
 			delete(s.items, key)
 		}
@@ -367,10 +346,11 @@ func (s *session) setup(ctx context.Context, c *Conn, gen uint64) error {
 			err := it.apply(ctx, c)
 			s.mu.Lock()
 			current := s.items[it.key] == it
-			switch {
-			case err == nil:
+			outcome := Classify(err)
+			switch outcome {
+			case OK:
 				it.gen = gen
-			case definite(err):
+			case GiveUp:
 				// E.g. a dialog that no longer exists: nothing to restore.
 				if current {
 					delete(s.items, it.key)
@@ -378,10 +358,11 @@ func (s *session) setup(ctx context.Context, c *Conn, gen uint64) error {
 				s.log.Warn("messaging: subscription refused, dropped", "item", it.key, "error", err)
 			}
 			s.mu.Unlock()
-			if err != nil && !definite(err) {
-				if unauthorized(err) {
-					return fmt.Errorf("restore %s: %w: %w", it.key, ErrTokenRejected, err)
-				}
+			switch outcome {
+			case OK, GiveUp:
+			case RefreshToken:
+				return fmt.Errorf("restore %s: %w: %w", it.key, ErrTokenRejected, err)
+			default:
 				return fmt.Errorf("restore %s: %w", it.key, err)
 			}
 		}
@@ -389,8 +370,10 @@ func (s *session) setup(ctx context.Context, c *Conn, gen uint64) error {
 }
 
 // run keeps a socket up until ctx ends. It returns nil when ctx ends, and
-// an error when it gives up: a permanent refusal (HTTP 4xx from a token
-// source or handshake) or too many refused tokens in a row.
+// an error when it gives up: a refusal to give up on (see Classify: an
+// HTTP 4xx from the handshake, or a 4xx from the token source, whose 401
+// means its own credentials are wrong) or too many refused tokens in a
+// row.
 func (s *session) run(ctx context.Context) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("messaging: Run called twice")
@@ -448,19 +431,22 @@ func (s *session) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil
 		}
+		outcome := Classify(err)
 		var te *tokenError
-		switch {
-		case errors.As(err, &te) && permanent(te.err), errors.As(err, &te) && isStatus(te.err, http.StatusUnauthorized):
-			// Wrong credentials or unknown account: retrying will not help.
+		if errors.As(err, &te) && outcome == RefreshToken {
+			// The token source itself was refused (wrong credentials or
+			// unknown account): it is what would refresh.
+			outcome = GiveUp
+		}
+		switch outcome {
+		case GiveUp:
 			return fmt.Errorf("messaging: giving up: %w", err)
-		case IsTokenRejected(err):
+		case RefreshToken:
 			rejections++
 			needToken = true
 			if rejections > s.opts.MaxTokenRefresh {
 				return fmt.Errorf("messaging: %d fresh tokens refused in a row: %w", rejections-1, err)
 			}
-		case permanent(err):
-			return fmt.Errorf("messaging: giving up: %w", err)
 		}
 		lastErr = err
 		s.setState(ctx, StateReconnecting, lastErr)
@@ -557,9 +543,3 @@ type tokenError struct{ err error }
 
 func (e *tokenError) Error() string { return "get token: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
-
-// isStatus reports an HTTP answer with the given status.
-func isStatus(err error, code int) bool {
-	var se *StatusError
-	return errors.As(err, &se) && se.StatusCode == code
-}

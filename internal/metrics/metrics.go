@@ -73,7 +73,7 @@ func New() *Metrics {
 		}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatwindow_receipts_dropped_total",
-			Help: "Receipts the service refused for good (a definite 4xx), counted per sequence, by status.",
+			Help: "Receipts the service refused for good (a 4xx other than 401, 408 and 429, such as a closed dialog), counted per sequence, by status.",
 		}, []string{"status"}),
 		relay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "chatwindow_relay_latency_seconds",

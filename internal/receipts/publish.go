@@ -2,29 +2,19 @@ package receipts
 
 import (
 	"context"
-	"errors"
 
-	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/messaging"
 )
 
-// Retryable reports whether a failed publish is worth retrying: anything
-// but a definite 4xx (429 is worth a retry, and so is a socket that died).
-func Retryable(err error) bool {
-	var perr *protocol.Error
-	if errors.As(err, &perr) {
-		return perr.Code == 429 || perr.Code >= 500
-	}
-	return true
-}
-
 // PublishAll publishes a Flush's batches in order with publish and returns
-// each one's outcome. Once a batch failed for a reason worth a retry, the
-// rest of the flush is failed with the same error unsent, so that a READ
-// never overtakes its ACCEPT (rule 3).
+// each one's outcome. Once a batch failed for a reason other than a
+// refusal to give up on (see messaging.Classify), the rest of the flush is
+// failed with the same error unsent, so that a READ never overtakes its
+// ACCEPT (rule 3).
 func PublishAll(ctx context.Context, batches []Batch, publish func(ctx context.Context, b Batch) error) []error {
 	results := make([]error, len(batches))
 	for i, b := range batches {
-		if i > 0 && results[i-1] != nil && Retryable(results[i-1]) {
+		if i > 0 && results[i-1] != nil && messaging.Classify(results[i-1]) != messaging.GiveUp {
 			results[i] = results[i-1]
 			continue
 		}
@@ -33,19 +23,24 @@ func PublishAll(ctx context.Context, batches []Batch, publish func(ctx context.C
 	return results
 }
 
-// Settle records PublishAll's outcomes (Published, or Failed with a retry
-// unless the refusal was definite) and returns the batches dropped for
-// good, for the caller to log.
+// Settle records PublishAll's outcomes and returns the batches dropped for
+// good, for the caller to log. As messaging.Classify says: a batch the
+// service refused on its merits (a 4xx such as a closed dialog) is
+// dropped; one that failed otherwise stays due and goes out again once
+// the session is open: the socket died or the service was busy (Retry),
+// the service refused the token, not the receipt (RefreshToken: it goes
+// out on the fresh token's connection), or the session is ending
+// (Cancelled: nothing refused it).
 func (t *Tracker) Settle(batches []Batch, results []error) (dropped []Batch) {
 	for i, b := range batches {
-		switch err := results[i]; {
-		case err == nil:
+		switch messaging.Classify(results[i]) {
+		case messaging.OK:
 			t.Published(b)
-		case Retryable(err):
-			t.Failed(b, true)
-		default:
+		case messaging.GiveUp:
 			t.Failed(b, false)
 			dropped = append(dropped, b)
+		default:
+			t.Failed(b, true)
 		}
 	}
 	return dropped

@@ -3,6 +3,7 @@ package receipts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,6 +15,9 @@ func TestPublishAllAndSettle(t *testing.T) {
 	down := errors.New("socket down")
 	closed := &protocol.Error{Code: 409, Text: "dialog closed"}
 	busy := &protocol.Error{Code: 429, Text: "slow down"}
+	unanswered := &protocol.Error{Code: 408, Text: "timeout"}
+	expired := &protocol.Error{Code: 401, Text: "token expired"}
+	ending := fmt.Errorf("publish: %w", context.Canceled)
 	tests := []struct {
 		name string
 		// fail is what publish answers for each batch it is asked, in order.
@@ -26,6 +30,10 @@ func TestPublishAllAndSettle(t *testing.T) {
 		{"all published", []error{nil, nil}, 2, 0, protocol.StatusRead, false},
 		{"ACCEPT lost: READ not tried, both retried", []error{down}, 1, 0, "", true},
 		{"ACCEPT rate limited: kept for a retry", []error{busy}, 1, 0, "", true},
+		{"ACCEPT unanswered (408): kept for a retry", []error{unanswered}, 1, 0, "", true},
+		{"token refused (401): kept for the fresh token, READ not tried", []error{expired}, 1, 0, "", true},
+		{"READ refused the token after ACCEPT: READ kept", []error{nil, expired}, 2, 0, protocol.StatusAccept, true},
+		{"session ending: kept, not dropped", []error{ending}, 1, 0, "", true},
 		{"refused for good: dropped, not asked again", []error{closed, closed}, 2, 2, protocol.StatusRead, false},
 		{"READ lost after ACCEPT: READ retried", []error{nil, down}, 2, 0, protocol.StatusAccept, true},
 	}

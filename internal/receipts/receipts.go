@@ -271,9 +271,10 @@ func (t *Tracker) Published(b Batch) {
 }
 
 // Failed records that a batch could not be published. With retry (socket
-// down, 5xx, 429) its sequences stay due and the next Flush offers them
-// again; without (a definite 4xx such as a closed dialog) they are dropped:
-// the tracker will not ask for them again (rule 5).
+// down, 5xx, 429, a refused token: see Settle) its sequences stay due and
+// the next Flush offers them again; without (a 4xx refusal such as a
+// closed dialog) they are dropped: the tracker will not ask for them again
+// (rule 5).
 func (t *Tracker) Failed(b Batch, retry bool) {
 	d := t.dialog(b.DialogID)
 	l := levelOf(b.Status)

@@ -206,13 +206,13 @@ func TestOutcomes(t *testing.T) {
 			t.Errorf("retry Flush (-want +got):\n%s", diff)
 		}
 	})
-	t.Run("definite failure drops", func(t *testing.T) {
+	t.Run("a refusal to give up on drops", func(t *testing.T) {
 		tr := setup()
 		for _, b := range tr.Flush() {
 			tr.Failed(b, false)
 		}
 		if got := tr.Flush(); len(got) != 0 {
-			t.Errorf("Flush after definite failure = %v", got)
+			t.Errorf("Flush after a refusal = %v", got)
 		}
 	})
 	t.Run("requeue after a lost connection, then the echo arrives in catch-up", func(t *testing.T) {

@@ -975,21 +975,25 @@ func (s *Session) publishText(localID, text string) {
 			return nil
 		}
 		return func() {
-			switch {
-			case err == nil:
+			switch messaging.Classify(err) {
+			case messaging.OK:
 				delete(s.unsure, localID)
 				s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
-			case receipts.Retryable(err):
-				// The socket died or no answer came: the message may have
-				// landed. It stays pending until the catch-up says (its echo
-				// matched by text), then goes out again only if it did not.
-				s.log.Info("publish text: outcome unknown, settled after the catch-up", "conversation_id", conv, "error", err)
+			case messaging.Retry, messaging.RefreshToken:
+				// The socket died or no answer came (the message may have
+				// landed), or the service refused the token, not the
+				// message (the connection is getting a fresh one). It
+				// stays pending until the catch-up says (its echo matched
+				// by text), then goes out again only if it did not.
+				s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "error", err)
 				s.unsure[localID]++
 				s.syncSoon()
-			default:
+			case messaging.GiveUp:
 				s.log.Info("publish text refused", "conversation_id", conv, "error", err)
 				delete(s.unsure, localID)
 				s.broadcast(s.conv.Failed(localID))
+			case messaging.Cancelled:
+				// The session is ending: nobody is left to send it again.
 			}
 		}
 	})
@@ -1223,13 +1227,13 @@ func (s *Session) settled(batches []receipts.Batch, results []error) {
 	now := time.Now()
 	for i, b := range batches {
 		err := results[i]
-		switch {
-		case err == nil:
+		switch messaging.Classify(err) {
+		case messaging.OK:
 			s.cfg.Metrics.ReceiptsPublished(b.Status, len(b.Sequences))
-		case receipts.Retryable(err):
-			continue // still due: timed when it goes through
-		default:
+		case messaging.GiveUp:
 			s.cfg.Metrics.ReceiptsDropped(b.Status, len(b.Sequences))
+		default:
+			continue // still due (see Tracker.Settle): timed when it goes through
 		}
 		for _, n := range b.Sequences {
 			k := receiptKey{b.DialogID, n, b.Status}
@@ -1288,7 +1292,7 @@ func (s *Session) flushReceipts() {
 			s.tracker.Settle(batches, results)
 			s.settled(batches, results)
 			for i, err := range results {
-				if err != nil && !receipts.Retryable(err) {
+				if messaging.Classify(err) == messaging.GiveUp {
 					b := batches[i]
 					s.log.Warn("receipt dropped", "dialog_id", b.DialogID, "status", b.Status, "sequences", b.Sequences, "error", err)
 				}

@@ -20,6 +20,14 @@ func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 		c.fail(f, 401, "send InitConnection first")
 		return
 	}
+	if s.cfg.Now().Unix() >= c.tokenExp {
+		// Our decision (docs/simulator.md), as for an agent's expired
+		// session: the token expired while the socket was open, so the
+		// request is refused and the socket closed with 4401.
+		c.fail(f, 401, "token expired")
+		c.closeAfterQueued(statusTokenInvalid, "token expired")
+		return
+	}
 	switch t {
 	case protocol.TypeGetClock:
 		c.respond(f, 200, protocol.TypeGetClockResponse, protocol.GetClockResponse{CurrentTime: s.now()})
@@ -74,7 +82,7 @@ func (s *Service) initConnection(c *socket, f protocol.Frame) {
 		c.fail(f, 400, "socket already authenticated as another consumer")
 		return
 	}
-	c.consumerID = cl.Sub
+	c.consumerID, c.tokenExp = cl.Sub, cl.Exp
 	c.authed.Store(true)
 	s.ensureConsumer(cl.Sub)
 	c.respond(f, 200, protocol.TypeStringResponse, "OK")

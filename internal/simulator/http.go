@@ -141,7 +141,10 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.knownAccount(w, r) {
 		return
 	}
-	var consumerID string
+	var (
+		consumerID string
+		exp        int64
+	)
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
 		if !strings.EqualFold(scheme, "jwt") && !strings.EqualFold(scheme, "bearer") {
@@ -153,7 +156,7 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
-		consumerID = cl.Sub
+		consumerID, exp = cl.Sub, cl.Exp
 	}
 	var initDeadline time.Duration
 	if consumerID == "" {
@@ -161,7 +164,7 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.serveSocket(w, r, consumerSocket, initDeadline, func(c *socket) {
 		if consumerID != "" {
-			c.consumerID = consumerID
+			c.consumerID, c.tokenExp = consumerID, exp
 			c.authed.Store(true)
 			s.ensureConsumer(consumerID)
 		}

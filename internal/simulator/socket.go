@@ -61,6 +61,7 @@ type socket struct {
 
 	// Guarded by Service.mu.
 	consumerID string        // consumer socket, once authenticated
+	tokenExp   int64         // consumer socket: its token's exp (epoch seconds)
 	agent      *agentAccount // agent socket
 	session    *agentSession // agent socket: the login it was opened with
 	routingSub string        // agent socket: routing subscription id, "" when none
