@@ -229,16 +229,7 @@ func (m *Manager) View(deskID string) (View, bool) {
 	if !ok {
 		return View{}, false
 	}
-	reply := make(chan View, 1)
-	if !d.loop.Do(viewCmd{reply}) {
-		return View{}, false
-	}
-	select {
-	case v := <-reply:
-		return v, true
-	case <-d.loop.Ended():
-		return View{}, false
-	}
+	return live.Ask(d.loop, func(reply chan<- View) any { return viewCmd{reply} })
 }
 
 // Desks is the number of running desks.

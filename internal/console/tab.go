@@ -39,7 +39,7 @@ type Item struct {
 }
 
 type (
-	viewCmd   struct{ reply chan View }
+	viewCmd   struct{ reply chan<- View }
 	acceptCmd struct {
 		t      *live.Tab[page]
 		ringID string

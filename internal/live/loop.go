@@ -276,6 +276,23 @@ func (l *Loop[P]) Do(c any) bool {
 	}
 }
 
+// Ask passes the command made by cmd around a reply channel to the loop,
+// from another goroutine, and waits for the loop's reply; false once the
+// session ended.
+func Ask[P, T any](l *Loop[P], cmd func(reply chan<- T) any) (T, bool) {
+	reply := make(chan T, 1)
+	var zero T
+	if !l.Do(cmd(reply)) {
+		return zero, false
+	}
+	select {
+	case v := <-reply:
+		return v, true
+	case <-l.ended:
+		return zero, false
+	}
+}
+
 // Attach makes a tab for page state p and passes it to the loop, from
 // another goroutine; the loop takes it (Owner.Attached) or lets it go as
 // TooMany.

@@ -2,13 +2,6 @@ package relay
 
 import "strings"
 
-// maxCoalesced bounds how many upstream updates that are already waiting
-// the session applies before their changes go out to the tabs as one. A
-// replay of a long history arrives as thousands of events at once: one
-// frame each would overflow a tab's outbox (and drop the tab for being
-// slow), and make a page swap thousands of fragments.
-const maxCoalesced = 256
-
 // merge adds b, which happened after a, to a: the result renders, against
 // the view after both, what rendering a and then b would have shown.
 // Messages are matched by key: a later copy replaces an earlier one where

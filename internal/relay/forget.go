@@ -20,22 +20,16 @@ import (
 // is closed too. Forget returns once the session has ended (within
 // forgetWait), or with ctx's error.
 func (m *Manager) Forget(ctx context.Context, id Identity) error {
-	m.mu.Lock()
-	s, err := m.sessionLocked(id)
-	if err == nil {
-		delete(m.sessions, id.SessionID)
-	}
-	m.mu.Unlock()
+	s, err := m.session(id)
 	if err != nil {
 		return fmt.Errorf("forget: %w", err)
 	}
-	select {
-	case s.cmds <- forgetCmd{}:
-	case <-s.ended:
+	m.sessions.Remove(id.SessionID, s)
+	if !s.loop.Do(forgetCmd{}) {
 		return nil
 	}
 	select {
-	case <-s.ended:
+	case <-s.loop.Ended():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("forget: %w", ctx.Err())
@@ -57,19 +51,15 @@ func (s *Session) forget() {
 	}
 	s.forgetting = true
 	s.waiting, s.creating = nil, false
-	results, ended := s.results, s.ended
 	// The timer's goroutine hands the end to the loop, or gives up when
 	// the session ended first.
 	time.AfterFunc(forgetWait, func() {
-		select {
-		case results <- func() {
+		s.loop.Post(func() {
 			if s.forgetClosing {
 				s.log.Warn("forget: the conversation was not closed in time", "conversation_id", s.conv.ID)
 			}
 			s.endForgotten()
-		}:
-		case <-ended:
-		}
+		})
 	})
 	switch {
 	case s.conv.ID != "" && s.conv.Phase == PhaseOpen:
@@ -77,7 +67,7 @@ func (s *Session) forget() {
 	case s.conv.ID != "":
 		s.endForgotten() // already closed
 	default:
-		s.ops.Push(func(ctx context.Context) func() {
+		s.loop.Ops.Push(func(ctx context.Context) func() {
 			err := s.up.Sync(ctx)
 			if sender.NotSent(err) {
 				return nil
@@ -103,12 +93,12 @@ func (s *Session) closeForgotten() {
 // endForgotten ends a forgotten session: its tabs are told, and let go
 // without reconnecting (their cookie is gone).
 func (s *Session) endForgotten() {
-	if s.endReason == outbox.SignedOut {
+	if s.forgotten {
 		return
 	}
-	s.endReason = outbox.SignedOut
+	s.forgotten = true
 	s.notice = "This conversation has ended and this device no longer remembers you. Reload the page to start again."
 	s.broadcastWindow()
-	s.log.Info("session forgotten", "tabs", len(s.tabs))
-	s.cancel()
+	s.log.Info("session forgotten", "tabs", s.loop.TabCount())
+	s.loop.End(outbox.SignedOut)
 }

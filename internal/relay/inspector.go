@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chatwindow/chatwindow/internal/inspector"
+	"github.com/chatwindow/chatwindow/internal/live"
 )
 
 // Inspect returns a watch on the frames of the session of id, starting the
@@ -13,34 +14,20 @@ import (
 // session like a tab: it counts against MaxTabs (ErrTooManyTabs) and keeps
 // the session from ending while it is open; Close lets it go.
 func (m *Manager) Inspect(id Identity) (*inspector.Watch, error) {
-	m.mu.Lock()
-	s, err := m.sessionLocked(id)
-	m.mu.Unlock()
+	s, err := m.session(id)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	if s.insp == nil {
 		return nil, errors.New("inspect: the session records no frames")
 	}
-	reply := make(chan error, 1)
-	select {
-	case s.cmds <- watchCmd{reply}:
-	case <-s.ended:
-		return nil, errors.New("inspect: session ended")
+	err, ok := live.Ask(s.loop, func(reply chan<- error) any { return watchCmd{reply} })
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("inspect: %w", live.ErrEnded)
+	case err != nil:
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
-	select {
-	case err := <-reply:
-		if err != nil {
-			return nil, fmt.Errorf("inspect: %w", err)
-		}
-	case <-s.ended:
-		return nil, errors.New("inspect: session ended")
-	}
-	release := func() {
-		select {
-		case s.cmds <- unwatchCmd{}:
-		case <-s.ended:
-		}
-	}
-	return s.insp.Watch(s.ended, release), nil
+	release := func() { s.loop.Do(unwatchCmd{}) }
+	return s.insp.Watch(s.loop.Ended(), release), nil
 }
