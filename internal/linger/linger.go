@@ -1,12 +1,16 @@
-// Package linger is the wait of an on-demand worker: a goroutine started
-// when work arrives (a socket's deliveries, a page's frames, a session's
-// requests) that, once idle, waits a while for more before it ends. A busy
+// Package linger is the on-demand worker: a goroutine started when work
+// arrives (a socket's deliveries, a page's frames, a session's requests)
+// that, once idle, waits a while for more before it ends (Worker; Idle is
+// its wait). A busy
 // owner keeps one worker, whose stack has grown to what the work needs,
 // instead of starting one per burst; an idle owner has none
 // (docs/performance.md counts goroutines per session).
 package linger
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // For is how long a worker waits for more work before it ends.
 const For = time.Second
@@ -42,4 +46,71 @@ func (i *Idle) Wait(stop <-chan struct{}) bool {
 	case <-stop:
 	}
 	return false
+}
+
+// Worker is an on-demand worker's bookkeeping, guarded by its owner's lock
+// (the one that guards the owner's queue of work): whether a worker
+// goroutine runs, and what it waits on between pieces of work. The owner
+// calls Kick whenever work may have arrived; the worker's goroutine runs
+// Loop.
+type Worker struct {
+	running bool
+	idle    *Idle
+}
+
+// NewWorker returns a worker with no goroutine.
+func NewWorker() *Worker { return &Worker{idle: New()} }
+
+// Kick, with the owner's lock held, wakes the worker that runs, or, when
+// there is work (ready), marks one running and calls start to launch its
+// goroutine (which runs Loop). It reports whether start was called.
+func (w *Worker) Kick(ready bool, start func()) bool {
+	if w.running {
+		w.idle.Wake()
+		return false
+	}
+	if !ready {
+		return false
+	}
+	w.running = true
+	start()
+	return true
+}
+
+// Running reports whether a worker goroutine runs (owner's lock held).
+func (w *Worker) Running() bool { return w.running }
+
+// Wake wakes a lingering worker so that it looks again (at an end, say).
+func (w *Worker) Wake() { w.idle.Wake() }
+
+// Loop is the worker goroutine's body. next, called with mu held, returns
+// the next piece of work (done with mu released), or none: then the worker
+// waits for a Kick, up to For or until stop closes, if linger says so, and
+// looks once more; with still nothing, it is marked stopped, stopped (if
+// any) is called with mu still held, and Loop returns.
+func (w *Worker) Loop(mu sync.Locker, stop <-chan struct{}, next func() (work func(), linger bool), stopped func()) {
+	mu.Lock()
+	for {
+		work, linger := next()
+		if work == nil && linger {
+			mu.Unlock()
+			woke := w.idle.Wait(stop)
+			mu.Lock()
+			if woke {
+				continue
+			}
+			work, _ = next()
+		}
+		if work == nil {
+			w.running = false
+			if stopped != nil {
+				stopped()
+			}
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		work()
+		mu.Lock()
+	}
 }

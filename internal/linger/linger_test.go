@@ -1,6 +1,7 @@
 package linger
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -39,5 +40,79 @@ func TestWait(t *testing.T) {
 	}
 	if d := time.Since(start); d < For {
 		t.Errorf("Wait gave up after %s, before %s", d, For)
+	}
+}
+
+// TestWorker: work pushed while a worker runs is done by it, in order; a
+// worker starts only when there is work, ends when stop closes and
+// nothing is due, and calls stopped with the lock held; a Kick after that
+// starts a new one.
+func TestWorker(t *testing.T) {
+	var mu sync.Mutex
+	var queue, done []int
+	w := NewWorker()
+	stop := make(chan struct{})
+	ended := make(chan struct{}, 4)
+	starts := 0
+	next := func() (func(), bool) {
+		if len(queue) == 0 {
+			return nil, true
+		}
+		n := queue[0]
+		queue = queue[1:]
+		return func() {
+			mu.Lock()
+			done = append(done, n)
+			mu.Unlock()
+		}, false
+	}
+	push := func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		queue = append(queue, n)
+		w.Kick(true, func() {
+			starts++
+			go w.Loop(&mu, stop, next, func() {
+				if w.Running() {
+					t.Error("stopped called while the worker counts as running")
+				}
+				ended <- struct{}{}
+			})
+		})
+	}
+	mu.Lock()
+	if w.Kick(false, func() { t.Error("started with no work") }) {
+		t.Error("Kick with no work started a worker")
+	}
+	mu.Unlock()
+	for i := range 100 {
+		push(i)
+	}
+	close(stop)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker did not end")
+	}
+	mu.Lock()
+	if len(done) != 100 || starts > 100 {
+		t.Errorf("%d done by %d workers", len(done), starts)
+	}
+	for i, n := range done {
+		if n != i {
+			t.Fatalf("work %d done as %d", i, n)
+		}
+	}
+	mu.Unlock()
+	push(100)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a worker kicked after the last ended did not run")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(done) != 101 || w.Running() {
+		t.Errorf("after a new kick: %d done, running %v", len(done), w.Running())
 	}
 }

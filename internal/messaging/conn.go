@@ -96,14 +96,13 @@ type Conn struct {
 
 	nextID atomic.Uint64
 
-	mu         sync.Mutex
-	pending    map[string]chan protocol.Frame
-	err        error // why the socket ended, set once
-	queue      []queued
-	delivering bool         // a delivery goroutine runs
-	idle       *linger.Idle // what a delivery goroutine waits on between bursts
-	readEnded  bool         // the read loop has ended
-	dropQueue  bool         // Close: what is queued is not delivered
+	mu        sync.Mutex
+	pending   map[string]chan protocol.Frame
+	err       error // why the socket ended, set once
+	queue     []queued
+	worker    *linger.Worker // the delivery goroutine, while notifications wait
+	readEnded bool           // the read loop has ended
+	dropQueue bool           // Close: what is queued is not delivered
 
 	pinger   *keepalive.Pinger
 	doneOnce sync.Once
@@ -172,7 +171,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 		log:     opts.Logger,
 		opts:    opts,
 		pending: map[string]chan protocol.Frame{},
-		idle:    linger.New(),
+		worker:  linger.NewWorker(),
 		done:    make(chan struct{}),
 	}
 	// The socket's own context: not the dial's, which ends when Dial returns.
@@ -343,8 +342,8 @@ func (c *Conn) readLoop() {
 		c.pinger.Stop()
 		c.mu.Lock()
 		c.readEnded = true
-		idle := !c.delivering
-		c.idle.Wake() // a lingering delivery goroutine finishes
+		idle := !c.worker.Running()
+		c.worker.Wake() // a lingering delivery goroutine finishes
 		c.mu.Unlock()
 		if idle {
 			c.finish()
@@ -399,58 +398,43 @@ func (c *Conn) readLoop() {
 // deliverLocked starts a delivery goroutine when notifications wait and
 // none runs, or wakes the one that lingers. The caller holds mu.
 func (c *Conn) deliverLocked() {
-	if c.delivering {
-		c.idle.Wake()
-		return
-	}
-	if len(c.queue) == 0 || c.dropQueue {
-		return
-	}
-	c.delivering = true
-	// Runs until the queue has stayed empty for linger.For (a busy socket
-	// keeps one); the last one out after the read loop closes done.
-	go c.deliver()
+	c.worker.Kick(len(c.queue) > 0 && !c.dropQueue, func() {
+		// Runs until the queue has stayed empty for linger.For (a busy
+		// socket keeps one); the last one out after the read loop closes
+		// done.
+		go c.worker.Loop(&c.mu, nil, c.nextDelivery, c.delivered)
+	})
 }
 
-// deliver hands queued notifications to OnNotification in order. When the
-// socket has failed it still delivers what was received before, so that
-// nothing read is lost; after Close it stops.
-func (c *Conn) deliver() {
-	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 || c.dropQueue {
-			if !c.readEnded && !c.dropQueue {
-				c.mu.Unlock()
-				if c.idle.Wait(nil) {
-					continue
-				}
-				c.mu.Lock()
-				if len(c.queue) > 0 || c.readEnded || c.dropQueue {
-					c.mu.Unlock()
-					continue
-				}
-			}
-			c.delivering = false
-			ended := c.readEnded
-			c.mu.Unlock()
-			if ended {
-				c.finish()
-			}
-			return
-		}
-		q := c.queue[0]
-		c.queue[0] = queued{}
-		c.queue = c.queue[1:]
-		if len(c.queue) == 0 {
-			c.queue = nil // let a burst's backing array go
-		}
-		c.mu.Unlock()
+// nextDelivery is the delivery goroutine's next notification, with mu
+// held. When the socket has failed it still delivers what was received
+// before, so that nothing read is lost; after Close it stops. It lingers
+// only while the socket reads.
+func (c *Conn) nextDelivery() (work func(), linger bool) {
+	if len(c.queue) == 0 || c.dropQueue {
+		return nil, !c.readEnded && !c.dropQueue
+	}
+	q := c.queue[0]
+	c.queue[0] = queued{}
+	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = nil // let a burst's backing array go
+	}
+	return func() {
 		switch {
 		case q.fn != nil:
 			q.fn()
 		case c.opts.OnNotification != nil:
 			c.opts.OnNotification(q.f, q.at)
 		}
+	}, false
+}
+
+// delivered: the delivery goroutine ends (mu held); the last one out after
+// the read loop closes done.
+func (c *Conn) delivered() {
+	if c.readEnded {
+		c.finish()
 	}
 }
 
@@ -511,7 +495,7 @@ func (c *Conn) Close() error {
 	}
 	c.queue = nil
 	c.dropQueue = true
-	c.idle.Wake()
+	c.worker.Wake()
 	c.mu.Unlock()
 	if first {
 		// The close handshake needs the read loop, which is still running.

@@ -55,20 +55,19 @@ type Outbox struct {
 	size int
 	done chan struct{}
 
-	mu      sync.Mutex
-	queue   []Frame
-	reason  Reason // set before done closes
-	ended   bool
-	sink    Sink
-	writing bool          // a writer goroutine runs
-	linger  *linger.Idle  // what a writer waits on between frames
-	idle    chan struct{} // closed when a writer stops, for Stop to wait on
-	closed  bool          // the sink was ended or failed
+	mu     sync.Mutex
+	queue  []Frame
+	reason Reason // set before done closes
+	ended  bool
+	sink   Sink
+	worker *linger.Worker // the writer, while frames wait
+	idle   chan struct{}  // closed when a writer stops, for Stop to wait on
+	closed bool           // the sink was ended or failed
 }
 
 // New returns an outbox that holds up to size frames.
 func New(size int) *Outbox {
-	return &Outbox{size: size, done: make(chan struct{}), linger: linger.New()}
+	return &Outbox{size: size, done: make(chan struct{}), worker: linger.NewWorker()}
 }
 
 // Done is closed when the session let the page go.
@@ -126,9 +125,9 @@ func (o *Outbox) Stop() {
 	o.mu.Lock()
 	o.closed = true
 	o.queue = nil
-	o.linger.Wake()
+	o.worker.Wake()
 	idle := o.idle
-	writing := o.writing
+	writing := o.worker.Running()
 	o.mu.Unlock()
 	if writing {
 		<-idle
@@ -138,74 +137,50 @@ func (o *Outbox) Stop() {
 // kickLocked starts a writer when there is work and none runs, or wakes
 // the one that lingers.
 func (o *Outbox) kickLocked() {
-	if o.writing {
-		o.linger.Wake()
-		return
-	}
-	if o.sink == nil || o.closed || (len(o.queue) == 0 && !o.ended) {
-		return
-	}
-	o.writing = true
-	o.idle = make(chan struct{})
-	// The writer runs until the queue has stayed empty for linger.For (a
-	// busy page keeps one), the socket failed, or the page was let go and
-	// its close sent; Stop waits for it.
-	go o.write()
+	ready := o.sink != nil && !o.closed && (len(o.queue) > 0 || o.ended)
+	o.worker.Kick(ready, func() {
+		o.idle = make(chan struct{})
+		// The writer runs until the queue has stayed empty for linger.For
+		// (a busy page keeps one), the socket failed, or the page was let
+		// go and its close sent; Stop waits for it.
+		go o.write()
+	})
 }
 
 func (o *Outbox) write() {
-	for {
-		o.mu.Lock()
-		if o.closed {
-			o.stopLocked()
-			return
-		}
-		if len(o.queue) == 0 && !o.ended {
-			o.mu.Unlock()
-			if o.linger.Wait(nil) {
-				continue
-			}
-			o.mu.Lock()
-			if len(o.queue) > 0 || o.ended || o.closed {
-				o.mu.Unlock()
-				continue
-			}
-			o.stopLocked()
-			return
-		}
-		if len(o.queue) == 0 {
-			// The page was let go and what had to go out has: close it.
-			o.closed = true
-			r, sink := o.reason, o.sink
-			o.mu.Unlock()
-			sink.End(r)
-			o.mu.Lock()
-			o.stopLocked()
-			return
-		}
-		f := o.queue[0]
-		o.queue[0] = Frame{}
-		o.queue = o.queue[1:]
-		if len(o.queue) == 0 {
-			o.queue = nil // let a burst's backing array go
-		}
-		sink := o.sink
-		o.mu.Unlock()
+	o.worker.Loop(&o.mu, nil, o.next, func() { close(o.idle) })
+}
+
+// next is the writer's next piece of work, with mu held: the next frame,
+// or, once the page was let go and every frame that had to go out has,
+// the socket's close.
+func (o *Outbox) next() (work func(), linger bool) {
+	switch {
+	case o.closed:
+		return nil, false
+	case len(o.queue) == 0 && !o.ended:
+		return nil, true
+	case len(o.queue) == 0:
+		// Let go, and what had to go out has: close it.
+		o.closed = true
+		r, sink := o.reason, o.sink
+		return func() { sink.End(r) }, false
+	}
+	f := o.queue[0]
+	o.queue[0] = Frame{}
+	o.queue = o.queue[1:]
+	if len(o.queue) == 0 {
+		o.queue = nil // let a burst's backing array go
+	}
+	sink := o.sink
+	return func() {
 		if !sink.Write(f) {
 			o.mu.Lock()
 			o.closed = true
 			o.queue = nil
-			o.stopLocked()
-			return
+			o.mu.Unlock()
 		}
-	}
-}
-
-// stopLocked marks the writer stopped and unlocks.
-func (o *Outbox) stopLocked() {
-	o.writing = false
-	close(o.idle)
-	o.mu.Unlock()
+	}, false
 }
 
 // Pipe is a Sink that hands frames to a channel instead of a socket: for

@@ -131,7 +131,7 @@ func TestFailedSocket(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		o.mu.Lock()
-		writing := o.writing
+		writing := o.worker.Running()
 		o.mu.Unlock()
 		if !writing || time.Now().After(deadline) {
 			break
@@ -159,7 +159,7 @@ func TestIdleHasNoWriter(t *testing.T) {
 	o.Stop()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.writing {
+	if o.worker.Running() {
 		t.Error("a writer runs with nothing to write")
 	}
 }

@@ -31,13 +31,12 @@ type Queue struct {
 	gen     uint64 // counts SetOpen calls
 	ctx     context.Context
 	results chan<- func()
-	running bool
-	idle    *linger.Idle // what the runner waits on between ops
+	worker  *linger.Worker // the runner, while an op is due
 	wg      sync.WaitGroup
 }
 
 // New returns an empty, closed queue.
-func New() *Queue { return &Queue{idle: linger.New()} }
+func New() *Queue { return &Queue{worker: linger.NewWorker()} }
 
 // Start lets the queue run ops until ctx ends, handing each outcome to
 // results (read by the owner's loop). Wait waits for a running op.
@@ -75,42 +74,31 @@ func NotSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) 
 // kickLocked starts the runner when an op is due and none runs, or wakes
 // the one that lingers.
 func (q *Queue) kickLocked() {
-	if q.running {
-		q.idle.Wake()
-		return
-	}
-	if q.ctx == nil || q.ctx.Err() != nil || !q.open || len(q.queue) == 0 {
-		return
-	}
-	q.running = true
-	q.wg.Add(1)
-	// Runs ops while one is due and the connection is open, or until ctx
-	// ends.
-	go q.run()
+	ready := q.ctx != nil && q.ctx.Err() == nil && q.open && len(q.queue) > 0
+	q.worker.Kick(ready, func() {
+		q.wg.Add(1)
+		// Runs ops while one is due and the connection is open, or until
+		// ctx ends, lingering for more (linger.For).
+		go q.run()
+	})
 }
 
 func (q *Queue) run() {
 	defer q.wg.Done()
-	for {
-		q.mu.Lock()
-		if q.ctx.Err() == nil && q.open && len(q.queue) == 0 {
-			q.mu.Unlock()
-			if q.idle.Wait(q.ctx.Done()) {
-				continue
-			}
-			q.mu.Lock()
-			if q.ctx.Err() == nil && q.open && len(q.queue) > 0 {
-				q.mu.Unlock()
-				continue
-			}
-		}
-		if q.ctx.Err() != nil || !q.open || len(q.queue) == 0 {
-			q.running = false
-			q.mu.Unlock()
-			return
-		}
-		o, gen, ctx, results := q.queue[0], q.gen, q.ctx, q.results
-		q.mu.Unlock()
+	q.worker.Loop(&q.mu, q.ctx.Done(), q.next, nil)
+}
+
+// next is the runner's next op, with mu held: the head of the queue while
+// the connection is open and ctx lives (none to wait for otherwise).
+func (q *Queue) next() (work func(), linger bool) {
+	if q.ctx.Err() != nil || !q.open {
+		return nil, false
+	}
+	if len(q.queue) == 0 {
+		return nil, true
+	}
+	o, gen, ctx, results := q.queue[0], q.gen, q.ctx, q.results
+	return func() {
 		done := o(ctx)
 		if done == nil {
 			// Not sent: the connection went down under it. It runs again
@@ -120,7 +108,7 @@ func (q *Queue) run() {
 				q.open = false
 			}
 			q.mu.Unlock()
-			continue
+			return
 		}
 		q.mu.Lock()
 		q.queue[0] = nil
@@ -131,11 +119,7 @@ func (q *Queue) run() {
 		q.mu.Unlock()
 		select {
 		case results <- done:
-		case <-ctx.Done():
-			q.mu.Lock()
-			q.running = false
-			q.mu.Unlock()
-			return
+		case <-ctx.Done(): // the next look ends the runner
 		}
-	}
+	}, false
 }

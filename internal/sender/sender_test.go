@@ -71,7 +71,7 @@ func TestQueue(t *testing.T) {
 	// Nothing due: no goroutine waits.
 	q.Wait()
 	q.mu.Lock()
-	running := q.running
+	running := q.worker.Running()
 	q.mu.Unlock()
 	if running {
 		t.Error("the runner still runs with nothing due")
