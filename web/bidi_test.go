@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -20,13 +19,11 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/coder/websocket"
 
-	"github.com/chatwindow/chatwindow/internal/console"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 // deskSite is the chat window and the agent console on one embedded
@@ -40,61 +37,16 @@ type deskSite struct {
 
 func newDeskSite(t *testing.T) deskSite {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Logger: log, SigningKey: testKey(), Agents: []simulator.Agent{
+	desk, svc := serveConsole(t, siteOptions{agents: []simulator.Agent{
 		{Name: "alice", Password: "horse-battery-staple"}, {Name: "bob", Password: "pw"},
 	}})
+	ep, err := messaging.Discover(t.Context(), desk.Client(), desk.URL, "1", messaging.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", svc)
-	desk := httptest.NewServer(mux)
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(ctx, desk.Client(), desk.URL, "1", messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	desks := console.NewManager(ctx, console.Config{
-		Logger: log, Renderer: web.ConsoleRenderer(), Grace: 200 * time.Millisecond, SignInTimeout: 5 * time.Second,
-		Agent: func(_ context.Context, username, password string) (console.Upstream, error) {
-			return messaging.NewAgent(messaging.AgentConfig{Endpoints: ep, Username: username, Password: password, HTTPClient: desk.Client(),
-				SessionOptions: messaging.SessionOptions{Logger: log}})
-		},
-	})
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(sessionKeys, assets), Grace: 100 * time.Millisecond,
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: desk.Client(), Tap: tap,
-				SessionOptions: messaging.SessionOptions{Logger: log}})
-		},
-	})
-	con, err := web.NewConsole(log, web.ConsoleConfig{SessionKeys: sessionKeys}, assets, desks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle(web.ConsolePrefix, con)
-	mux.Handle(web.ConsolePrefix+"/", con)
-	srv, err := web.NewServer(log, web.Config{
-		SessionKeys: sessionKeys,
-		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, desk.Client(), ep) },
-	}, assets, mgr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	window := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		window.Close()
-		cancel()
-		mgr.Wait()
-		desks.Wait()
-		svc.Close()
-		desk.Close()
-	})
+	window := httptest.NewServer(newNode(t, node.Config{Endpoints: ep, HTTPClient: desk.Client(), Grace: 100 * time.Millisecond,
+		Web: web.Config{SessionKeys: sessionKeys}}))
+	t.Cleanup(window.Close)
 	return deskSite{window: window, desk: desk, svc: svc, ep: ep}
 }
 

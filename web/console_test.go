@@ -16,11 +16,9 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/coder/websocket"
 
-	"github.com/chatwindow/chatwindow/internal/console"
-	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 // newConsoleSite is the embedded service with the agent console in front
@@ -38,6 +36,9 @@ func newConsoleSiteOn(t *testing.T, wrap func(net.Listener) net.Listener) *httpt
 
 // siteOptions change newConsoleSiteWith's site.
 type siteOptions struct {
+	// agents are the service's (default: alice, password
+	// horse-battery-staple).
+	agents []simulator.Agent
 	// now is the clock of the service and the console (default time.Now).
 	now func() time.Time
 	// onLogin, when set, is called for every agent login the service
@@ -49,11 +50,22 @@ type siteOptions struct {
 
 func newConsoleSiteWith(t *testing.T, o siteOptions) *httptest.Server {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "alice", Password: "horse-battery-staple"}}, Logger: log, SigningKey: testKey(), Now: o.now})
+	site, _ := serveConsole(t, o)
+	return site
+}
+
+// serveConsole is newConsoleSiteWith's site and the service behind it.
+func serveConsole(t *testing.T, o siteOptions) (*httptest.Server, *simulator.Service) {
+	t.Helper()
+	if o.agents == nil {
+		o.agents = []simulator.Agent{{Name: "alice", Password: "horse-battery-staple"}}
+	}
+	svc, err := simulator.New(simulator.Config{Account: "1", Agents: o.agents, Logger: slog.New(slog.DiscardHandler), SigningKey: testKey(), Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The console's agents reach the service at the site's URL: the site
+	// starts first, its handler comes once wired.
 	mux := http.NewServeMux()
 	site := httptest.NewUnstartedServer(mux)
 	if o.wrap != nil {
@@ -61,40 +73,29 @@ func newConsoleSiteWith(t *testing.T, o siteOptions) *httptest.Server {
 	}
 	site.Start()
 	ctx, cancel := context.WithCancel(context.Background())
-	desks := console.NewManager(ctx, console.Config{
-		Logger: log, Renderer: web.ConsoleRenderer(), Grace: 200 * time.Millisecond, SignInTimeout: 5 * time.Second,
-		Agent: func(ctx context.Context, username, password string) (console.Upstream, error) {
-			ep, err := messaging.Discover(ctx, site.Client(), site.URL, "1", messaging.Overrides{})
-			if err != nil {
-				return nil, err
+	con, err := node.NewConsole(ctx, node.ConsoleConfig{
+		Service: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if o.onLogin != nil && strings.HasSuffix(r.URL.Path, "/login") {
+				o.onLogin()
 			}
-			return messaging.NewAgent(messaging.AgentConfig{Endpoints: ep, Username: username, Password: password, HTTPClient: site.Client(),
-				SessionOptions: messaging.SessionOptions{Logger: log}})
-		},
+			svc.ServeHTTP(w, r)
+		}),
+		ServiceURL: site.URL, Account: "1", HTTPClient: site.Client(),
+		Web:   web.ConsoleConfig{SessionKeys: sessionKeys, Now: o.now},
+		Grace: 200 * time.Millisecond, SignInTimeout: 5 * time.Second,
 	})
-	assets, err := static.Load()
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	con, err := web.NewConsole(log, web.ConsoleConfig{SessionKeys: sessionKeys, Now: o.now}, assets, desks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle(web.ConsolePrefix, con)
-	mux.Handle(web.ConsolePrefix+"/", con)
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o.onLogin != nil && strings.HasSuffix(r.URL.Path, "/login") {
-			o.onLogin()
-		}
-		svc.ServeHTTP(w, r)
-	}))
+	mux.Handle("/", con)
 	t.Cleanup(func() {
 		svc.Close()
 		site.Close()
 		cancel()
-		desks.Wait()
+		con.Wait()
 	})
-	return site
+	return site, svc
 }
 
 // signInForm loads the sign-in page and returns its CSRF token.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -27,9 +26,10 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testenv"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 // testRenderer is the window's renderer with the tests' session keys.
@@ -152,67 +152,17 @@ type agentSite struct {
 
 func newAgentSite(t *testing.T, keys [][]byte, proxy imageproxy.Config) *agentSite {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testKey()})
+	lp := newService(t)
+	n := newNode(t, node.Config{Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: time.Minute,
+		Web: web.Config{SessionKeys: keys, ImageProxy: proxy}})
+	site := httptest.NewServer(n)
+	t.Cleanup(site.Close)
+	agent, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: lp.EP, Username: "a", Password: "p", HTTPClient: lp.Srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lp := httptest.NewServer(svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(ctx, lp.Client(), lp.URL, "1", messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(keys, assets), Grace: time.Minute,
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
-				SessionOptions: messaging.SessionOptions{Logger: log}})
-		},
-	})
-	srv, err := web.NewServer(log, web.Config{
-		SessionKeys: keys,
-		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
-		ImageProxy:  proxy,
-	}, assets, mgr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := httptest.NewServer(srv)
-	agent, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: ep, Username: "a", Password: "p", HTTPClient: lp.Client(),
-		SessionOptions: messaging.SessionOptions{Logger: log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened := make(chan struct{})
-	var wg sync.WaitGroup
-	// The agent runs, and its updates are drained, until cleanup.
-	wg.Go(func() { _ = agent.Run(ctx) })
-	wg.Go(func() {
-		var once sync.Once
-		for u := range agent.Updates() {
-			if s, ok := u.(messaging.StateChange); ok && s.State == messaging.StateOpen {
-				once.Do(func() { close(opened) })
-			}
-		}
-	})
-	t.Cleanup(func() {
-		site.Close()
-		cancel()
-		wg.Wait()
-		mgr.Wait()
-		svc.Close()
-		lp.Close()
-	})
-	select {
-	case <-opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not connect")
-	}
+	testenv.Start(t, agent.Run)
+	testenv.Collect(agent.Updates()).WaitFor(t, "the agent to connect", testenv.IsOpen)
 	return &agentSite{Server: site, agent: agent}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,11 +17,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -50,49 +48,40 @@ func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *ht
 // caller; the test's cleanup stops what is behind it.
 func siteHandler(t *testing.T, keys [][]byte, opts ...func(*web.Config)) http.Handler {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := httptest.NewServer(svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(ctx, lp.Client(), lp.URL, "1", messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(keys, assets), Grace: 100 * time.Millisecond,
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
-				SessionOptions: messaging.SessionOptions{Logger: log}})
+	lp := newService(t)
+	cfg := node.Config{
+		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: 100 * time.Millisecond,
+		Web: web.Config{
+			// As run has it on the embedded service.
+			QA:          true,
+			SessionKeys: keys,
+			// The node's own default, spelled out for opts that wrap it.
+			Signup: messaging.SignupToken(lp.Srv.Client(), lp.EP),
 		},
-	})
-	cfg := web.Config{
-		// As run has it on the embedded service.
-		QA:          true,
-		SessionKeys: keys,
-		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
 	}
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg.Web)
 	}
-	srv, err := web.NewServer(log, cfg, assets, mgr)
+	return newNode(t, cfg)
+}
+
+// newService is the embedded service with one agent (a, password p),
+// until the test ends.
+func newService(t *testing.T) *testenv.Service {
+	t.Helper()
+	return testenv.NewService(t, simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}})
+}
+
+// newNode wires the chat window node of cfg as run does; the test's
+// cleanup ends its sessions and waits for them and their sockets.
+func newNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	n, err := node.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		mgr.Wait()
-		srv.Wait()
-		svc.Close()
-		lp.Close()
-	})
-	return srv
+	t.Cleanup(n.Close)
+	return n
 }
 
 // startSession does what the page does before its first message: it asks

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,11 +12,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/faultproxy"
-	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 // Production keep-alive of page sockets (web/socket.go: pingEvery,
@@ -149,41 +146,10 @@ func tryTab(t *testing.T, site *httptest.Server, hc *http.Client) (bool, error) 
 // period, and the relay manager, whose sessions the test counts.
 func newStallSite(t *testing.T, cfg web.Config) (*httptest.Server, *relay.Manager) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := httptest.NewServer(svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(ctx, lp.Client(), lp.URL, "1", messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(sessionKeys, assets), Grace: time.Minute, MaxTabs: 1,
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
-				SessionOptions: messaging.SessionOptions{Logger: log}})
-		},
-	})
+	lp := newService(t)
 	cfg.SessionKeys = sessionKeys
-	cfg.Signup = func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) }
-	srv, err := web.NewServer(log, cfg, assets, mgr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		site.Close()
-		cancel()
-		mgr.Wait()
-		svc.Close()
-		lp.Close()
-	})
-	return site, mgr
+	n := newNode(t, node.Config{Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: time.Minute, MaxTabs: 1, Web: cfg})
+	site := httptest.NewServer(n)
+	t.Cleanup(site.Close)
+	return site, n.Relay()
 }

@@ -3,10 +3,8 @@ package page_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +14,10 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/page"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/node"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,74 +31,24 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	svc, err := simulator.New(simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}, Logger: log, SigningKey: testenv.Key()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := httptest.NewServer(svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	ep, err := messaging.Discover(ctx, lp.Client(), lp.URL, "1", messaging.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}
-	mgr := relay.NewManager(ctx, relay.Config{
-		Logger: log, Renderer: web.Renderer(keys, assets), Grace: time.Second,
-		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token), HTTPClient: lp.Client(), Tap: tap,
-				SessionOptions: messaging.SessionOptions{Logger: log, Backoff: testenv.FastBackoff}})
-		},
+	lp := testenv.NewService(t, simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}})
+	n, err := node.New(context.Background(), node.Config{
+		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: time.Second, Backoff: testenv.FastBackoff,
+		Web: web.Config{SessionKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}},
 	})
-	srv, err := web.NewServer(log, web.Config{
-		SessionKeys: keys,
-		Signup:      func(ctx context.Context) (string, error) { return messaging.Signup(ctx, lp.Client(), ep) },
-	}, assets, mgr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-
-	agent, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: ep, Username: "a", Password: "p", HTTPClient: lp.Client(),
-		SessionOptions: messaging.SessionOptions{Logger: log, Backoff: testenv.FastBackoff}})
+	t.Cleanup(n.Close)
+	hs := httptest.NewServer(n)
+	t.Cleanup(hs.Close)
+	agent, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: lp.EP, Username: "a", Password: "p", HTTPClient: lp.Srv.Client(),
+		SessionOptions: messaging.SessionOptions{Backoff: testenv.FastBackoff}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	opened := make(chan struct{})
-	wg.Add(2)
-	// The agent runs until the site is torn down.
-	go func() {
-		defer wg.Done()
-		_ = agent.Run(ctx)
-	}()
-	// Its updates are drained (and the first open noted) until Run ends.
-	go func() {
-		defer wg.Done()
-		var once sync.Once
-		for u := range agent.Updates() {
-			if s, ok := u.(messaging.StateChange); ok && s.State == messaging.StateOpen {
-				once.Do(func() { close(opened) })
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		hs.Close()
-		cancel()
-		wg.Wait()
-		mgr.Wait()
-		svc.Close()
-		lp.Close()
-	})
-	select {
-	case <-opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not connect")
-	}
+	testenv.Start(t, agent.Run)
+	testenv.Collect(agent.Updates()).WaitFor(t, "the agent to connect", testenv.IsOpen)
 	return &site{url: hs.URL, agent: agent}
 }
 

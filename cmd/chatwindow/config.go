@@ -1,0 +1,201 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/connlimit"
+	"github.com/chatwindow/chatwindow/internal/messaging"
+)
+
+// windowConfig is what the chat window's flags and environment decide.
+type windowConfig struct {
+	addr    string // the window's listen address
+	simAddr string // the embedded service's
+	// account is the LivePerson account, its hosts discovered through
+	// csds; empty: the embedded service.
+	account, csds string
+	// overrides name hosts that discovery would otherwise look up.
+	overrides messaging.Overrides
+	// token, when set, is every new visitor's identity (LP_JWT).
+	token    string
+	logLevel slog.Level
+	grace    time.Duration
+	backoff  messaging.Backoff
+	// trusted are the reverse proxies whose X-Forwarded-For is believed.
+	trusted        []*net.IPNet
+	frameAncestors string
+	secure         bool
+	qa             bool
+	debugAddr      string
+	connsPerClient int
+	// socketsPerClient and signupsPerClient: 0 is no cap, as the flags
+	// say (signupsPerClient is then -1, web's "no bound").
+	socketsPerClient int
+	signupsPerClient int
+	bodyTimeout      time.Duration
+	botDelay         time.Duration
+	// keys are the session cookies' keys; generatedKeys: made up for this
+	// run, not set in the environment.
+	keys          [][]byte
+	generatedKeys bool
+}
+
+// embedded reports whether the window runs on the embedded service.
+func (c windowConfig) embedded() bool { return c.account == "" }
+
+// parseWindow parses the window's flags (the environment through getenv
+// as a fallback); usage and flag errors go to stderr.
+func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (windowConfig, error) {
+	fs := flag.NewFlagSet("chatwindow", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(getenv, "CHATWINDOW_ADDR", "localhost:8080"), "listen address of the chat window")
+	simAddr := fs.String("sim-addr", envOr(getenv, "CHATWINDOW_SIM_ADDR", "127.0.0.1:0"), "listen address of the embedded messaging service (without LP_ACCOUNT)")
+	account := fs.String("account", getenv("LP_ACCOUNT"), "LivePerson account; empty: the embedded service")
+	csds := fs.String("csds", envOr(getenv, "LP_CSDS", "https://api.liveperson.net"), "the domain API (CSDS) as a URL; its scheme is used for every discovered host")
+	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	grace := fs.Duration("grace", 30*time.Second, "how long a session keeps its upstream socket after its last tab left")
+	reconnectBase := fs.Duration("reconnect-base", envDuration(getenv, "CHATWINDOW_RECONNECT_BASE", 500*time.Millisecond), "upstream reconnect back-off: the first ceiling (full jitter)")
+	reconnectMax := fs.Duration("reconnect-max", envDuration(getenv, "CHATWINDOW_RECONNECT_MAX", 30*time.Second), "upstream reconnect back-off: the largest ceiling")
+	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
+	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
+	secureFlag := fs.String("secure", envOr(getenv, "CHATWINDOW_SECURE", "auto"), "the window is reached over HTTPS (a proxy in front terminates TLS): Secure cookies, https page origins; auto: unless it listens on loopback")
+	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none)")
+	connsPerClient := fs.Int("conns-per-client", envInt(getenv, "CHATWINDOW_CONNS_PER_CLIENT", connlimit.DefaultConnsPerClient), "TCP connections one client address (an IPv4 address, an IPv6 /64) may hold open on -addr; -trusted-proxies are exempt (0: no cap)")
+	socketsPerClient := fs.Int("sockets-per-client", envInt(getenv, "CHATWINDOW_SOCKETS_PER_CLIENT", connlimit.DefaultSocketsPerClient), "sockets (tabs) one client address may hold open; more are answered 429 (0: no cap)")
+	signupsPerClient := fs.Int("signups-per-client", envInt(getenv, "CHATWINDOW_SIGNUPS_PER_CLIENT", 10), "new visitors' identities one client address may ask for per minute (0: no cap)")
+	bodyTimeout := fs.Duration("body-timeout", envDuration(getenv, "CHATWINDOW_BODY_TIMEOUT", connlimit.DefaultBodyTimeout), "a request's body must have arrived within this of its handler's start")
+	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
+	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
+	if err := fs.Parse(args); err != nil {
+		return windowConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return windowConfig{}, fmt.Errorf("unexpected arguments %q (did you mean: chatwindow simulate?)", fs.Args())
+	}
+	c := windowConfig{
+		addr: *addr, simAddr: *simAddr, account: *account, csds: *csds,
+		overrides: messaging.Overrides{AsyncMessagingEnt: getenv("LP_ASYNCMESSAGINGENT"), IDP: getenv("LP_IDP")},
+		token:     getenv("LP_JWT"),
+		grace:     *grace, backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
+		frameAncestors: *frameAncestors, debugAddr: *debugAddr,
+		connsPerClient: *connsPerClient, socketsPerClient: *socketsPerClient, signupsPerClient: *signupsPerClient,
+		bodyTimeout: *bodyTimeout, botDelay: *botDelay,
+	}
+	var err error
+	if c.logLevel, err = parseLevel(*logLevel); err != nil {
+		return windowConfig{}, err
+	}
+	if c.signupsPerClient == 0 {
+		c.signupsPerClient = -1 // web: no bound
+	}
+	if c.secure, err = autoBool("-secure", *secureFlag, !isLoopback(c.addr)); err != nil {
+		return windowConfig{}, err
+	}
+	if c.qa, err = autoBool("-qa", *qaFlag, c.embedded()); err != nil {
+		return windowConfig{}, err
+	}
+	if c.trusted, err = cidrs(*trusted); err != nil {
+		return windowConfig{}, err
+	}
+	if c.keys, c.generatedKeys, err = sessionKeys(getenv("CHATWINDOW_SESSION_KEYS")); err != nil {
+		return windowConfig{}, err
+	}
+	return c, nil
+}
+
+// autoBool parses a flag that is auto, true or false; auto is def.
+func autoBool(name, v string, def bool) (bool, error) {
+	if v == "auto" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s %q: want auto, true or false", name, v)
+	}
+	return b, nil
+}
+
+// sessionKeys parses CHATWINDOW_SESSION_KEYS (base64 keys, comma
+// separated, in hash/encryption pairs, newest first) or generates a pair.
+func sessionKeys(v string) (keys [][]byte, generated bool, err error) {
+	if v == "" {
+		return [][]byte{[]byte(rand.Text() + rand.Text()), []byte(rand.Text())[:32]}, true, nil
+	}
+	for i, f := range strings.Split(v, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f))
+		if err != nil {
+			return nil, false, fmt.Errorf("CHATWINDOW_SESSION_KEYS key %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys)%2 != 0 {
+		return nil, false, errors.New("CHATWINDOW_SESSION_KEYS: keys come in pairs (hash key, encryption key)")
+	}
+	for i := 1; i < len(keys); i += 2 {
+		if n := len(keys[i]); n != 16 && n != 24 && n != 32 {
+			return nil, false, fmt.Errorf("CHATWINDOW_SESSION_KEYS: encryption key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
+		}
+	}
+	return keys, false, nil
+}
+
+// cidrs parses a comma-separated list of CIDRs.
+func cidrs(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseLevel parses a -log-level.
+func parseLevel(level string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return 0, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return l, nil
+}
+
+// newLogger logs text at level to w.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(key)); err == nil {
+		return d
+	}
+	return def
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

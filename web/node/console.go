@@ -1,0 +1,87 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/static"
+	"github.com/chatwindow/chatwindow/web"
+)
+
+// ConsoleConfig is what the program decides for the agent console in
+// front of the embedded service.
+type ConsoleConfig struct {
+	// Logger is the console's; each part logs with its component
+	// (default: nowhere).
+	Logger *slog.Logger
+	// Service is the embedded service: everything outside
+	// web.ConsolePrefix goes to it.
+	Service http.Handler
+	// ServiceURL and Account are where the console's agents reach the
+	// service: through the messaging client, like any client, with
+	// HTTPClient (which trusts the service's certificate).
+	ServiceURL, Account string
+	HTTPClient          *http.Client
+	// Web configures the console's web server.
+	Web web.ConsoleConfig
+	// Grace is how long a desk stays signed in after its last tab left;
+	// SignInTimeout bounds a sign-in's wait for its first connection
+	// (zero: console's defaults).
+	Grace, SignInTimeout time.Duration
+}
+
+// Console is the agent console in front of the embedded service: an
+// http.Handler and the desks behind it.
+type Console struct {
+	mux   *http.ServeMux
+	desks *console.Manager
+}
+
+// NewConsole wires the agent console, whose desks live until ctx ends.
+func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	desks := console.NewManager(ctx, console.Config{
+		Logger:        logger.With("component", "console"),
+		Renderer:      web.ConsoleRenderer(),
+		Grace:         cfg.Grace,
+		SignInTimeout: cfg.SignInTimeout,
+		Agent: func(ctx context.Context, username, password string) (console.Upstream, error) {
+			ep, err := messaging.Discover(ctx, cfg.HTTPClient, cfg.ServiceURL, cfg.Account, messaging.Overrides{})
+			if err != nil {
+				return nil, fmt.Errorf("discover %s: %w", cfg.Account, err)
+			}
+			return messaging.NewAgent(messaging.AgentConfig{
+				Endpoints: ep, Username: username, Password: password, HTTPClient: cfg.HTTPClient,
+				SessionOptions: messaging.SessionOptions{Logger: logger.With("component", "console-agent", "agent", username)},
+			})
+		},
+	})
+	assets, err := static.Load()
+	if err != nil {
+		return nil, fmt.Errorf("agent console: %w", err)
+	}
+	con, err := web.NewConsole(logger.With("component", "console-web"), cfg.Web, assets, desks)
+	if err != nil {
+		return nil, fmt.Errorf("agent console: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(web.ConsolePrefix, con)
+	mux.Handle(web.ConsolePrefix+"/", con)
+	mux.Handle("/", cfg.Service)
+	return &Console{mux: mux, desks: desks}, nil
+}
+
+// ServeHTTP serves the console under web.ConsolePrefix and the service
+// everywhere else.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
+
+// Wait blocks until the console's desks ended (its context ended).
+func (c *Console) Wait() { c.desks.Wait() }

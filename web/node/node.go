@@ -1,0 +1,149 @@
+// Package node wires what one chatwindow process serves, from a Config:
+// the chat window (its relay sessions, their upstream consumers and its
+// web server) and, in front of the embedded service, the agent console
+// (its desks and their agent connections). cmd/chatwindow builds them; the
+// tests build theirs here too, so that they run the wiring the program
+// runs.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/static"
+	"github.com/chatwindow/chatwindow/web"
+)
+
+// Config is what the program decides for a chat window node.
+type Config struct {
+	// Logger is the node's; each part logs with its component (default:
+	// nowhere).
+	Logger *slog.Logger
+	// Endpoints are the messaging service's hosts (messaging.Discover),
+	// reached with HTTPClient.
+	Endpoints  messaging.Endpoints
+	HTTPClient *http.Client
+	// Web configures the web server. Its Signup (nil: a new identity from
+	// the service at Endpoints) also gives a session whose token the
+	// service refused a new one; its SessionKeys also sign the card images
+	// the sessions render; its Metrics also count the sessions; its QA
+	// also has the sessions keep their frames for the protocol inspector.
+	Web web.Config
+	// Grace is how long a session keeps its upstream after its last tab
+	// left; MaxTabs bounds a session's tabs (zero: relay's defaults).
+	Grace   time.Duration
+	MaxTabs int
+	// Backoff paces the upstream reconnects (zero: messaging's default).
+	Backoff messaging.Backoff
+}
+
+// Upstream settings of every session.
+const (
+	// upstreamPing finds a service that stopped answering within 30 s
+	// (ping every 20 s, answered within the 10 s request timeout).
+	upstreamPing = 20 * time.Second
+	// upstreamBuffer: the session's loop drains the updates at once; a
+	// small buffer keeps an idle session small (the connection's own
+	// queue absorbs a burst).
+	upstreamBuffer = 32
+)
+
+// Node is one chat window: an http.Handler and the sessions behind it.
+type Node struct {
+	relay  *relay.Manager
+	server *web.Server
+	assets *static.Assets
+	// end ends the sessions' context.
+	end context.CancelFunc
+}
+
+// New wires a chat window node whose sessions live until ctx ends or
+// Close; either way, Close waits for them.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Web.Signup == nil {
+		cfg.Web.Signup = messaging.SignupToken(cfg.HTTPClient, cfg.Endpoints)
+	}
+	assets, err := static.Load()
+	if err != nil {
+		return nil, fmt.Errorf("window: %w", err)
+	}
+	ctx, end := context.WithCancel(ctx)
+	mgr := relay.NewManager(ctx, relay.Config{
+		Metrics: cfg.Web.Metrics,
+		// The QA view's protocol inspector records only where it is served.
+		NoInspector: !cfg.Web.QA,
+		Logger:      logger.With("component", "relay"),
+		Renderer:    web.Renderer(cfg.Web.SessionKeys, assets),
+		Grace:       cfg.Grace,
+		MaxTabs:     cfg.MaxTabs,
+		Consumer:    consumers(cfg, logger),
+	})
+	srv, err := web.NewServer(logger.With("component", "web"), cfg.Web, assets, mgr)
+	if err != nil {
+		end()
+		return nil, fmt.Errorf("window: %w", err)
+	}
+	return &Node{relay: mgr, server: srv, assets: assets, end: end}, nil
+}
+
+// consumers is the relay's factory of upstream connections: one consumer
+// per session, on the token of its cookie.
+func consumers(cfg Config, logger *slog.Logger) func(string, func(bool, []byte)) (relay.Upstream, error) {
+	return func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
+		first := true
+		// The consumer's id (not a secret) ties these lines to the
+		// session's own (relay logs it with the session id).
+		sub, _ := messaging.Subject(token)
+		return messaging.NewConsumer(messaging.ConsumerConfig{
+			Endpoints:  cfg.Endpoints,
+			HTTPClient: cfg.HTTPClient,
+			// The cookie's token first; when it is refused, a new identity
+			// the way the first was obtained.
+			Token: func(ctx context.Context) (string, error) {
+				if first {
+					first = false
+					return token, nil
+				}
+				return cfg.Web.Signup(ctx)
+			},
+			SessionOptions: messaging.SessionOptions{
+				Logger:       logger.With("component", "upstream", "consumer_id", sub),
+				Backoff:      cfg.Backoff,
+				UpdateBuffer: upstreamBuffer,
+			},
+			Tap:          tap, // the session's protocol inspector
+			PingInterval: upstreamPing,
+		})
+	}
+}
+
+// ServeHTTP serves the chat window.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) { n.server.ServeHTTP(w, r) }
+
+// Relay is the node's sessions.
+func (n *Node) Relay() *relay.Manager { return n.relay }
+
+// Assets are the static files the window serves (their hashed names).
+func (n *Node) Assets() *static.Assets { return n.assets }
+
+// Drain stops taking tabs and has every session publish what it has due
+// and end, letting its tabs go; it returns ctx's error when ctx ends
+// first (Close then ends the sessions left).
+func (n *Node) Drain(ctx context.Context) error { return n.relay.Shutdown(ctx) }
+
+// Close ends the node's sessions, which lets their tabs go, and waits for
+// them and for every tab's socket to be served to its end.
+func (n *Node) Close() {
+	n.end()
+	n.relay.Wait()
+	n.server.Wait()
+}
