@@ -54,7 +54,7 @@ func TestRefusedTokenSignsUpAgain(t *testing.T) {
 	deadline := time.Now().Add(testenv.WaitLimit)
 	for {
 		v, _ := n.Relay().View("s1")
-		if v.Connection == messaging.StateOpen.String() {
+		if v.Connection == messaging.StateOpen {
 			break
 		}
 		if time.Now().After(deadline) {
