@@ -22,7 +22,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/coder/websocket"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
@@ -551,19 +551,19 @@ func windowWith(t *testing.T, s string) (relay.View, relay.Change) {
 
 // deskWith is the agent console's desk whose every field the customer or
 // the service controls is s.
-func deskWith(s string) (console.View, console.Change) {
+func deskWith(s string) (desks.View, desks.Change) {
 	at := time.UnixMilli(1700000000000)
-	theirs := console.Message{Message: transcript.Message{Key: "m-c-1", DialogID: s, Seq: 1, HasSeq: true, Text: s, At: at}, From: console.FromConsumer}
-	mine := console.Message{Message: transcript.Message{Key: "m-c-2", DialogID: s, Seq: 2, HasSeq: true, Own: true, Text: s, At: at, Delivery: console.VRead, ReadAt: at}, From: console.FromAgent}
-	ms := []console.Message{theirs, mine}
-	v := console.View{
+	theirs := desks.Message{Message: transcript.Message{Key: "m-c-1", DialogID: s, Seq: 1, HasSeq: true, Text: s, At: at}, From: desks.FromConsumer}
+	mine := desks.Message{Message: transcript.Message{Key: "m-c-2", DialogID: s, Seq: 2, HasSeq: true, Own: true, Text: s, At: at, Delivery: desks.VRead, ReadAt: at}, From: desks.FromAgent}
+	ms := []desks.Message{theirs, mine}
+	v := desks.View{
 		AgentName: s, Connection: messaging.StateOpen,
-		Rings:         []console.Ring{{ID: s, ConversationID: s, ConsumerID: s, ExpiresAt: at}},
-		Conversations: []console.Summary{{ID: s, ConsumerName: s, Last: theirs, HasLast: true, Unread: 1, Selected: true}},
-		Selected:      &console.Pane{ID: s, ConsumerName: s, ConsumerTyping: true, Messages: ms},
+		Rings:         []desks.Ring{{ID: s, ConversationID: s, ConsumerID: s, ExpiresAt: at}},
+		Conversations: []desks.Summary{{ID: s, ConsumerName: s, Last: theirs, HasLast: true, Unread: 1, Selected: true}},
+		Selected:      &desks.Pane{ID: s, ConsumerName: s, ConsumerTyping: true, Messages: ms},
 	}
-	ch := console.Change{Connection: true, Rings: true, List: true, Announce: s,
-		Thread: console.ThreadChange{Added: ms, Updated: ms, Typing: true, Closed: true}}
+	ch := desks.Change{Connection: true, Rings: true, List: true, Announce: s,
+		Thread: desks.ThreadChange{Added: ms, Updated: ms, Typing: true, Closed: true}}
 	return v, ch
 }
 

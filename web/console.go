@@ -17,7 +17,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/connlimit"
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
@@ -81,7 +81,7 @@ type Console struct {
 	log    *slog.Logger
 	cfg    ConsoleConfig
 	assets *static.Assets
-	desks  *console.Manager
+	desks  *desks.Manager
 	cookie sessionCookie
 	echo   *echo.Echo
 	// Failed sign-ins per agent name and address, and per address.
@@ -91,7 +91,7 @@ type Console struct {
 }
 
 // NewConsole wires the console's Echo instance and routes.
-func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, desks *console.Manager) (*Console, error) {
+func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, desks *desks.Manager) (*Console, error) {
 	if len(cfg.SessionKeys) == 0 || len(cfg.SessionKeys)%2 != 0 {
 		return nil, errors.New("web: console session keys must come in pairs (hash, encryption)")
 	}
@@ -232,7 +232,7 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 	}
 	id, err := c.desks.SignIn(ec.Request().Context(), name, password)
 	switch {
-	case errors.Is(err, console.ErrBadCredentials):
+	case errors.Is(err, desks.ErrBadCredentials):
 		if locked := max(c.byName.Fail(nameKey), c.byClient.Fail(client)); locked > 0 {
 			c.log.Warn("agent sign-in locked out", "agent", short(name), "client", client, "for", locked)
 			return c.tooManyAttempts(ec, cs, name, locked)
@@ -241,13 +241,13 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 		// 200, not 401: the form is shown again, as any sign-in page does
 		// (and a browser logs an error for a page answered 4xx).
 		return render(ec, http.StatusOK, c.signInPage(cs, name, "Wrong name or password."))
-	case errors.Is(err, console.ErrLockedOut):
+	case errors.Is(err, desks.ErrLockedOut):
 		// The service locked the name out (failures from anywhere): not
 		// this browser's failure, nor a success.
 		c.byName.Drop(nameKey)
 		c.byClient.Drop(client)
 		c.log.Info("agent sign-in refused: locked out at the service", "agent", short(name), "client", client)
-		return c.tooManyAttempts(ec, cs, name, console.RetryAfter(err))
+		return c.tooManyAttempts(ec, cs, name, desks.RetryAfter(err))
 	case err != nil:
 		c.byName.Drop(nameKey)
 		c.byClient.Drop(client)

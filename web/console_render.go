@@ -6,7 +6,7 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/views"
 )
 
@@ -15,12 +15,12 @@ import (
 // of band).
 type consoleFragments struct{}
 
-var _ console.Renderer = consoleFragments{}
+var _ desks.Renderer = consoleFragments{}
 
 // ConsoleRenderer is the desk renderer of the web layer's views.
-func ConsoleRenderer() console.Renderer { return consoleFragments{} }
+func ConsoleRenderer() desks.Renderer { return consoleFragments{} }
 
-func (consoleFragments) Desk(v console.View) ([]byte, error) {
+func (consoleFragments) Desk(v desks.View) ([]byte, error) {
 	d := deskProps(v)
 	return renderAll(
 		views.DeskConnection(d.Connection, true),
@@ -33,7 +33,7 @@ func (consoleFragments) Desk(v console.View) ([]byte, error) {
 	)
 }
 
-func (consoleFragments) Change(v console.View, ch console.Change) ([]byte, error) {
+func (consoleFragments) Change(v desks.View, ch desks.Change) ([]byte, error) {
 	d := deskProps(v)
 	var comps []templ.Component
 	if ch.Connection {
@@ -77,7 +77,7 @@ func (consoleFragments) SignedOut() ([]byte, error) {
 	return renderAll(views.DeskSignedOut(ConsolePrefix + "/"))
 }
 
-func deskProps(v console.View) views.Desk {
+func deskProps(v desks.View) views.Desk {
 	d := views.Desk{AgentName: v.AgentName, Connection: v.Connection.String()}
 	for _, r := range v.Rings {
 		item := views.RingItem{ID: r.ID, ConversationID: r.ConversationID, Consumer: consumerLabel(r.ConsumerID)}
@@ -119,7 +119,7 @@ func preview(text string) string {
 	return string(r[:limit-1]) + "…"
 }
 
-func consoleMessages(ms []console.Message) []views.ConsoleMessage {
+func consoleMessages(ms []desks.Message) []views.ConsoleMessage {
 	out := make([]views.ConsoleMessage, len(ms))
 	for i, m := range ms {
 		out[i] = consoleMessage(m)
@@ -128,7 +128,7 @@ func consoleMessages(ms []console.Message) []views.ConsoleMessage {
 }
 
 // consoleMessage maps a message; times go out in UTC, like the window's.
-func consoleMessage(m console.Message) views.ConsoleMessage {
+func consoleMessage(m desks.Message) views.ConsoleMessage {
 	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
 	p.Time, p.TimeISO = clock(m.At)
 	if !m.Own {
@@ -136,15 +136,15 @@ func consoleMessage(m console.Message) views.ConsoleMessage {
 	}
 	p.V = m.Delivery
 	switch m.Delivery {
-	case console.VPending:
+	case desks.VPending:
 		p.VLabel = "Sending"
-	case console.VSent:
+	case desks.VSent:
 		p.VLabel = "Sent"
-	case console.VAccepted:
+	case desks.VAccepted:
 		p.VLabel = "Delivered"
-	case console.VRead:
+	case desks.VRead:
 		p.VLabel = "Read"
-	case console.VFailed:
+	case desks.VFailed:
 		p.VLabel = "Not sent"
 	}
 	for _, s := range []struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 )
 
 // consoleFrame is what the console page sends: htmx's ws-send forms
@@ -23,7 +23,7 @@ type consoleFrame struct {
 	Text           string         `json:"text"`
 	State          string         `json:"state"`
 	Status         string         `json:"status"`
-	Items          []console.Item `json:"items"`
+	Items          []desks.Item `json:"items"`
 }
 
 // parseConsoleFrame decodes and checks one frame from the console page.
@@ -104,7 +104,7 @@ func (c *Console) handleSocket(ec echo.Context) error {
 	return nil
 }
 
-func (c *Console) readTab(ctx context.Context, conn *websocket.Conn, tab *console.Tab) {
+func (c *Console) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.Tab) {
 	readFrames(ctx, conn, c.log, func(b []byte) error {
 		f, err := parseConsoleFrame(b)
 		if err != nil {

@@ -1,6 +1,6 @@
 // Package live is the kit both live sessions of a node are built on: the
 // chat window's browser sessions (internal/relay) and the agent console's
-// desks (internal/console). Each is an actor: one goroutine (its Loop)
+// desks (internal/desks). Each is an actor: one goroutine (its Loop)
 // owns its state, its pages (tabs) pass it commands, its upstream
 // connection's updates arrive on a channel, requests go out in order on a
 // sender queue, every change is rendered once and fanned out to the tabs

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
@@ -39,7 +39,7 @@ type ConsoleConfig struct {
 // http.Handler and the desks behind it.
 type Console struct {
 	mux   *http.ServeMux
-	desks *console.Manager
+	desks *desks.Manager
 }
 
 // NewConsole wires the agent console, whose desks live until ctx ends.
@@ -48,12 +48,12 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	desks := console.NewManager(ctx, console.Config{
+	desks := desks.NewManager(ctx, desks.Config{
 		Logger:        logger.With("component", "console"),
 		Renderer:      web.ConsoleRenderer(),
 		Grace:         cfg.Grace,
 		SignInTimeout: cfg.SignInTimeout,
-		Agent: func(ctx context.Context, username, password string) (console.Upstream, error) {
+		Agent: func(ctx context.Context, username, password string) (desks.Upstream, error) {
 			ep, err := messaging.Discover(ctx, cfg.HTTPClient, cfg.ServiceURL, cfg.Account, messaging.Overrides{})
 			if err != nil {
 				return nil, fmt.Errorf("discover %s: %w", cfg.Account, err)

@@ -1,4 +1,4 @@
-package console_test
+package desks_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -37,16 +37,16 @@ var fastBackoff = testenv.FastBackoff
 type jsonRenderer struct{}
 
 type frame struct {
-	View      console.View
+	View      desks.View
 	Desk      bool
-	Change    *console.Change
+	Change    *desks.Change
 	SignedOut bool
 }
 
-func (jsonRenderer) Desk(v console.View) ([]byte, error) {
+func (jsonRenderer) Desk(v desks.View) ([]byte, error) {
 	return json.Marshal(frame{View: v, Desk: true})
 }
-func (jsonRenderer) Change(v console.View, ch console.Change) ([]byte, error) {
+func (jsonRenderer) Change(v desks.View, ch desks.Change) ([]byte, error) {
 	return json.Marshal(frame{View: v, Change: &ch})
 }
 func (jsonRenderer) SignedOut() ([]byte, error) { return json.Marshal(frame{SignedOut: true}) }
@@ -56,7 +56,7 @@ func (jsonRenderer) SignedOut() ([]byte, error) { return json.Marshal(frame{Sign
 type world struct {
 	srv  *httptest.Server
 	ep   messaging.Endpoints
-	mgr  *console.Manager
+	mgr  *desks.Manager
 	stop context.CancelFunc
 }
 
@@ -76,14 +76,14 @@ func newWorld(t *testing.T) *world {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &world{srv: srv, ep: ep, stop: cancel}
-	w.mgr = console.NewManager(ctx, console.Config{
+	w.mgr = desks.NewManager(ctx, desks.Config{
 		Logger:        testLogger(),
 		Renderer:      jsonRenderer{},
 		Grace:         time.Second,
 		SignInTimeout: 5 * time.Second,
 		FlushWindow:   20 * time.Millisecond,
 		TypingTimeout: 300 * time.Millisecond,
-		Agent: func(_ context.Context, username, password string) (console.Upstream, error) {
+		Agent: func(_ context.Context, username, password string) (desks.Upstream, error) {
 			return messaging.NewAgent(messaging.AgentConfig{
 				Endpoints: ep, Username: username, Password: password, HTTPClient: srv.Client(),
 				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
@@ -224,15 +224,15 @@ func (c *customer) publish(t *testing.T, convID string, ev protocol.Event) {
 // tab plays a console tab: it keeps the last view and the selected
 // conversation's messages as the page would show them.
 type tab struct {
-	*console.Tab
+	*desks.Tab
 	mu        sync.Mutex
-	view      console.View
-	msgs      []console.Message
+	view      desks.View
+	msgs      []desks.Message
 	signedOut bool
 	wake      chan struct{}
 }
 
-func attach(t *testing.T, mgr *console.Manager, deskID string) *tab {
+func attach(t *testing.T, mgr *desks.Manager, deskID string) *tab {
 	t.Helper()
 	ct, err := mgr.Attach(deskID)
 	if err != nil {
@@ -301,14 +301,14 @@ func (tb *tab) apply(f frame) {
 	case f.Change != nil:
 		tb.msgs = append(tb.msgs, f.Change.Thread.Added...)
 		for _, m := range f.Change.Thread.Updated {
-			if i := slices.IndexFunc(tb.msgs, func(x console.Message) bool { return x.Key == m.Key }); i >= 0 {
+			if i := slices.IndexFunc(tb.msgs, func(x desks.Message) bool { return x.Key == m.Key }); i >= 0 {
 				tb.msgs[i] = m
 			}
 		}
 	}
 }
 
-func (tb *tab) waitFor(t *testing.T, what string, pred func(v console.View, msgs []console.Message) bool) {
+func (tb *tab) waitFor(t *testing.T, what string, pred func(v desks.View, msgs []desks.Message) bool) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -326,10 +326,10 @@ func (tb *tab) waitFor(t *testing.T, what string, pred func(v console.View, msgs
 	}
 }
 
-func find(msgs []console.Message, text string) (console.Message, bool) {
-	i := slices.IndexFunc(msgs, func(m console.Message) bool { return m.Text == text })
+func find(msgs []desks.Message, text string) (desks.Message, bool) {
+	i := slices.IndexFunc(msgs, func(m desks.Message) bool { return m.Text == text })
 	if i < 0 {
-		return console.Message{}, false
+		return desks.Message{}, false
 	}
 	return msgs[i], true
 }
@@ -337,10 +337,10 @@ func find(msgs []console.Message, text string) (console.Message, bool) {
 func TestSignInRefused(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.mgr.SignIn(t.Context(), "alice", "wrong")
-	if !errors.Is(err, console.ErrBadCredentials) {
+	if !errors.Is(err, desks.ErrBadCredentials) {
 		t.Fatalf("SignIn with a wrong password = %v, want ErrBadCredentials", err)
 	}
-	if _, err := w.mgr.Attach("nope"); !errors.Is(err, console.ErrNoDesk) {
+	if _, err := w.mgr.Attach("nope"); !errors.Is(err, desks.ErrNoDesk) {
 		t.Errorf("Attach to no desk = %v, want ErrNoDesk", err)
 	}
 	if n := w.mgr.Desks(); n != 0 {
@@ -358,14 +358,14 @@ func TestDesk(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb := attach(t, w.mgr, deskID)
-	tb.waitFor(t, "the desk open", func(v console.View, _ []console.Message) bool {
+	tb.waitFor(t, "the desk open", func(v desks.View, _ []desks.Message) bool {
 		return v.Connection == messaging.StateOpen && v.AgentName == "alice"
 	})
 
 	cu := w.customer(t)
 	convID, first := cu.start(t, "Hello?")
 	var ringID string
-	tb.waitFor(t, "the ring", func(v console.View, _ []console.Message) bool {
+	tb.waitFor(t, "the ring", func(v desks.View, _ []desks.Message) bool {
 		for _, r := range v.Rings {
 			if r.ConversationID == convID {
 				ringID = r.ID
@@ -375,46 +375,46 @@ func TestDesk(t *testing.T) {
 		return false
 	})
 	tb.Accept(ringID)
-	tb.waitFor(t, "the conversation shown with its history", func(v console.View, msgs []console.Message) bool {
+	tb.waitFor(t, "the conversation shown with its history", func(v desks.View, msgs []desks.Message) bool {
 		m, ok := find(msgs, "Hello?")
-		return v.Selected != nil && v.Selected.ID == convID && len(v.Rings) == 0 && ok && m.From == console.FromConsumer && m.Seq == first
+		return v.Selected != nil && v.Selected.ID == convID && len(v.Rings) == 0 && ok && m.From == desks.FromConsumer && m.Seq == first
 	})
-	tb.waitFor(t, "one unread", func(v console.View, _ []console.Message) bool {
+	tb.waitFor(t, "one unread", func(v desks.View, _ []desks.Message) bool {
 		return len(v.Conversations) == 1 && v.Conversations[0].Unread == 1 && v.Conversations[0].Last.Text == "Hello?"
 	})
 
 	// Seen in the tab: ACCEPT then READ, once each.
-	tb.Report("delivered", []console.Item{{DialogID: convID, Seq: first}})
-	tb.Report("seen", []console.Item{{DialogID: convID, Seq: first}})
-	tb.Report("seen", []console.Item{{DialogID: convID, Seq: first}})
+	tb.Report("delivered", []desks.Item{{DialogID: convID, Seq: first}})
+	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
+	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
 	cu.waitFor(t, "the agent's READ", func([]messaging.Update) bool { return cu.receipts(protocol.StatusRead)[first] > 0 })
-	tb.waitFor(t, "nothing unread", func(v console.View, _ []console.Message) bool { return v.Conversations[0].Unread == 0 })
+	tb.waitFor(t, "nothing unread", func(v desks.View, _ []desks.Message) bool { return v.Conversations[0].Unread == 0 })
 
 	// The agent answers: sent, then the customer's ACCEPT and READ.
 	tb.Send("", "How can I help?")
 	var answer int64
-	tb.waitFor(t, "the answer sent", func(_ console.View, msgs []console.Message) bool {
+	tb.waitFor(t, "the answer sent", func(_ desks.View, msgs []desks.Message) bool {
 		m, ok := find(msgs, "How can I help?")
 		answer = m.Seq
-		return ok && m.Own && m.Delivery == console.VSent && m.HasSeq && !m.SentAt.IsZero()
+		return ok && m.Own && m.Delivery == desks.VSent && m.HasSeq && !m.SentAt.IsZero()
 	})
 	// Reports of the agent's own message are refused: never receipted.
-	tb.Report("seen", []console.Item{{DialogID: convID, Seq: answer}})
+	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: answer}})
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAccept, SequenceList: protocol.Seqs{answer}})
-	tb.waitFor(t, "two V", func(_ console.View, msgs []console.Message) bool {
+	tb.waitFor(t, "two V", func(_ desks.View, msgs []desks.Message) bool {
 		m, _ := find(msgs, "How can I help?")
-		return m.Delivery == console.VAccepted && !m.AcceptedAt.IsZero()
+		return m.Delivery == desks.VAccepted && !m.AcceptedAt.IsZero()
 	})
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{answer}})
-	tb.waitFor(t, "read", func(_ console.View, msgs []console.Message) bool {
+	tb.waitFor(t, "read", func(_ desks.View, msgs []desks.Message) bool {
 		m, _ := find(msgs, "How can I help?")
-		return m.Delivery == console.VRead && !m.ReadAt.IsZero()
+		return m.Delivery == desks.VRead && !m.ReadAt.IsZero()
 	})
 
 	// The customer types; the indicator ends on its own after the timeout.
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventChatState, ChatState: protocol.ChatComposing})
-	tb.waitFor(t, "the customer typing", func(v console.View, _ []console.Message) bool { return v.Selected != nil && v.Selected.ConsumerTyping })
-	tb.waitFor(t, "typing timed out", func(v console.View, _ []console.Message) bool { return v.Selected != nil && !v.Selected.ConsumerTyping })
+	tb.waitFor(t, "the customer typing", func(v desks.View, _ []desks.Message) bool { return v.Selected != nil && v.Selected.ConsumerTyping })
+	tb.waitFor(t, "typing timed out", func(v desks.View, _ []desks.Message) bool { return v.Selected != nil && !v.Selected.ConsumerTyping })
 
 	// The agent's typing reaches the customer.
 	tb.Typing(protocol.ChatComposing)
@@ -427,7 +427,7 @@ func TestDesk(t *testing.T) {
 	})
 
 	tb.Close("")
-	tb.waitFor(t, "closed", func(v console.View, _ []console.Message) bool { return v.Selected != nil && v.Selected.Closed })
+	tb.waitFor(t, "closed", func(v desks.View, _ []desks.Message) bool { return v.Selected != nil && v.Selected.Closed })
 	cu.waitFor(t, "the conversation closed", func(ups []messaging.Update) bool {
 		return slices.ContainsFunc(ups, func(u messaging.Update) bool {
 			c, ok := u.(messaging.ConversationUpdate)
@@ -470,25 +470,25 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 	cu := w.customer(t)
 	convID, first := cu.start(t, "Hi")
 	var ringID string
-	tb.waitFor(t, "the ring", func(v console.View, _ []console.Message) bool {
+	tb.waitFor(t, "the ring", func(v desks.View, _ []desks.Message) bool {
 		if len(v.Rings) > 0 {
 			ringID = v.Rings[0].ID
 		}
 		return ringID != ""
 	})
 	tb.Accept(ringID)
-	tb.waitFor(t, "the message", func(_ console.View, msgs []console.Message) bool { _, ok := find(msgs, "Hi"); return ok })
-	tb.Report("seen", []console.Item{{DialogID: convID, Seq: first}})
+	tb.waitFor(t, "the message", func(_ desks.View, msgs []desks.Message) bool { _, ok := find(msgs, "Hi"); return ok })
+	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
 	cu.waitFor(t, "READ", func([]messaging.Update) bool { return cu.receipts(protocol.StatusRead)[first] > 0 })
 
 	second := attach(t, w.mgr, deskID)
 	second.Open(convID)
-	second.waitFor(t, "the conversation in a second tab", func(v console.View, msgs []console.Message) bool {
+	second.waitFor(t, "the conversation in a second tab", func(v desks.View, msgs []desks.Message) bool {
 		m, ok := find(msgs, "Hi")
 		return v.Selected != nil && ok && m.Read && v.Conversations[0].Unread == 0
 	})
-	second.Report("delivered", []console.Item{{DialogID: convID, Seq: first}})
-	second.Report("seen", []console.Item{{DialogID: convID, Seq: first}})
+	second.Report("delivered", []desks.Item{{DialogID: convID, Seq: first}})
+	second.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
 	time.Sleep(200 * time.Millisecond) // room for a repeated receipt
 	if n := cu.receipts(protocol.StatusRead)[first]; n != 1 {
 		t.Errorf("%d READs of %d, want 1", n, first)
@@ -499,7 +499,7 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 
 	w.mgr.SignOut(deskID)
 	for _, x := range []*tab{tb, second} {
-		x.waitFor(t, "signed out", func(console.View, []console.Message) bool {
+		x.waitFor(t, "signed out", func(desks.View, []desks.Message) bool {
 			x.mu.Lock()
 			defer x.mu.Unlock()
 			return x.signedOut
@@ -513,7 +513,7 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 			t.Error("the tab does not say it was signed out")
 		}
 	}
-	if _, err := w.mgr.Attach(deskID); !errors.Is(err, console.ErrNoDesk) {
+	if _, err := w.mgr.Attach(deskID); !errors.Is(err, desks.ErrNoDesk) {
 		t.Errorf("Attach after sign-out = %v, want ErrNoDesk", err)
 	}
 }
@@ -541,7 +541,7 @@ func TestDeskTabCap(t *testing.T) {
 	}
 	tabs[0].Detach()
 	again := attach(t, w.mgr, deskID)
-	again.waitFor(t, "the desk in a tab after one left", func(v console.View, _ []console.Message) bool { return v.AgentName == "alice" })
+	again.waitFor(t, "the desk in a tab after one left", func(v desks.View, _ []desks.Message) bool { return v.AgentName == "alice" })
 	select {
 	case <-again.Done():
 		t.Error("a tab after one left was refused")

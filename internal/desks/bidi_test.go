@@ -1,10 +1,10 @@
-package console_test
+package desks_test
 
 import (
 	"slices"
 	"testing"
 
-	"github.com/chatwindow/chatwindow/internal/console"
+	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
@@ -27,7 +27,7 @@ func TestDeskBidiControls(t *testing.T) {
 	cu := w.customer(t)
 	convID, _ := cu.start(t, hostile)
 	var ringID string
-	tb.waitFor(t, "the ring", func(v console.View, _ []console.Message) bool {
+	tb.waitFor(t, "the ring", func(v desks.View, _ []desks.Message) bool {
 		for _, r := range v.Rings {
 			if r.ConversationID == convID {
 				ringID = r.ID
@@ -37,15 +37,15 @@ func TestDeskBidiControls(t *testing.T) {
 		return false
 	})
 	tb.Accept(ringID)
-	tb.waitFor(t, "the customer's message, clean, in the pane and the list", func(v console.View, msgs []console.Message) bool {
+	tb.waitFor(t, "the customer's message, clean, in the pane and the list", func(v desks.View, msgs []desks.Message) bool {
 		_, ok := find(msgs, clean)
 		return ok && len(v.Conversations) == 1 && v.Conversations[0].Last.Text == clean
 	})
 
 	tb.Send("", hostile)
-	tb.waitFor(t, "the agent's message sent, clean", func(_ console.View, msgs []console.Message) bool {
-		return slices.ContainsFunc(msgs, func(m console.Message) bool {
-			return m.Own && m.Text == clean && m.Delivery == console.VSent
+	tb.waitFor(t, "the agent's message sent, clean", func(_ desks.View, msgs []desks.Message) bool {
+		return slices.ContainsFunc(msgs, func(m desks.Message) bool {
+			return m.Own && m.Text == clean && m.Delivery == desks.VSent
 		})
 	})
 	cu.waitFor(t, "the agent's message at the customer, clean", func(ups []messaging.Update) bool {

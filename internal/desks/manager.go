@@ -1,4 +1,4 @@
-// Package console is the agent console's live state: a Desk per signed-in
+// Package desks is the agent console's live state: a Desk per signed-in
 // agent browser session, holding the agent's one messaging connection
 // (messaging.Agent, the same client package the chat window uses: no back
 // door into the service), its rings, its conversations with the V states
@@ -9,7 +9,7 @@
 // conversation and fanned out to the tabs, and the tabs' reports go through
 // the receipt policy (receipts.Tracker, with the agent as self) before any
 // ACCEPT or READ is published.
-package console
+package desks
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package console
+package desks
 
 import "github.com/chatwindow/chatwindow/internal/live"
 
