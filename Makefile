@@ -82,7 +82,7 @@ load: build
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime 20s ./internal/protocol
-	$(GO) test -run '^$$' -fuzz '^FuzzBrowserFrame$$' -fuzztime 10s ./web
+	$(GO) test -run '^$$' -fuzz '^FuzzBrowserFrame$$' -fuzztime 10s ./web/window
 	$(GO) test -run '^$$' -fuzz '^FuzzUpstreamNotification$$' -fuzztime 10s ./internal/relay
 
 ## htmx: refresh the vendored htmx (pinned; checked against these sha256)

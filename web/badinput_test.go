@@ -27,7 +27,9 @@ import (
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // openTab loads the page (which sets the cookie) and opens its socket, and
@@ -108,7 +110,7 @@ func TestBadInputFrames(t *testing.T) {
 	hc := client(t)
 	startSession(t, site, hc)
 	keepTab(t, site, hc)
-	many := make([]string, web.MaxReportItems+1)
+	many := make([]string, pagesocket.MaxReportItems+1)
 	for i := range many {
 		many[i] = fmt.Sprintf(`{"dialogId":"C","seq":%d}`, i)
 	}
@@ -281,7 +283,7 @@ func TestBadInputSocketCloses(t *testing.T) {
 // one does, and the server goes on serving.
 func TestBadInputCookies(t *testing.T) {
 	site := newSite(t)
-	expiring := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.SessionMaxAge = time.Second })
+	expiring := newSiteWithKeys(t, sessionKeys, func(c *window.Config) { c.SessionMaxAge = time.Second })
 	other := newSiteWithKeys(t, [][]byte{[]byte("another hash key of 32 bytes....."), []byte("another block key of 32 bytes...")})
 	real := func(t *testing.T, s *httptest.Server) string {
 		resp := startSession(t, s, client(t))
@@ -577,7 +579,7 @@ func deskWith(s string) (desks.View, desks.Change) {
 func TestBadInputMarkup(t *testing.T) {
 	type render func(s string) ([]byte, error)
 	r := testRenderer(t)
-	cr := web.ConsoleRenderer()
+	cr := console.Renderer()
 	tests := []struct {
 		name   string
 		render render

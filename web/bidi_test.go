@@ -22,8 +22,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // deskSite is the chat window and the agent console on one embedded
@@ -45,7 +45,7 @@ func newDeskSite(t *testing.T) deskSite {
 		t.Fatal(err)
 	}
 	window := httptest.NewServer(newNode(t, node.Config{Endpoints: ep, HTTPClient: desk.Client(), Grace: 100 * time.Millisecond,
-		Web: web.Config{SessionKeys: sessionKeys}}))
+		Web: window.Config{SessionKeys: sessionKeys}}))
 	t.Cleanup(window.Close)
 	return deskSite{window: window, desk: desk, svc: svc, ep: ep}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
 	"github.com/chatwindow/chatwindow/web/node"
 )
 
@@ -81,7 +81,7 @@ func serveConsole(t *testing.T, o siteOptions) (*httptest.Server, *simulator.Ser
 			svc.ServeHTTP(w, r)
 		}),
 		ServiceURL: site.URL, Account: "1", HTTPClient: site.Client(),
-		Web:   web.ConsoleConfig{SessionKeys: sessionKeys, Now: o.now},
+		Web:   console.Config{SessionKeys: sessionKeys, Now: o.now},
 		Grace: 200 * time.Millisecond, SignInTimeout: 5 * time.Second,
 	})
 	if err != nil {

@@ -7,19 +7,19 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-// sessionCookie is one of the servers' session cookies: encrypted and
+// SessionCookie is one of the surfaces' session cookies: encrypted and
 // signed by gorilla/securecookie with every configured key pair (the first
 // signs; all are accepted, so keys can be rotated), HttpOnly, SameSite=Lax,
 // with an absolute lifetime (the cookie is written once, when the session
 // starts, and its signed timestamp expires with it). Served over HTTPS it
 // is Secure and carries the __Host- prefix (__Secure- below the root path),
 // so that no other host and no plain-HTTP page can plant one.
-type sessionCookie struct {
+type SessionCookie struct {
 	name  string
 	store *sessions.CookieStore
 }
 
-func newSessionCookie(base, path string, keys [][]byte, maxAge time.Duration, secure bool) sessionCookie {
+func NewSessionCookie(base, path string, keys [][]byte, maxAge time.Duration, secure bool) SessionCookie {
 	store := sessions.NewCookieStore(keys...)
 	store.Options = &sessions.Options{
 		Path:     path,
@@ -36,12 +36,12 @@ func newSessionCookie(base, path string, keys [][]byte, maxAge time.Duration, se
 	case secure:
 		name = "__Secure-" + base
 	}
-	return sessionCookie{name: name, store: store}
+	return SessionCookie{name: name, store: store}
 }
 
-// get reads the session; a missing, forged, tampered or expired cookie
+// Get reads the session; a missing, forged, tampered or expired cookie
 // reads as a new, empty one (err says why, for the log).
-func (c sessionCookie) get(r *http.Request) (*sessions.Session, error) {
+func (c SessionCookie) Get(r *http.Request) (*sessions.Session, error) {
 	sess, err := c.store.Get(r, c.name)
 	if err != nil {
 		fresh, _ := c.store.New(r, c.name)
@@ -50,8 +50,8 @@ func (c sessionCookie) get(r *http.Request) (*sessions.Session, error) {
 	return sess, nil
 }
 
-// expired is the cookie's options for deleting it (MaxAge < 0).
-func (c sessionCookie) expired() *sessions.Options {
+// Expired is the cookie's options for deleting it (MaxAge < 0).
+func (c SessionCookie) Expired() *sessions.Options {
 	o := *c.store.Options
 	o.MaxAge = -1
 	return &o

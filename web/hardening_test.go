@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/window"
 	"github.com/coder/websocket"
 )
 
@@ -61,7 +61,7 @@ func TestRateLimit(t *testing.T) {
 // TestSecureCookie: served over HTTPS the cookie is Secure and carries the
 // __Host- prefix.
 func TestSecureCookie(t *testing.T) {
-	site := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.Secure = true })
+	site := newSiteWithKeys(t, sessionKeys, func(c *window.Config) { c.Secure = true })
 	resp := startSession(t, site, client(t))
 	set := resp.Header.Get("Set-Cookie")
 	if !strings.HasPrefix(set, "__Host-chatwindow=") || !strings.Contains(set, "; Secure") || !strings.Contains(set, "Path=/") || strings.Contains(set, "Domain=") {
@@ -146,7 +146,7 @@ func TestRateLimitBehindProxy(t *testing.T) {
 		}
 		return limited
 	}
-	behind := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
+	behind := newSiteWithKeys(t, sessionKeys, func(c *window.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
 	hc := client(t)
 	if flood(behind.URL, hc, "203.0.113.1") == 0 {
 		t.Fatal("the flooding client was not limited")
@@ -166,7 +166,7 @@ func TestRateLimitBehindProxy(t *testing.T) {
 func TestRequestIDs(t *testing.T) {
 	loopback := &net.IPNet{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)}
 	plain := newSite(t)
-	proxied := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
+	proxied := newSiteWithKeys(t, sessionKeys, func(c *window.Config) { c.TrustedProxies = []*net.IPNet{loopback} })
 	tests := []struct {
 		name, sent string
 		site       *httptest.Server

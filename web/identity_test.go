@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/chatwindow/chatwindow/web/window"
 	"github.com/coder/websocket"
-
-	"github.com/chatwindow/chatwindow/web"
 )
 
 // countSignups counts the identities the window asks the service for.
-func countSignups(n *atomic.Int64) func(*web.Config) {
-	return func(c *web.Config) {
+func countSignups(n *atomic.Int64) func(*window.Config) {
+	return func(c *window.Config) {
 		signup := c.Signup
 		c.Signup = func(ctx context.Context) (string, error) {
 			n.Add(1)
@@ -76,7 +75,7 @@ func TestPageLoadsCreateNoIdentity(t *testing.T) {
 // (429).
 func TestStart(t *testing.T) {
 	var signups atomic.Int64
-	site := newSiteWithKeys(t, sessionKeys, countSignups(&signups), func(c *web.Config) { c.SignupBurst = 3 })
+	site := newSiteWithKeys(t, sessionKeys, countSignups(&signups), func(c *window.Config) { c.SignupBurst = 3 })
 	hc := client(t)
 	if resp := post(t, hc, site.URL+"/session", "http://evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("POST /session from another site: %s, want 403", resp.Status)

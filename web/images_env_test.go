@@ -28,8 +28,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/testenv"
 	"github.com/chatwindow/chatwindow/static"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // testRenderer is the window's renderer with the tests' session keys.
@@ -44,7 +44,7 @@ func rendererWithKeys(tb testing.TB, keys [][]byte) relay.Renderer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return web.Renderer(keys, assets)
+	return window.Renderer(keys, assets)
 }
 
 var testPNG = func() []byte {
@@ -154,7 +154,7 @@ func newAgentSite(t *testing.T, keys [][]byte, proxy imageproxy.Config) *agentSi
 	t.Helper()
 	lp := newService(t)
 	n := newNode(t, node.Config{Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: time.Minute,
-		Web: web.Config{SessionKeys: keys, ImageProxy: proxy}})
+		Web: window.Config{SessionKeys: keys, ImageProxy: proxy}})
 	site := httptest.NewServer(n)
 	t.Cleanup(site.Close)
 	agent, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: lp.EP, Username: "a", Password: "p", HTTPClient: lp.Srv.Client()})

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/chatwindow/chatwindow/web/window"
 	"github.com/coder/websocket"
-
-	"github.com/chatwindow/chatwindow/web"
 )
 
-func withConsole(u string) func(*web.Config) {
-	return func(c *web.Config) { c.ConsoleURL = u }
+func withConsole(u string) func(*window.Config) {
+	return func(c *window.Config) { c.ConsoleURL = u }
 }
 
 // TestQAPage: /qa frames the window and the console (or says there is

@@ -18,19 +18,19 @@ func TestClock(t *testing.T) {
 		time.Date(-5, 1, 1, 7, 8, 9, 0, time.UTC),
 		time.UnixMilli(-1),
 	} {
-		text, iso := clock(at)
+		text, iso := Clock(at)
 		u := at.UTC()
 		if want := u.Format("15:04"); text != want {
-			t.Errorf("clock(%v) text = %q, want %q", at, text, want)
+			t.Errorf("Clock(%v) text = %q, want %q", at, text, want)
 		}
 		if want := u.Format(time.RFC3339); iso != want {
-			t.Errorf("clock(%v) iso = %q, want %q", at, iso, want)
+			t.Errorf("Clock(%v) iso = %q, want %q", at, iso, want)
 		}
 	}
-	if text, iso := clock(time.Time{}); text != "" || iso != "" {
-		t.Errorf("clock(zero) = %q, %q; want none", text, iso)
+	if text, iso := Clock(time.Time{}); text != "" || iso != "" {
+		t.Errorf("Clock(zero) = %q, %q; want none", text, iso)
 	}
-	if text, iso := clock(time.UnixMilli(0)); text != "" || iso != "" {
-		t.Errorf("clock(epoch) = %q, %q; want none", text, iso)
+	if text, iso := Clock(time.UnixMilli(0)); text != "" || iso != "" {
+		t.Errorf("Clock(epoch) = %q, %q; want none", text, iso)
 	}
 }

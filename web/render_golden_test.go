@@ -10,7 +10,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
 )
 
 // TestRenderGolden locks the bytes the renderers send to tabs and desks
@@ -20,7 +20,7 @@ import (
 // CHATWINDOW_UPDATE_GOLDEN=1 only for a change of markup that is meant.
 func TestRenderGolden(t *testing.T) {
 	r := testRenderer(t)
-	cr := web.ConsoleRenderer()
+	cr := console.Renderer()
 	window := func(s string, mod func(*relay.View)) func() ([]byte, error) {
 		return func() ([]byte, error) {
 			v, _ := windowWith(t, s)

@@ -19,8 +19,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,7 +37,7 @@ func newSite(t *testing.T) *httptest.Server {
 	return newSiteWithKeys(t, sessionKeys)
 }
 
-func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *httptest.Server {
+func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*window.Config)) *httptest.Server {
 	t.Helper()
 	site := httptest.NewServer(siteHandler(t, keys, opts...))
 	t.Cleanup(site.Close) // first: the cleanup of siteHandler runs after it
@@ -46,12 +46,12 @@ func newSiteWithKeys(t *testing.T, keys [][]byte, opts ...func(*web.Config)) *ht
 
 // siteHandler is the chat window of newSiteWithKeys, to be served by the
 // caller; the test's cleanup stops what is behind it.
-func siteHandler(t *testing.T, keys [][]byte, opts ...func(*web.Config)) http.Handler {
+func siteHandler(t *testing.T, keys [][]byte, opts ...func(*window.Config)) http.Handler {
 	t.Helper()
 	lp := newService(t)
 	cfg := node.Config{
 		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: 100 * time.Millisecond,
-		Web: web.Config{
+		Web: window.Config{
 			// As run has it on the embedded service.
 			QA:          true,
 			SessionKeys: keys,

@@ -5,16 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatwindow/chatwindow/web/window"
 	"github.com/coder/websocket"
-
-	"github.com/chatwindow/chatwindow/web"
 )
 
 // TestSocketsPerClient: past SocketsPerClient sockets from one address, the
 // next is answered 429 before the upgrade; when one closes, a socket is
 // accepted again.
 func TestSocketsPerClient(t *testing.T) {
-	site := newSiteWithKeys(t, sessionKeys, func(c *web.Config) { c.SocketsPerClient = 2 })
+	site := newSiteWithKeys(t, sessionKeys, func(c *window.Config) { c.SocketsPerClient = 2 })
 	hc := client(t)
 	startSession(t, site, hc)
 	var open []*websocket.Conn

@@ -13,8 +13,8 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // Production keep-alive of page sockets (web/socket.go: pingEvery,
@@ -37,7 +37,7 @@ func TestPageSocketStall(t *testing.T) {
 	if os.Getenv("CHATWINDOW_SLOW_TESTS") != "" {
 		every, timeout = prodPingEvery, prodPingTimeout
 	}
-	cfg := web.Config{PingInterval: every, PingTimeout: timeout}
+	cfg := window.Config{PingInterval: every, PingTimeout: timeout}
 	// bound is the keep-alive's promise; slack absorbs a loaded machine.
 	// Not a speed assertion: without pings the tab would stay forever.
 	bound := every + timeout
@@ -144,7 +144,7 @@ func tryTab(t *testing.T, site *httptest.Server, hc *http.Client) (bool, error) 
 
 // newStallSite is newSite with one tab per session and a long grace
 // period, and the relay manager, whose sessions the test counts.
-func newStallSite(t *testing.T, cfg web.Config) (*httptest.Server, *relay.Manager) {
+func newStallSite(t *testing.T, cfg window.Config) (*httptest.Server, *relay.Manager) {
 	t.Helper()
 	lp := newService(t)
 	cfg.SessionKeys = sessionKeys

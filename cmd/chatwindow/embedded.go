@@ -15,7 +15,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
 	"github.com/chatwindow/chatwindow/web/node"
 )
 
@@ -64,7 +64,7 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 	// The agent console is served by the embedded service's listener.
 	con, err := node.NewConsole(life, node.ConsoleConfig{
 		Logger: logger, Service: svc, ServiceURL: e.csds, Account: e.account, HTTPClient: hc,
-		Web: web.ConsoleConfig{
+		Web: console.Config{
 			SessionKeys: cfg.keys, Secure: !isLoopback(cfg.simAddr), FrameAncestors: origins,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
 		},
@@ -74,7 +74,7 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 		svc.Close()
 		return nil, err
 	}
-	e.consoleURL = e.csds + web.ConsolePrefix + "/"
+	e.consoleURL = e.csds + console.Prefix + "/"
 	fmt.Fprintf(stdout, "agent console on %s\n", e.consoleURL)
 	wg.Add(1)
 	// The embedded service (and its console) serves until service ends;

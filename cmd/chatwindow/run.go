@@ -13,8 +13,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/metrics"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // run is the whole program: it parses args (the environment through getenv
@@ -141,7 +141,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 		HTTPClient: hc,
 		Grace:      cfg.grace,
 		Backoff:    cfg.backoff,
-		Web: web.Config{
+		Web: window.Config{
 			SessionKeys:      cfg.keys,
 			Secure:           cfg.secure,
 			Signup:           signup,

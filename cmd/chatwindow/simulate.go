@@ -17,7 +17,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
 	"github.com/chatwindow/chatwindow/web/node"
 )
 
@@ -76,7 +76,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	con, err := node.NewConsole(ctx, node.ConsoleConfig{
 		Logger: logger, Service: svc, ServiceURL: base, Account: cfg.account, HTTPClient: hc,
-		Web: web.ConsoleConfig{
+		Web: console.Config{
 			SessionKeys: keys, Secure: tlsOn || !isLoopback(cfg.addr), FrameAncestors: cfg.consoleAncestors,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
 		},
@@ -183,7 +183,7 @@ func printService(stdout io.Writer, cfg simulateConfig, base string) {
 			fmt.Fprintf(stdout, "agent %s\n", a.Name)
 		}
 	}
-	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, web.ConsolePrefix)
+	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, console.Prefix)
 }
 
 // agentFlags collects repeated -agent NAME:PASSWORD flags.

@@ -16,8 +16,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,7 +34,7 @@ func newSite(t *testing.T) *site {
 	lp := testenv.NewService(t, simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "a", Password: "p"}}})
 	n, err := node.New(context.Background(), node.Config{
 		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Grace: time.Second, Backoff: testenv.FastBackoff,
-		Web: web.Config{SessionKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}},
+		Web: window.Config{SessionKeys: [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/static"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/console"
 )
 
 // ConsoleConfig is what the program decides for the agent console in
@@ -20,7 +20,7 @@ type ConsoleConfig struct {
 	// (default: nowhere).
 	Logger *slog.Logger
 	// Service is the embedded service: everything outside
-	// web.ConsolePrefix goes to it.
+	// console.Prefix goes to it.
 	Service http.Handler
 	// ServiceURL and Account are where the console's agents reach the
 	// service: through the messaging client, like any client, with
@@ -28,7 +28,7 @@ type ConsoleConfig struct {
 	ServiceURL, Account string
 	HTTPClient          *http.Client
 	// Web configures the console's web server.
-	Web web.ConsoleConfig
+	Web console.Config
 	// Grace is how long a desk stays signed in after its last tab left;
 	// SignInTimeout bounds a sign-in's wait for its first connection
 	// (zero: console's defaults).
@@ -38,8 +38,9 @@ type ConsoleConfig struct {
 // Console is the agent console in front of the embedded service: an
 // http.Handler and the desks behind it.
 type Console struct {
-	mux   *http.ServeMux
-	desks *desks.Manager
+	mux    *http.ServeMux
+	desks  *desks.Manager
+	server *console.Server
 }
 
 // NewConsole wires the agent console, whose desks live until ctx ends.
@@ -48,9 +49,9 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	desks := desks.NewManager(ctx, desks.Config{
+	mgr := desks.NewManager(ctx, desks.Config{
 		Logger:        logger.With("component", "console"),
-		Renderer:      web.ConsoleRenderer(),
+		Renderer:      console.Renderer(),
 		Grace:         cfg.Grace,
 		SignInTimeout: cfg.SignInTimeout,
 		Agent: func(ctx context.Context, username, password string) (desks.Upstream, error) {
@@ -68,20 +69,24 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent console: %w", err)
 	}
-	con, err := web.NewConsole(logger.With("component", "console-web"), cfg.Web, assets, desks)
+	con, err := console.New(logger.With("component", "console-web"), cfg.Web, assets, mgr)
 	if err != nil {
 		return nil, fmt.Errorf("agent console: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(web.ConsolePrefix, con)
-	mux.Handle(web.ConsolePrefix+"/", con)
+	mux.Handle(console.Prefix, con)
+	mux.Handle(console.Prefix+"/", con)
 	mux.Handle("/", cfg.Service)
-	return &Console{mux: mux, desks: desks}, nil
+	return &Console{mux: mux, desks: mgr, server: con}, nil
 }
 
-// ServeHTTP serves the console under web.ConsolePrefix and the service
+// ServeHTTP serves the console under console.Prefix and the service
 // everywhere else.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
-// Wait blocks until the console's desks ended (its context ended).
-func (c *Console) Wait() { c.desks.Wait() }
+// Wait blocks until the console's desks ended (its context ended), and
+// their tabs' sockets with them.
+func (c *Console) Wait() {
+	c.desks.Wait()
+	c.server.Wait()
+}

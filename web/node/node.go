@@ -16,7 +16,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // Config is what the program decides for a chat window node.
@@ -33,7 +33,7 @@ type Config struct {
 	// service refused a new one; its SessionKeys also sign the card images
 	// the sessions render; its Metrics also count the sessions; its QA
 	// also has the sessions keep their frames for the protocol inspector.
-	Web web.Config
+	Web window.Config
 	// Grace is how long a session keeps its upstream after its last tab
 	// left; MaxTabs bounds a session's tabs (zero: relay's defaults).
 	Grace   time.Duration
@@ -56,7 +56,7 @@ const (
 // Node is one chat window: an http.Handler and the sessions behind it.
 type Node struct {
 	relay  *relay.Manager
-	server *web.Server
+	server *window.Server
 	assets *static.Assets
 	// end ends the sessions' context.
 	end context.CancelFunc
@@ -82,12 +82,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		// The QA view's protocol inspector records only where it is served.
 		NoInspector: !cfg.Web.QA,
 		Logger:      logger.With("component", "relay"),
-		Renderer:    web.Renderer(cfg.Web.SessionKeys, assets),
+		Renderer:    window.Renderer(cfg.Web.SessionKeys, assets),
 		Grace:       cfg.Grace,
 		MaxTabs:     cfg.MaxTabs,
 		Consumer:    consumers(cfg, logger),
 	})
-	srv, err := web.NewServer(logger.With("component", "web"), cfg.Web, assets, mgr)
+	srv, err := window.New(logger.With("component", "web"), cfg.Web, assets, mgr)
 	if err != nil {
 		end()
 		return nil, fmt.Errorf("window: %w", err)

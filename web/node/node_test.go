@@ -13,8 +13,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testenv"
-	"github.com/chatwindow/chatwindow/web"
 	"github.com/chatwindow/chatwindow/web/node"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,7 +30,7 @@ func TestRefusedTokenSignsUpAgain(t *testing.T) {
 	var signups atomic.Int64
 	n, err := node.New(context.Background(), node.Config{
 		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Backoff: testenv.FastBackoff,
-		Web: web.Config{SessionKeys: sessionKeys, Signup: func(ctx context.Context) (string, error) {
+		Web: window.Config{SessionKeys: sessionKeys, Signup: func(ctx context.Context) (string, error) {
 			signups.Add(1)
 			return messaging.Signup(ctx, lp.Srv.Client(), lp.EP)
 		}},

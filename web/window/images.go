@@ -1,4 +1,4 @@
-package web
+package window
 
 import (
 	"crypto/hmac"
@@ -22,13 +22,9 @@ import (
 // imagePath is the image proxy's route (routes.go).
 const imagePath = "/image"
 
-// The img-src of each server's CSP: the window shows its own assets, the
-// proxy's images and the data: URLs of its stylesheet; the agent console
-// shows no card image.
-const (
-	windowImgSrc  = "'self' data:"
-	consoleImgSrc = "'self' https: data:"
-)
+// imgSrc is the window's CSP img-src: its own assets, the proxy's images
+// and the data: URLs of its stylesheet.
+const imgSrc = "'self' data:"
 
 // imageKeyLabel derives the proxy's signing key from a session hash key:
 // a key of its own, so that no signature of one kind stands for the other.

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"time"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
 )
 
 // consoleFragments renders desks' views and changes as the htmx fragments
@@ -17,12 +18,12 @@ type consoleFragments struct{}
 
 var _ desks.Renderer = consoleFragments{}
 
-// ConsoleRenderer is the desk renderer of the web layer's views.
-func ConsoleRenderer() desks.Renderer { return consoleFragments{} }
+// Renderer is the desks' renderer: the console's views as htmx fragments.
+func Renderer() desks.Renderer { return consoleFragments{} }
 
 func (consoleFragments) Desk(v desks.View) ([]byte, error) {
 	d := deskProps(v)
-	return renderAll(
+	return web.RenderAll(
 		views.DeskConnection(d.Connection, true),
 		views.DeskRings(d.Rings, true),
 		views.DeskConversations(d.Conversations, true),
@@ -70,11 +71,11 @@ func (consoleFragments) Change(v desks.View, ch desks.Change) ([]byte, error) {
 	if announce != "" {
 		comps = append(comps, views.DeskAnnounce(announce))
 	}
-	return renderAll(comps...)
+	return web.RenderAll(comps...)
 }
 
 func (consoleFragments) SignedOut() ([]byte, error) {
-	return renderAll(views.DeskSignedOut(ConsolePrefix + "/"))
+	return web.RenderAll(views.DeskSignedOut(Prefix + "/"))
 }
 
 func deskProps(v desks.View) views.Desk {
@@ -91,7 +92,7 @@ func deskProps(v desks.View) views.Desk {
 		}
 		if s.HasLast {
 			item.Last, item.LastFrom = preview(s.Last.Text), s.Last.From
-			item.LastTime, item.LastTimeISO = clock(s.Last.At)
+			item.LastTime, item.LastTimeISO = web.Clock(s.Last.At)
 		}
 		d.Conversations = append(d.Conversations, item)
 	}
@@ -130,7 +131,7 @@ func consoleMessages(ms []desks.Message) []views.ConsoleMessage {
 // consoleMessage maps a message; times go out in UTC, like the window's.
 func consoleMessage(m desks.Message) views.ConsoleMessage {
 	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
-	p.Time, p.TimeISO = clock(m.At)
+	p.Time, p.TimeISO = web.Clock(m.At)
 	if !m.Own {
 		return p
 	}

@@ -1,4 +1,4 @@
-package web
+package window
 
 import (
 	"crypto/rand"
@@ -18,10 +18,10 @@ const (
 	sessionIDSz = 24
 )
 
-// identity reads the session cookie. A missing, forged, tampered or expired
+// Identity reads the session cookie. A missing, forged, tampered or expired
 // cookie reads as no identity.
-func (s *Server) identity(r *http.Request) (relay.Identity, bool) {
-	sess, err := s.cookie.get(r)
+func (s *Server) Identity(r *http.Request) (relay.Identity, bool) {
+	sess, err := s.cookie.Get(r)
 	if err != nil || sess.IsNew {
 		return relay.Identity{}, false
 	}
@@ -33,10 +33,10 @@ func (s *Server) identity(r *http.Request) (relay.Identity, bool) {
 	return relay.Identity{SessionID: sid, Token: tok}, true
 }
 
-// ensureIdentity returns the session's identity, signing up a new consumer
+// EnsureIdentity returns the session's identity, signing up a new consumer
 // and setting the cookie when there is none.
-func (s *Server) ensureIdentity(c echo.Context) (relay.Identity, error) {
-	if id, ok := s.identity(c.Request()); ok {
+func (s *Server) EnsureIdentity(c echo.Context) (relay.Identity, error) {
+	if id, ok := s.Identity(c.Request()); ok {
 		return id, nil
 	}
 	return s.newIdentity(c)
@@ -58,7 +58,7 @@ func (s *Server) newIdentity(c echo.Context) (relay.Identity, error) {
 // saveIdentity writes the session cookie.
 func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 	// A cookie that failed to decode still yields a usable new session.
-	sess, _ := s.cookie.get(c.Request())
+	sess, _ := s.cookie.Get(c.Request())
 	sess.Values[keySession] = id.SessionID
 	sess.Values[keyToken] = id.Token
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
@@ -69,8 +69,8 @@ func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 
 // clearIdentity expires the session cookie.
 func (s *Server) clearIdentity(c echo.Context) {
-	sess, _ := s.cookie.get(c.Request())
-	sess.Options = s.cookie.expired()
+	sess, _ := s.cookie.Get(c.Request())
+	sess.Options = s.cookie.Expired()
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		s.log.Warn("expire the session cookie", "error", err)
 	}

@@ -1,4 +1,4 @@
-package web
+package window
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
 )
 
 func TestParseActionFrame(t *testing.T) {
@@ -43,8 +44,8 @@ func TestParseActionFrame(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := parseBrowserFrame([]byte(tt.in))
 			if tt.wantError {
-				if !errors.Is(err, errFrame) {
-					t.Fatalf("err = %v, want errFrame", err)
+				if !errors.Is(err, pagesocket.ErrFrame) {
+					t.Fatalf("err = %v, want pagesocket.ErrFrame", err)
 				}
 				return
 			}

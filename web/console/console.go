@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"crypto/rand"
@@ -16,15 +16,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
-	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/desks"
 	"github.com/chatwindow/chatwindow/internal/lockout"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
 )
 
-// ConsolePrefix is where the agent console is mounted.
-const ConsolePrefix = "/agent"
+// Prefix is where the agent console is mounted.
+const Prefix = "/agent"
 
 // The console's cookie: encrypted and signed, it holds the desk's id and
 // the CSRF token, nothing else (the agent's password stays in the desk's
@@ -34,8 +35,8 @@ const (
 	keyCSRF = "csrf"
 )
 
-// ConsoleConfig is the agent console's part of the configuration.
-type ConsoleConfig struct {
+// Config is the agent console's part of the configuration.
+type Config struct {
 	// SessionKeys are gorilla/securecookie key pairs, as Config's.
 	SessionKeys [][]byte
 	// Secure marks the cookie Secure (anything but plain-HTTP loopback).
@@ -75,25 +76,25 @@ type SignInLimits struct {
 	PerClient lockout.Policy
 }
 
-// Console is the agent console's HTTP server, mounted under ConsolePrefix
-// (on the embedded service's own listener).
-type Console struct {
+// Server is the agent console's HTTP server, mounted under Prefix (on the
+// embedded service's own listener).
+type Server struct {
 	log    *slog.Logger
-	cfg    ConsoleConfig
+	cfg    Config
 	assets *static.Assets
 	desks  *desks.Manager
-	cookie sessionCookie
+	cookie web.SessionCookie
 	echo   *echo.Echo
 	// Failed sign-ins per agent name and address, and per address.
 	byName, byClient *lockout.Table
-	// sockets counts the open sockets per client address.
-	sockets *connlimit.Counter
+	// sockets serves and counts the console's sockets.
+	sockets *pagesocket.Server
 }
 
-// NewConsole wires the console's Echo instance and routes.
-func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, desks *desks.Manager) (*Console, error) {
+// New wires the console's Echo instance and routes.
+func New(logger *slog.Logger, cfg Config, assets *static.Assets, desks *desks.Manager) (*Server, error) {
 	if len(cfg.SessionKeys) == 0 || len(cfg.SessionKeys)%2 != 0 {
-		return nil, errors.New("web: console session keys must come in pairs (hash, encryption)")
+		return nil, errors.New("console: session keys must come in pairs (hash, encryption)")
 	}
 	if cfg.SessionMaxAge == 0 {
 		cfg.SessionMaxAge = 12 * time.Hour
@@ -110,19 +111,27 @@ func NewConsole(logger *slog.Logger, cfg ConsoleConfig, assets *static.Assets, d
 	if cfg.SignInLimits.PerClient.Threshold <= 0 {
 		cfg.SignInLimits.PerClient.Threshold = 20
 	}
-	c := &Console{log: logger, cfg: cfg, assets: assets, desks: desks,
+	c := &Server{log: logger, cfg: cfg, assets: assets, desks: desks,
 		byName:   lockout.New(cfg.SignInLimits.PerName, cfg.Now),
 		byClient: lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
-		sockets:  connlimit.NewCounter(cfg.SocketsPerClient),
+		sockets:  pagesocket.New(pagesocket.Config{Logger: logger, Secure: cfg.Secure, PerClient: cfg.SocketsPerClient}),
 	}
-	c.cookie = newSessionCookie("chatwindow-agent", ConsolePrefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
-	c.echo = newEcho(logger, cfg.FrameAncestors, consoleImgSrc, nil)
+	c.cookie = web.NewSessionCookie("chatwindow-agent", Prefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
+	c.echo = web.NewEcho(logger, web.EchoConfig{FrameAncestors: cfg.FrameAncestors, ImgSrc: imgSrc})
 	c.routes()
 	return c, nil
 }
 
+// imgSrc is the console's CSP img-src: it shows the cards its agent sends
+// as they are.
+const imgSrc = "'self' https: data:"
+
+// Wait blocks until every console socket has been served to its end: call
+// it once the desks have let every tab go.
+func (c *Server) Wait() { c.sockets.Wait() }
+
 // ServeHTTP makes the console an http.Handler.
-func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.echo.ServeHTTP(w, r) }
+func (c *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.echo.ServeHTTP(w, r) }
 
 // consoleSession is what the console's cookie holds.
 type consoleSession struct {
@@ -133,8 +142,8 @@ type consoleSession struct {
 
 // session reads the cookie (a missing, forged or expired one reads as a
 // new, empty session) and makes sure it has a CSRF token.
-func (c *Console) session(r *http.Request) (consoleSession, bool) {
-	sess, _ := c.cookie.get(r)
+func (c *Server) session(r *http.Request) (consoleSession, bool) {
+	sess, _ := c.cookie.Get(r)
 	cs := consoleSession{sess: sess}
 	cs.desk, _ = sess.Values[keyDesk].(string)
 	cs.csrf, _ = sess.Values[keyCSRF].(string)
@@ -147,7 +156,7 @@ func (c *Console) session(r *http.Request) (consoleSession, bool) {
 	return cs, changed
 }
 
-func (c *Console) save(ec echo.Context, cs consoleSession) error {
+func (c *Server) save(ec echo.Context, cs consoleSession) error {
 	if err := cs.sess.Save(ec.Request(), ec.Response()); err != nil {
 		return fmt.Errorf("save console cookie: %w", err)
 	}
@@ -163,19 +172,19 @@ func checkCSRF(ec echo.Context, cs consoleSession) error {
 	return nil
 }
 
-func (c *Console) assetURL(name string) string {
-	return ConsolePrefix + "/static/" + c.assets.Hashed(name)
+func (c *Server) assetURL(name string) string {
+	return Prefix + "/static/" + c.assets.Hashed(name)
 }
 
-func (c *Console) signInPage(cs consoleSession, name, errText string) templ.Component {
+func (c *Server) signInPage(cs consoleSession, name, errText string) templ.Component {
 	return views.ConsoleSignIn(views.SignInPage{
-		CSS: c.assetURL("console.css"), Action: ConsolePrefix + "/sign-in", CSRF: cs.csrf, Name: name, Error: errText,
+		CSS: c.assetURL("console.css"), Action: Prefix + "/sign-in", CSRF: cs.csrf, Name: name, Error: errText,
 	})
 }
 
 // handleConsole shows the desk of a signed-in browser, else the sign-in
 // form.
-func (c *Console) handleConsole(ec echo.Context) error {
+func (c *Server) handleConsole(ec echo.Context) error {
 	cs, changed := c.session(ec.Request())
 	ec.Response().Header().Set("Cache-Control", "no-store")
 	if cs.desk != "" {
@@ -192,12 +201,12 @@ func (c *Console) handleConsole(ec echo.Context) error {
 					HTMXWS: c.assetURL("vendor/htmx-ext-ws-2.0.4.min.js"),
 					ChatJS: c.assetURL("chat.js"),
 				},
-				SocketURL:     ConsolePrefix + "/ws",
-				SignOutAction: ConsolePrefix + "/sign-out",
+				SocketURL:     Prefix + "/ws",
+				SignOutAction: Prefix + "/sign-out",
 				CSRF:          cs.csrf,
 				Desk:          deskProps(v),
 			}
-			return render(ec, http.StatusOK, views.ConsoleDesk(page))
+			return web.Render(ec, http.StatusOK, views.ConsoleDesk(page))
 		}
 		// Signed out, expired, or another node's: sign in again.
 		delete(cs.sess.Values, keyDesk)
@@ -208,12 +217,12 @@ func (c *Console) handleConsole(ec echo.Context) error {
 			return err
 		}
 	}
-	return render(ec, http.StatusOK, c.signInPage(cs, "", ""))
+	return web.Render(ec, http.StatusOK, c.signInPage(cs, "", ""))
 }
 
 // handleSignIn logs the agent in with the form's name and password and
 // starts its desk.
-func (c *Console) handleSignIn(ec echo.Context) error {
+func (c *Server) handleSignIn(ec echo.Context) error {
 	cs, _ := c.session(ec.Request())
 	if err := checkCSRF(ec, cs); err != nil {
 		return err
@@ -222,7 +231,7 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 	name := strings.TrimSpace(ec.FormValue("name"))
 	password := ec.FormValue("password")
 	if name == "" || password == "" {
-		return render(ec, http.StatusBadRequest, c.signInPage(cs, name, "Enter your name and password."))
+		return web.Render(ec, http.StatusBadRequest, c.signInPage(cs, name, "Enter your name and password."))
 	}
 	client := clientaddr.Key(ec.RealIP())
 	nameKey := name + "\x00" + client
@@ -240,7 +249,7 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 		c.log.Info("agent sign-in refused", "agent", short(name), "client", client)
 		// 200, not 401: the form is shown again, as any sign-in page does
 		// (and a browser logs an error for a page answered 4xx).
-		return render(ec, http.StatusOK, c.signInPage(cs, name, "Wrong name or password."))
+		return web.Render(ec, http.StatusOK, c.signInPage(cs, name, "Wrong name or password."))
 	case errors.Is(err, desks.ErrLockedOut):
 		// The service locked the name out (failures from anywhere): not
 		// this browser's failure, nor a success.
@@ -252,7 +261,7 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 		c.byName.Drop(nameKey)
 		c.byClient.Drop(client)
 		c.log.Warn("agent sign-in failed", "agent", short(name), "error", err)
-		return render(ec, http.StatusServiceUnavailable, c.signInPage(cs, name, "The messaging service is not reachable right now. Please try again in a moment."))
+		return web.Render(ec, http.StatusServiceUnavailable, c.signInPage(cs, name, "The messaging service is not reachable right now. Please try again in a moment."))
 	}
 	c.byName.Succeed(nameKey)
 	// One good password must not wipe the address's failures on other
@@ -269,12 +278,12 @@ func (c *Console) handleSignIn(ec echo.Context) error {
 		return err
 	}
 	c.log.Info("agent signed in", "agent", name)
-	return ec.Redirect(http.StatusSeeOther, ConsolePrefix+"/")
+	return ec.Redirect(http.StatusSeeOther, Prefix+"/")
 }
 
 // beginSignIn starts a sign-in attempt against both limits, or answers how
 // long the browser must wait.
-func (c *Console) beginSignIn(nameKey, client string) time.Duration {
+func (c *Server) beginSignIn(nameKey, client string) time.Duration {
 	if wait := c.byName.Begin(nameKey); wait > 0 {
 		return wait
 	}
@@ -287,7 +296,7 @@ func (c *Console) beginSignIn(nameKey, client string) time.Duration {
 
 // tooManyAttempts shows the form again with 429, Retry-After and the wait
 // in whole minutes (at least one).
-func (c *Console) tooManyAttempts(ec echo.Context, cs consoleSession, name string, wait time.Duration) error {
+func (c *Server) tooManyAttempts(ec echo.Context, cs consoleSession, name string, wait time.Duration) error {
 	secs := int64(max(wait, time.Second)+time.Second-1) / int64(time.Second)
 	ec.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	mins := (secs + 59) / 60
@@ -295,7 +304,7 @@ func (c *Console) tooManyAttempts(ec echo.Context, cs consoleSession, name strin
 	if mins == 1 {
 		unit = "minute"
 	}
-	return render(ec, http.StatusTooManyRequests, c.signInPage(cs, name, fmt.Sprintf("Too many attempts. Try again in %d %s.", mins, unit)))
+	return web.Render(ec, http.StatusTooManyRequests, c.signInPage(cs, name, fmt.Sprintf("Too many attempts. Try again in %d %s.", mins, unit)))
 }
 
 // short cuts a client-chosen string for the log.
@@ -308,7 +317,7 @@ func short(v string) string {
 }
 
 // handleSignOut ends the desk and forgets it.
-func (c *Console) handleSignOut(ec echo.Context) error {
+func (c *Server) handleSignOut(ec echo.Context) error {
 	cs, _ := c.session(ec.Request())
 	if err := checkCSRF(ec, cs); err != nil {
 		return err
@@ -321,13 +330,25 @@ func (c *Console) handleSignOut(ec echo.Context) error {
 	if err := c.save(ec, cs); err != nil {
 		return err
 	}
-	return ec.Redirect(http.StatusSeeOther, ConsolePrefix+"/")
+	return ec.Redirect(http.StatusSeeOther, Prefix+"/")
 }
 
-func (c *Console) handleStatic(ec echo.Context) error {
-	return serveAsset(ec, c.assets, ConsolePrefix+"/static/")
+func (c *Server) handleStatic(ec echo.Context) error {
+	return web.ServeAsset(ec, c.assets, Prefix+"/static/")
 }
 
-func (c *Console) handleRoot(ec echo.Context) error {
-	return ec.Redirect(http.StatusMovedPermanently, ConsolePrefix+"/")
+func (c *Server) handleRoot(ec echo.Context) error {
+	return ec.Redirect(http.StatusMovedPermanently, Prefix+"/")
+}
+
+// routes is the agent console's URL surface, all under Prefix.
+func (c *Server) routes() {
+	e := c.echo
+	web.GetOrHead(e, Prefix, c.handleRoot)
+	web.GetOrHead(e, Prefix+"/", c.handleConsole)
+	e.POST(Prefix+"/sign-in", c.handleSignIn)
+	e.POST(Prefix+"/sign-out", c.handleSignOut)
+	e.GET(Prefix+"/ws", c.handleSocket)
+	web.GetOrHead(e, Prefix+"/static/:name", c.handleStatic)
+	web.GetOrHead(e, Prefix+"/static/vendor/:name", c.handleStatic)
 }

@@ -1,8 +1,12 @@
-package web
+package pagesocket
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -23,11 +27,11 @@ const (
 	frameBurst      = 60
 )
 
-// readFrames is the one reading loop of a page's socket (the window's and
-// the console's): text frames only, a flood limit, and each frame handed to
-// handle, whose error refuses that frame (logged) and keeps the socket. It
+// Read is the one reading loop of a page's socket: text frames only, a
+// flood limit, and each frame handed to handle, whose error refuses that
+// frame (logged, no more than a few lines a while) and keeps the socket. It
 // returns when the socket ends or was closed for misbehaving.
-func readFrames(ctx context.Context, conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
+func Read(ctx context.Context, conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
 	limit := rate.NewLimiter(framesPerSecond, frameBurst)
 	var refusals *ratelog.Limiter // made on the first refusal
 	for {
@@ -56,4 +60,21 @@ func readFrames(ctx context.Context, conn *websocket.Conn, log *slog.Logger, han
 			}
 		}
 	}
+}
+
+// ErrFrame is a frame from a page that cannot be acted on: every refusal
+// of a frame wraps it.
+var ErrFrame = errors.New("bad page frame")
+
+// Decode decodes one frame from a page into v, strictly: one JSON value,
+// nothing after it (what follows is not the page's).
+func Decode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the frame", ErrFrame)
+	}
+	return nil
 }

@@ -1,4 +1,7 @@
-package web
+// Package qa is the QA view (docs/qa.md): the customer's window and the
+// agent console side by side, and the protocol inspector of the session's
+// upstream socket, served beside the window on its own session cookie.
+package qa
 
 import (
 	"context"
@@ -16,17 +19,55 @@ import (
 	"github.com/chatwindow/chatwindow/internal/inspector"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
 )
 
-// The QA view (docs/qa.md): the customer's window and the agent console
-// side by side, and the protocol inspector of the session's upstream
-// socket, on the window's own server and session cookie.
+// Window is what the QA view needs of the window it is served beside: the
+// customer's identity in its session cookie.
+type Window interface {
+	// Identity reads the session cookie.
+	Identity(r *http.Request) (relay.Identity, bool)
+	// EnsureIdentity returns it, or makes one and sets the cookie.
+	EnsureIdentity(c echo.Context) (relay.Identity, error)
+}
+
+// Config configures the QA view.
+type Config struct {
+	// ConsoleURL is the agent console's URL, framed beside the customer's
+	// window; empty: the page shows where it would be. The console must
+	// allow the window's origin in its frame-ancestors.
+	ConsoleURL string
+}
+
+// View is the QA view's page and the inspector's socket.
+type View struct {
+	log     *slog.Logger
+	cfg     Config
+	assets  *static.Assets
+	relay   *relay.Manager
+	window  Window
+	sockets *pagesocket.Server
+}
+
+// New returns the QA view of the window's sessions; its inspector's
+// sockets are served (and counted) by sockets, the window's.
+func New(log *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Manager, w Window, sockets *pagesocket.Server) *View {
+	return &View{log: log, cfg: cfg, assets: assets, relay: mgr, window: w, sockets: sockets}
+}
+
+// Routes adds the QA view's routes to the window's server.
+func (v *View) Routes(e *echo.Echo) {
+	web.GetOrHead(e, "/qa", v.handleQA)
+	e.GET("/qa/ws", v.handleSocket)
+}
 
 // handleQA is the QA page. It makes sure there is a session, so that the
 // framed window and the inspector's socket share it from the first load.
-func (s *Server) handleQA(c echo.Context) error {
-	if _, err := s.ensureIdentity(c); err != nil {
+func (s *View) handleQA(c echo.Context) error {
+	if _, err := s.window.EnsureIdentity(c); err != nil {
 		return err
 	}
 	console := s.consoleURL(c.Request())
@@ -49,7 +90,7 @@ func (s *Server) handleQA(c echo.Context) error {
 	}
 	h.Set("Content-Security-Policy", h.Get("Content-Security-Policy")+"; frame-src "+frames)
 	h.Set("Cache-Control", "no-store")
-	return s.render(c, http.StatusOK, views.QA(page))
+	return web.Render(c, http.StatusOK, views.QA(page))
 }
 
 // consoleURL is the configured console URL as the QA page frames it. When
@@ -57,7 +98,7 @@ func (s *Server) handleQA(c echo.Context) error {
 // (console on 127.0.0.1, page on localhost), the console is framed under
 // the page's host name: then the two are the same site, and the console's
 // SameSite cookies work inside the frame.
-func (s *Server) consoleURL(r *http.Request) string {
+func (s *View) consoleURL(r *http.Request) string {
 	if s.cfg.ConsoleURL == "" {
 		return ""
 	}
@@ -84,45 +125,43 @@ func loopbackName(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// handleQASocket is the inspector's socket: every frame the session kept,
+// handleSocket is the inspector's socket: every frame the session kept,
 // then each new one, as htmx fragments. It is served like a tab's socket
-// (servePage): pinged, closed once its reader ends, counted by Wait, and
-// counted against the session's tab cap. The page sends nothing on it.
-func (s *Server) handleQASocket(c echo.Context) error {
-	s.pages.Add(1)
+// (web/pagesocket), and counted against the session's tab cap. The page
+// sends nothing on it.
+func (s *View) handleSocket(c echo.Context) error {
+	var id relay.Identity
 	// The page sends nothing here: a small read limit.
-	id, conn, release, err := s.acceptSessionSocket(c, 4<<10)
-	if conn == nil {
-		s.pages.Done()
+	sock, err := s.sockets.Accept(c, 4<<10, func() error {
+		var ok bool
+		if id, ok = s.window.Identity(c.Request()); !ok {
+			return echo.NewHTTPError(http.StatusUnauthorized, "no session: reload the page")
+		}
+		return nil
+	})
+	if sock == nil {
 		return err
 	}
 	w, err := s.relay.Inspect(id)
 	if err != nil {
-		release()
 		s.log.Info("inspector refused", "error", err)
 		code, reason := websocket.StatusTryAgainLater, "try again"
 		if errors.Is(err, relay.ErrTooManyTabs) {
 			code, reason = websocket.StatusPolicyViolation, "too many tabs"
 		}
-		conn.Close(code, reason)
-		s.pages.Done()
+		sock.Refuse(code, reason)
 		return nil
 	}
-	// Like a tab's socket: its own goroutine, ended by the page leaving or
-	// the session ending (the watch's Ended).
-	go func() {
-		defer s.pages.Done()
-		defer release()
-		defer w.Close()
-		servePage(conn, &inspectorPage{log: s.log, watch: w}, s.keepAlive(), nil, func(ctx context.Context) {
-			readFrames(ctx, conn, s.log, func([]byte) error { return errInspectorFrame })
-		})
-	}()
+	// Like a tab's socket: served until the page leaves or the session
+	// ends (the watch's Ended).
+	sock.Serve(&inspectorPage{log: s.log, watch: w}, func(ctx context.Context) {
+		pagesocket.Read(ctx, sock.Conn, s.log, func([]byte) error { return errInspectorFrame })
+	}, w.Close)
 	return nil
 }
 
 // errInspectorFrame refuses whatever the inspector's page sends.
-var errInspectorFrame = fmt.Errorf("%w: the inspector takes no frames", errFrame)
+var errInspectorFrame = fmt.Errorf("%w: the inspector takes no frames", pagesocket.ErrFrame)
 
 // inspectorPage is the inspector's socket as servePage runs it: its writer
 // renders the watch's frames on a goroutine of its own (not the
@@ -154,7 +193,7 @@ func (p *inspectorPage) write(sink outbox.Sink) {
 	for reset := true; ; reset = false {
 		frames, missed := p.watch.Next()
 		if reset || len(frames) > 0 || missed > 0 {
-			b, err := renderAll(views.QAFrames(qaFrames(frames), missed, reset))
+			b, err := web.RenderAll(views.QAFrames(qaFrames(frames), missed, reset))
 			if err != nil {
 				p.log.Error("render inspector frames", "error", err)
 				return

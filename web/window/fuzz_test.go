@@ -1,4 +1,4 @@
-package web_test
+package window_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/web"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // FuzzBrowserFrame feeds the browser socket's frame parser anything: it
@@ -32,9 +33,9 @@ func FuzzBrowserFrame(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr, err := web.ParseBrowserFrame(data)
+		fr, err := window.ParseBrowserFrame(data)
 		if err != nil {
-			if !errors.Is(err, web.ErrFrame) {
+			if !errors.Is(err, window.ErrFrame) {
 				t.Fatalf("refusal %v does not wrap ErrFrame", err)
 			}
 			return
@@ -44,7 +45,7 @@ func FuzzBrowserFrame(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted %q but cannot re-encode it: %v", data, err)
 		}
-		fr2, err := web.ParseBrowserFrame(again)
+		fr2, err := window.ParseBrowserFrame(again)
 		if err != nil {
 			t.Fatalf("accepted %q but not its re-encoding %s: %v", data, again, err)
 		}
@@ -54,7 +55,7 @@ func FuzzBrowserFrame(f *testing.F) {
 	})
 }
 
-func checkAccepted(t *testing.T, f web.BrowserFrame) {
+func checkAccepted(t *testing.T, f window.BrowserFrame) {
 	t.Helper()
 	switch f.Type {
 	case "send":
@@ -69,7 +70,7 @@ func checkAccepted(t *testing.T, f web.BrowserFrame) {
 		if f.Status != "delivered" && f.Status != "seen" {
 			t.Fatalf("report accepted with status %q", f.Status)
 		}
-		if len(f.Items) == 0 || len(f.Items) > web.MaxReportItems {
+		if len(f.Items) == 0 || len(f.Items) > pagesocket.MaxReportItems {
 			t.Fatalf("report accepted with %d items", len(f.Items))
 		}
 	case "typing":

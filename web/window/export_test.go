@@ -1,6 +1,8 @@
-package web
+package window
 
-// Hooks for the external tests (package web_test): the browser frame
+import "github.com/chatwindow/chatwindow/web/pagesocket"
+
+// Hooks for the external tests (package window_test): the browser frame
 // parser, which the fuzz target drives directly.
 
 // BrowserFrame is a decoded frame from the page.
@@ -9,8 +11,8 @@ type BrowserFrame = browserFrame
 // ParseBrowserFrame is parseBrowserFrame.
 func ParseBrowserFrame(b []byte) (BrowserFrame, error) { return parseBrowserFrame(b) }
 
-// ErrFrame is errFrame: every refusal wraps it.
-var ErrFrame = errFrame
+// ErrFrame is pagesocket.ErrFrame: every refusal wraps it.
+var ErrFrame = pagesocket.ErrFrame
 
 // Rating is the frame's rating (csat frames).
 func (f browserFrame) Rating() (int, error) { return f.rating() }

@@ -1,9 +1,8 @@
-package web
+package window
 
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -11,8 +10,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
 )
 
 // handleChat is the chat window. A visitor without an identity gets the
@@ -22,7 +21,7 @@ import (
 func (s *Server) handleChat(c echo.Context) error {
 	// The views' own state of a page with no socket yet.
 	win := views.Window{Connection: views.Connection{State: "idle"}, Phase: string(relay.PhaseNew), Anonymous: true}
-	if id, ok := s.identity(c.Request()); ok {
+	if id, ok := s.Identity(c.Request()); ok {
 		if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
 			// The service gave the session a new identity: keep it.
 			if err := s.saveIdentity(c, relay.Identity{SessionID: id.SessionID, Token: tok}); err != nil {
@@ -46,33 +45,13 @@ func (s *Server) handleChat(c echo.Context) error {
 		Window:    win,
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.render(c, http.StatusOK, views.ChatPage(page))
+	return web.Render(c, http.StatusOK, views.ChatPage(page))
 }
 
 // handleStatic serves embedded assets by their content-hashed names, so
 // they can be cached for good.
 func (s *Server) handleStatic(c echo.Context) error {
-	return serveAsset(c, s.assets, "/static/")
-}
-
-// serveAsset answers with the embedded asset named by the request's path
-// after prefix.
-func serveAsset(c echo.Context, assets *static.Assets, prefix string) error {
-	name := strings.TrimPrefix(c.Request().URL.Path, prefix)
-	a, ok := assets.Lookup(name)
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
-	}
-	h := c.Response().Header()
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	if a.Gzipped != nil {
-		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
-			h.Set("Content-Encoding", "gzip")
-			return c.Blob(http.StatusOK, a.ContentType, a.Gzipped)
-		}
-	}
-	return c.Blob(http.StatusOK, a.ContentType, a.Body)
+	return web.ServeAsset(c, s.assets, "/static/")
 }
 
 // handleHealth says the process serves (liveness).
@@ -95,10 +74,10 @@ func (s *Server) handleReady(c echo.Context) error {
 // started first). Another site's page may not (403), and one client
 // address gets a few a minute (429).
 func (s *Server) handleStart(c echo.Context) error {
-	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
-		return refuseCrossOrigin(err)
+	if err := web.SameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return web.RefuseCrossOrigin(err)
 	}
-	if _, ok := s.identity(c.Request()); ok {
+	if _, ok := s.Identity(c.Request()); ok {
 		return c.NoContent(http.StatusNoContent)
 	}
 	if !s.signupAllowed(clientaddr.Key(c.RealIP())) {
@@ -114,10 +93,10 @@ func (s *Server) handleStart(c echo.Context) error {
 // session closes its open conversation and lets its tabs go, and the cookie
 // is expired; the answer is a fresh window.
 func (s *Server) handleForget(c echo.Context) error {
-	if err := sameOrigin(c.Request(), s.cfg.Secure); err != nil {
-		return refuseCrossOrigin(err)
+	if err := web.SameOrigin(c.Request(), s.cfg.Secure); err != nil {
+		return web.RefuseCrossOrigin(err)
 	}
-	if id, ok := s.identity(c.Request()); ok {
+	if id, ok := s.Identity(c.Request()); ok {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), forgetTimeout)
 		err := s.relay.Forget(ctx, id)
 		cancel()
@@ -134,16 +113,3 @@ func (s *Server) handleForget(c echo.Context) error {
 // forgetTimeout bounds how long handleForget waits for the conversation to
 // be closed.
 const forgetTimeout = 10 * time.Second
-
-// acceptsGzip reads an Accept-Encoding header: gzip listed without q=0.
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
-	return false
-}
