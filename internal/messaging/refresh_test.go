@@ -11,7 +11,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // counted is the embedded service with its agent logins and refreshes
