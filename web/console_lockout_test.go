@@ -7,29 +7,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
-
-// settable is a clock a test moves.
-type settable struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settable) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *settable) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // browser is a client with its cookies whose connections leave from ip:
 // on Linux every 127/8 address is the loopback's, so a test can be many
@@ -69,7 +52,7 @@ func newBrowser(t *testing.T, site string, ip string) *browser {
 // asked. Other addresses sign in meanwhile; the lockout ends with the
 // clock.
 func TestConsoleSignInLockout(t *testing.T) {
-	clock := &settable{t: time.Now()}
+	clock := testclock.New(time.Now())
 	var logins atomic.Int64
 	site := newConsoleSiteWith(t, siteOptions{now: clock.Now, onLogin: func() { logins.Add(1) }})
 	const good, bad = "horse-battery-staple", "guess"

@@ -26,7 +26,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web/node"
 	"github.com/chatwindow/chatwindow/web/window"

@@ -18,7 +18,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 	"github.com/chatwindow/chatwindow/web/node"
 	"github.com/chatwindow/chatwindow/web/window"
 )

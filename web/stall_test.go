@@ -11,8 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
 	"github.com/chatwindow/chatwindow/web/node"
 	"github.com/chatwindow/chatwindow/web/window"
 )

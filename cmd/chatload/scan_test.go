@@ -47,7 +47,7 @@ type found struct {
 }
 
 // reference reads a frame with a real HTML parser (goquery, as
-// internal/page does): what the scanner must find.
+// internal/testing/pageclient does): what the scanner must find.
 func reference(t *testing.T, frame string) (bubbles []found, reset bool, conn string, hasConn bool) {
 	t.Helper()
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(frame))

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/page"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/pageclient"
 )
 
 // TestFaults (docs/reliability.md, "Faults"): live scripted conversations
@@ -88,13 +88,13 @@ func TestFaults(t *testing.T) {
 		s := &faultSession{n: i, sent: map[string]bool{}, unsure: map[string]bool{}}
 		ss[i] = s
 		s.agent = startFaultAgent(t, ctx, &wg, base, fmt.Sprintf("agent%d", i), password)
-		first, err := page.Open(bounded(t), chatURL, nil)
+		first, err := pageclient.Open(bounded(t), chatURL, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.tabs = append(s.tabs, first)
 		for range tabsEach - 1 {
-			tab, err := page.Open(bounded(t), chatURL, first.Jar())
+			tab, err := pageclient.Open(bounded(t), chatURL, first.Jar())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,13 +105,13 @@ func TestFaults(t *testing.T) {
 				tab.Close()
 			}
 		})
-		waitTab(t, first, "the upstream open", func(v page.View) bool { return v.Connection == "open" })
+		waitTab(t, first, "the upstream open", func(v pageclient.View) bool { return v.Connection == "open" })
 		text := fmt.Sprintf("s%d hello", i)
 		if err := first.Send(text); err != nil {
 			t.Fatal(err)
 		}
 		s.sent[text] = true
-		v := waitTab(t, first, "the first message sent", func(v page.View) bool {
+		v := waitTab(t, first, "the first message sent", func(v pageclient.View) bool {
 			return len(v.Messages) == 1 && v.Messages[0].HasSeq
 		})
 		s.conv = v.Messages[0].DialogID
@@ -215,7 +215,7 @@ func bounded(t *testing.T) context.Context {
 	return ctx
 }
 
-func waitTab(t *testing.T, tab *page.Tab, what string, cond func(page.View) bool) page.View {
+func waitTab(t *testing.T, tab *pageclient.Tab, what string, cond func(pageclient.View) bool) pageclient.View {
 	t.Helper()
 	v, err := tab.WaitFor(bounded(t), cond)
 	if err != nil {
@@ -232,7 +232,7 @@ type faultSession struct {
 	agent *faultAgent
 
 	mu      sync.Mutex
-	tabs    []*page.Tab
+	tabs    []*pageclient.Tab
 	sent    map[string]bool // customer texts the page's socket took
 	unsure  map[string]bool // customer texts whose frame failed to go out
 	drops   int
@@ -240,7 +240,7 @@ type faultSession struct {
 }
 
 // anyTab is one of the session's tabs, at random.
-func (s *faultSession) anyTab() *page.Tab {
+func (s *faultSession) anyTab() *pageclient.Tab {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tabs[mrand.IntN(len(s.tabs))]
@@ -248,13 +248,13 @@ func (s *faultSession) anyTab() *page.Tab {
 
 // say sends text from tab and records whether the page's socket took it
 // (sent) or its frame may not have gone out (unsure).
-func (s *faultSession) say(tab *page.Tab, text string) {
+func (s *faultSession) say(tab *pageclient.Tab, text string) {
 	err := tab.Send(text)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
 		s.sent[text] = true
-	} else if !errors.Is(err, page.ErrClosed) {
+	} else if !errors.Is(err, pageclient.ErrClosed) {
 		s.unsure[text] = true
 	}
 }

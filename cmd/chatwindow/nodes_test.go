@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/page"
+	"github.com/chatwindow/chatwindow/internal/testing/pageclient"
 )
 
 // TestNodes (docs/deployment.md, "Many nodes"): two chat window nodes,
@@ -36,7 +36,7 @@ import (
 //
 // Each node opens its own upstream for the tabs it serves and learns what
 // the other sent only from the echo; only one tab of a browser reports (the
-// holder of chat.js's delivery lock, played by page.Browser), so two nodes
+// holder of chat.js's delivery lock, played by pageclient.Browser), so two nodes
 // never publish the same receipt. CHATWINDOW_NODES_NO_LOCK=1 plays a
 // browser without navigator.locks (every tab reports): the test then finds
 // receipts published twice.
@@ -89,11 +89,11 @@ func TestNodes(t *testing.T) {
 	// alternate between the nodes.
 	tabsOf := []int{4, 2}
 	ss := make([]*faultSession, len(tabsOf))
-	browsers := make([]*page.Browser, len(tabsOf))
+	browsers := make([]*pageclient.Browser, len(tabsOf))
 	for i, n := range tabsOf {
 		s := &faultSession{n: i, sent: map[string]bool{}, unsure: map[string]bool{}}
 		ss[i] = s
-		browsers[i] = page.NewBrowser(nil, page.BrowserOptions{Locks: locks, Dwell: page.Dwell})
+		browsers[i] = pageclient.NewBrowser(nil, pageclient.BrowserOptions{Locks: locks, Dwell: pageclient.Dwell})
 		s.agent = startFaultAgent(t, ctx, &wg, base, fmt.Sprintf("agent%d", i), password)
 		for range n {
 			tab, err := browsers[i].Open(bounded(t), lb.URL)
@@ -104,14 +104,14 @@ func TestNodes(t *testing.T) {
 			t.Cleanup(tab.Close)
 		}
 		for _, tab := range s.tabs {
-			waitTab(t, tab, "the upstream open", func(v page.View) bool { return v.Connection == "open" })
+			waitTab(t, tab, "the upstream open", func(v pageclient.View) bool { return v.Connection == "open" })
 		}
 		text := fmt.Sprintf("s%d hello", i)
 		if err := s.tabs[0].Send(text); err != nil {
 			t.Fatal(err)
 		}
 		s.sent[text] = true
-		v := waitTab(t, s.tabs[0], "the first message sent", func(v page.View) bool {
+		v := waitTab(t, s.tabs[0], "the first message sent", func(v pageclient.View) bool {
 			return len(v.Messages) == 1 && v.Messages[0].HasSeq
 		})
 		s.conv = v.Messages[0].DialogID
@@ -201,7 +201,7 @@ func TestNodes(t *testing.T) {
 // nodesCustomer plays a customer's browser until writing stops: every now
 // and then a message from one tab, focus moving to another tab (brought to
 // the front), the browser losing focus, a tab hidden, or a socket dropped.
-func nodesCustomer(ctx context.Context, s *faultSession, b *page.Browser, writing *atomic.Bool) {
+func nodesCustomer(ctx context.Context, s *faultSession, b *pageclient.Browser, writing *atomic.Bool) {
 	for i := 1; writing.Load(); i++ {
 		select {
 		case <-time.After(time.Duration(100+mrand.IntN(300)) * time.Millisecond):

@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatwindow/chatwindow/internal/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
 )
 
 // `make screenshots`: a scripted conversation in Chromium that leaves a

@@ -13,11 +13,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatwindow/chatwindow/internal/demobot"
-	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -292,15 +294,9 @@ func TestFetchCache(t *testing.T) {
 		<-release
 		w.Write(pngImage)
 	})
-	var mu sync.Mutex
-	now := time.Unix(1700000000, 0)
-	clock := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return now
-	}
+	clock := testclock.New(time.Unix(1700000000, 0))
 	cfg := testConfig(t, o)
-	cfg.Now = clock
+	cfg.Now = clock.Now
 	p := New(cfg)
 
 	var wg sync.WaitGroup
@@ -328,9 +324,7 @@ func TestFetchCache(t *testing.T) {
 	if n := o.hits.Load(); n != 1 {
 		t.Errorf("11 fetches asked the host %d times, want 1", n)
 	}
-	mu.Lock()
-	now = now.Add(11 * time.Minute)
-	mu.Unlock()
+	clock.Advance(11 * time.Minute)
 	if _, err := p.Fetch(t.Context(), o.URL+"/a.png"); err != nil {
 		t.Fatal(err)
 	}
@@ -346,9 +340,7 @@ func TestFetchCache(t *testing.T) {
 	if n := missing.Load(); n != 1 {
 		t.Errorf("a missing image was asked for %d times, want 1", n)
 	}
-	mu.Lock()
-	now = now.Add(61 * time.Second)
-	mu.Unlock()
+	clock.Advance(61 * time.Second)
 	if _, err := p.Fetch(t.Context(), o.URL+"/missing.png"); !errors.Is(err, ErrUpstream) {
 		t.Fatalf("missing image: %v", err)
 	}

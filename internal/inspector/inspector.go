@@ -77,8 +77,11 @@ type Inspector struct {
 }
 
 // New returns an inspector that keeps up to max frames and maxBytes bytes
-// of them, timed by now.
+// of them, timed by now (time.Now when nil), its owner's clock.
 func New(now func() time.Time, max, maxBytes int) *Inspector {
+	if now == nil {
+		now = time.Now
+	}
 	return &Inspector{now: now, max: max, maxBytes: maxBytes, next: 1, watches: map[*Watch]struct{}{}}
 }
 

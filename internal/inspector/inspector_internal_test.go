@@ -132,3 +132,18 @@ func TestInspectDescribes(t *testing.T) {
 		t.Errorf("a large frame is shown in %d bytes, want at most about %d", len(f.JSON), maxPretty)
 	}
 }
+
+// TestInspectorNilClock: an inspector made without a clock times its
+// frames by time.Now, as lockout.New does: the owner's nil Now means the
+// same everywhere.
+func TestInspectorNilClock(t *testing.T) {
+	in := New(nil, 3, 1<<20)
+	w := in.Watch(make(chan struct{}), nil)
+	defer w.Close()
+	before := time.Now()
+	in.Tap(true, frameData(1))
+	fs, _ := w.Next()
+	if len(fs) != 1 || fs[0].At.Before(before) || fs[0].At.After(time.Now()) {
+		t.Fatalf("frames = %+v, want one timed between %v and now", fs, before)
+	}
+}

@@ -2,32 +2,16 @@ package lockout
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTable(p Policy) (*Table, *clock) {
-	c := &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+func newTable(p Policy) (*Table, *testclock.Clock) {
+	c := testclock.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	return New(p, c.Now), c
 }
 

@@ -17,7 +17,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,36 +30,18 @@ const (
 
 func testLogger() *slog.Logger { return testenv.Logger("MESSAGING_TEST_LOG") }
 
-// clock is a settable service clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is the embedded service behind a real loopback HTTP server.
 type env struct {
 	t     *testing.T
 	svc   *simulator.Service
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	ep    messaging.Endpoints
 }
 
 func newEnv(t *testing.T, mods ...func(*simulator.Config)) *env {
 	t.Helper()
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	cfg := simulator.Config{
 		Account: account,
 		Agents:  []simulator.Agent{{Name: "alice", Password: "pw-a"}},

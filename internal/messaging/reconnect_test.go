@@ -15,11 +15,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/chatwindow/chatwindow/internal/faultproxy"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // viaProxy returns endpoints whose messaging host is a fault proxy in front

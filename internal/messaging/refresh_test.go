@@ -11,13 +11,14 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // counted is the embedded service with its agent logins and refreshes
 // counted as they arrive (before they are served).
 type counted struct {
-	clock             *clock
+	clock             *testclock.Clock
 	ep                messaging.Endpoints
 	hc                *http.Client
 	logins, refreshes atomic.Int64
@@ -25,7 +26,7 @@ type counted struct {
 
 func newCounted(t *testing.T, ttl time.Duration) *counted {
 	t.Helper()
-	c := &counted{clock: &clock{t: time.Now()}}
+	c := &counted{clock: testclock.New(time.Now())}
 	svc, err := simulator.New(simulator.Config{
 		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw-a"}},
 		Logger: testLogger(), SigningKey: testenv.Key(), Now: c.clock.Now, SessionTTL: ttl,

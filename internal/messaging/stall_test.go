@@ -10,7 +10,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // TestConsumerDetectsStall: the network between the consumer and the

@@ -8,7 +8,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // newAgent starts an agent that is ONLINE and subscribed to rings before

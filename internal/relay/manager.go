@@ -223,7 +223,7 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	var insp *inspector.Inspector
 	var tap func(out bool, data []byte)
 	if !m.cfg.NoInspector {
-		insp = inspector.New(time.Now, inspector.Frames, inspector.Bytes)
+		insp = inspector.New(m.cfg.Now, inspector.Frames, inspector.Bytes)
 		tap = insp.Tap
 	}
 	up, err := m.cfg.Consumer(id.Token, tap)

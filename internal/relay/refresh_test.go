@@ -13,6 +13,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
 
 // tokenLife is how long each token of an authWorld lives on the service's
@@ -26,14 +27,14 @@ const tokenLife = time.Hour
 // what the session's token source was asked.
 type authWorld struct {
 	*world
-	clock  *settableClock
+	clock  *testclock.Clock
 	id     relay.Identity
 	tokens atomic.Int64
 }
 
 func newAuthWorld(t *testing.T) *authWorld {
 	t.Helper()
-	aw := &authWorld{clock: &settableClock{t: time.Now()}}
+	aw := &authWorld{clock: testclock.New(time.Now())}
 	aw.world = newWorld(t, func(sc *simulator.Config, rc *relay.Config) {
 		if sc != nil {
 			sc.Now = aw.clock.Now

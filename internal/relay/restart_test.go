@@ -3,7 +3,6 @@ package relay_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,25 +10,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
-
-// settableClock is the service's clock, moved by the test.
-type settableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // TestNewIdentity: the service refuses the session's token (it expired; a
 // restarted service that lost its keys does the same) and a fresh one is
@@ -38,7 +20,7 @@ func (c *settableClock) Advance(d time.Duration) {
 // opens a new conversation, and the manager gives the web layer the new
 // token for the cookie.
 func TestNewIdentity(t *testing.T) {
-	clock := &settableClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	var w *world
 	w = newWorld(t, func(sc *simulator.Config, rc *relay.Config) {
 		if sc != nil {

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testing/testclock"
 )
 
 func TestMain(m *testing.M) {
@@ -51,37 +52,19 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// fakeClock is a settable service clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a service behind a real loopback HTTP server.
 type env struct {
 	t     *testing.T
 	svc   *Service
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testclock.Clock // the service's
 }
 
 var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newEnv(t *testing.T, mods ...func(*Config)) *env {
 	t.Helper()
-	clock := &fakeClock{t: epoch}
+	clock := testclock.New(epoch)
 	var n atomic.Int64
 	cfg := Config{
 		Account:    testAccount,

@@ -1,4 +1,4 @@
-package page_test
+package pageclient_test
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/page"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
-	"github.com/chatwindow/chatwindow/internal/testenv"
+	"github.com/chatwindow/chatwindow/internal/testing/pageclient"
+	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 	"github.com/chatwindow/chatwindow/web/node"
 	"github.com/chatwindow/chatwindow/web/window"
 )
@@ -58,13 +58,13 @@ func bounded(t *testing.T) context.Context {
 	return ctx
 }
 
-func open(t *testing.T, s *site, tab *page.Tab) *page.Tab {
+func open(t *testing.T, s *site, tab *pageclient.Tab) *pageclient.Tab {
 	t.Helper()
 	var jar http.CookieJar // nil: a new customer
 	if tab != nil {
 		jar = tab.Jar()
 	}
-	nt, err := page.Open(bounded(t), s.url, jar)
+	nt, err := pageclient.Open(bounded(t), s.url, jar)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func open(t *testing.T, s *site, tab *page.Tab) *page.Tab {
 	return nt
 }
 
-func wait(t *testing.T, tab *page.Tab, what string, cond func(page.View) bool) page.View {
+func wait(t *testing.T, tab *pageclient.Tab, what string, cond func(pageclient.View) bool) pageclient.View {
 	t.Helper()
 	v, err := tab.WaitFor(bounded(t), cond)
 	if err != nil {
@@ -83,14 +83,14 @@ func wait(t *testing.T, tab *page.Tab, what string, cond func(page.View) bool) p
 
 // start opens a customer's tab, sends a first message and has the agent
 // join: it returns the tab and the conversation's id.
-func start(t *testing.T, s *site) (*page.Tab, string) {
+func start(t *testing.T, s *site) (*pageclient.Tab, string) {
 	t.Helper()
 	tab := open(t, s, nil)
-	wait(t, tab, "the socket and the upstream open", func(v page.View) bool { return v.Socket == "open" && v.Connection == "open" })
+	wait(t, tab, "the socket and the upstream open", func(v pageclient.View) bool { return v.Socket == "open" && v.Connection == "open" })
 	if err := tab.Send("Hello?"); err != nil {
 		t.Fatal(err)
 	}
-	v := wait(t, tab, "the message sent", func(v page.View) bool {
+	v := wait(t, tab, "the message sent", func(v pageclient.View) bool {
 		return len(v.Messages) == 1 && v.Messages[0].HasSeq && v.Messages[0].Receipt == "sent"
 	})
 	conv := v.Messages[0].DialogID
@@ -145,7 +145,7 @@ func (s *site) waitReceipts(t *testing.T, conv, status string, want map[int64]in
 	}
 }
 
-func agentSeqs(v page.View) []int64 {
+func agentSeqs(v pageclient.View) []int64 {
 	var out []int64
 	for _, m := range v.AgentMessages() {
 		out = append(out, m.Seq)
@@ -157,8 +157,8 @@ func TestTabChats(t *testing.T) {
 	s := newSite(t)
 	tab, conv := start(t, s)
 	s1 := s.say(t, conv, "Hi, how can I help?")
-	v := wait(t, tab, "the agent's message", func(v page.View) bool { return len(v.AgentMessages()) == 1 })
-	want := page.Message{ID: v.AgentMessages()[0].ID, DialogID: conv, Seq: s1, HasSeq: true, From: "agent", Text: "Hi, how can I help?"}
+	v := wait(t, tab, "the agent's message", func(v pageclient.View) bool { return len(v.AgentMessages()) == 1 })
+	want := pageclient.Message{ID: v.AgentMessages()[0].ID, DialogID: conv, Seq: s1, HasSeq: true, From: "agent", Text: "Hi, how can I help?"}
 	if diff := cmp.Diff(want, v.AgentMessages()[0]); diff != "" {
 		t.Errorf("the agent's bubble (-want +got):\n%s", diff)
 	}
@@ -170,13 +170,13 @@ func TestTabChats(t *testing.T) {
 	if _, err := s.agent.Publish(bounded(t), conv, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusRead, SequenceList: protocol.Seqs{mine}}); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, tab, "read ticks", func(v page.View) bool { return v.Messages[0].Receipt == "read" })
+	wait(t, tab, "read ticks", func(v pageclient.View) bool { return v.Messages[0].Receipt == "read" })
 
 	// The agent typing shows.
 	if _, err := s.agent.Publish(bounded(t), conv, protocol.Event{Type: protocol.EventChatState, ChatState: protocol.ChatComposing}); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, tab, "the agent typing", func(v page.View) bool { return v.Typing })
+	wait(t, tab, "the agent typing", func(v pageclient.View) bool { return v.Typing })
 }
 
 func TestHiddenTabAcceptsOnly(t *testing.T) {
@@ -184,7 +184,7 @@ func TestHiddenTabAcceptsOnly(t *testing.T) {
 	tab, conv := start(t, s)
 	tab.SetVisible(false)
 	s1 := s.say(t, conv, "Are you there?")
-	wait(t, tab, "the agent's message", func(v page.View) bool { return len(v.AgentMessages()) == 1 })
+	wait(t, tab, "the agent's message", func(v pageclient.View) bool { return len(v.AgentMessages()) == 1 })
 	s.waitReceipts(t, conv, protocol.StatusAccept, map[int64]int{s1: 1})
 	time.Sleep(300 * time.Millisecond) // room for a READ that must not come
 	if n := s.receipts(t, conv, protocol.StatusRead); len(n) != 0 {
@@ -199,10 +199,10 @@ func TestSecondTabDropAndReload(t *testing.T) {
 	tab, conv := start(t, s)
 	s1 := s.say(t, conv, "One.")
 	s2 := s.say(t, conv, "Two.")
-	wait(t, tab, "both messages", func(v page.View) bool { return len(v.AgentMessages()) == 2 })
+	wait(t, tab, "both messages", func(v pageclient.View) bool { return len(v.AgentMessages()) == 2 })
 
 	second := open(t, s, tab)
-	v := wait(t, second, "the history in a second tab", func(v page.View) bool { return len(v.AgentMessages()) == 2 })
+	v := wait(t, second, "the history in a second tab", func(v pageclient.View) bool { return len(v.AgentMessages()) == 2 })
 	if diff := cmp.Diff(tab.Messages(), v.Messages); diff != "" {
 		t.Errorf("the second tab (-first +second):\n%s", diff)
 	}
@@ -213,7 +213,7 @@ func TestSecondTabDropAndReload(t *testing.T) {
 	if err := second.Send("Sent while reconnecting"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, second, "reconnected with the message sent", func(v page.View) bool {
+	wait(t, second, "reconnected with the message sent", func(v pageclient.View) bool {
 		for _, m := range v.Messages {
 			if m.Text == "Sent while reconnecting" && m.HasSeq {
 				return v.Socket == "open"
@@ -227,7 +227,7 @@ func TestSecondTabDropAndReload(t *testing.T) {
 
 	// A reload shows the same window (once the first tab, too, shows the
 	// second tab's message sent: its update may still be on its way).
-	wait(t, tab, "the second tab's message sent, in the first tab", func(v page.View) bool {
+	wait(t, tab, "the second tab's message sent, in the first tab", func(v pageclient.View) bool {
 		for _, m := range v.Messages {
 			if m.Text == "Sent while reconnecting" && m.HasSeq && m.DialogID != "" {
 				return true
@@ -239,14 +239,14 @@ func TestSecondTabDropAndReload(t *testing.T) {
 	if err := tab.Reopen(bounded(t)); err != nil {
 		t.Fatal(err)
 	}
-	v = wait(t, tab, "the reloaded window", func(v page.View) bool { return len(v.Messages) == len(before) && v.Socket == "open" })
+	v = wait(t, tab, "the reloaded window", func(v pageclient.View) bool { return len(v.Messages) == len(before) && v.Socket == "open" })
 	if diff := cmp.Diff(before, v.Messages); diff != "" {
 		t.Errorf("after the reload (-before +after):\n%s", diff)
 	}
 
 	s3 := s.say(t, conv, "Three.")
-	for _, p := range []*page.Tab{tab, second} {
-		v := wait(t, p, "the third message", func(v page.View) bool { return len(v.AgentMessages()) == 3 })
+	for _, p := range []*pageclient.Tab{tab, second} {
+		v := wait(t, p, "the third message", func(v pageclient.View) bool { return len(v.AgentMessages()) == 3 })
 		if diff := cmp.Diff([]int64{s1, s2, s3}, agentSeqs(v)); diff != "" {
 			t.Errorf("agent messages (-want +got):\n%s", diff)
 		}
@@ -256,7 +256,7 @@ func TestSecondTabDropAndReload(t *testing.T) {
 	s.waitReceipts(t, conv, protocol.StatusRead, want)
 
 	second.Close()
-	if err := second.Send("after close"); !errors.Is(err, page.ErrClosed) {
+	if err := second.Send("after close"); !errors.Is(err, pageclient.ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }
@@ -266,17 +266,17 @@ func TestSecondTabDropAndReload(t *testing.T) {
 // reports nothing more.
 func TestBrowserOneTabReports(t *testing.T) {
 	s := newSite(t)
-	b := page.NewBrowser(nil, page.BrowserOptions{Locks: true})
+	b := pageclient.NewBrowser(nil, pageclient.BrowserOptions{Locks: true})
 	first, err := b.Open(bounded(t), s.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(first.Close)
-	wait(t, first, "the upstream open", func(v page.View) bool { return v.Connection == "open" })
+	wait(t, first, "the upstream open", func(v pageclient.View) bool { return v.Connection == "open" })
 	if err := first.Send("Hello?"); err != nil {
 		t.Fatal(err)
 	}
-	v := wait(t, first, "the message sent", func(v page.View) bool { return len(v.Messages) == 1 && v.Messages[0].HasSeq })
+	v := wait(t, first, "the message sent", func(v pageclient.View) bool { return len(v.Messages) == 1 && v.Messages[0].HasSeq })
 	conv := v.Messages[0].DialogID
 	if err := s.agent.Join(bounded(t), conv, protocol.RoleAssignedAgent); err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func TestBrowserOneTabReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(second.Close)
-	wait(t, second, "the window in the second tab", func(v page.View) bool { return len(v.AgentMessages()) == 1 && v.Connection == "open" })
+	wait(t, second, "the window in the second tab", func(v pageclient.View) bool { return len(v.AgentMessages()) == 1 && v.Connection == "open" })
 	deadline := time.Now().Add(5 * time.Second)
 	for !second.Reporting() {
 		if time.Now().After(deadline) {
@@ -302,7 +302,7 @@ func TestBrowserOneTabReports(t *testing.T) {
 	}
 	before := first.Stats()
 	s2 := s.say(t, conv, "Two.")
-	wait(t, first, "the second message in the first tab", func(v page.View) bool { return len(v.AgentMessages()) == 2 })
+	wait(t, first, "the second message in the first tab", func(v pageclient.View) bool { return len(v.AgentMessages()) == 2 })
 	s.waitReceipts(t, conv, protocol.StatusAccept, map[int64]int{s1: 1, s2: 1})
 	s.waitReceipts(t, conv, protocol.StatusRead, map[int64]int{s1: 1, s2: 1})
 	if after := first.Stats(); after.Delivered != before.Delivered || after.Seen != before.Seen {

@@ -1,6 +1,8 @@
-package page
+package pageclient
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"slices"
@@ -73,9 +75,6 @@ func NewBrowser(jar http.CookieJar, opts BrowserOptions) *Browser {
 	}
 	return &Browser{jar: jar, opts: opts}
 }
-
-// Jar is the browser's cookie jar.
-func (b *Browser) Jar() http.CookieJar { return b.jar }
 
 // Blur is the browser's window losing focus: no tab has it.
 func (b *Browser) Blur() {
@@ -367,4 +366,49 @@ func itemOf(s *goquery.Selection) (Item, bool) {
 // the window the socket sends replaces them).
 func markReported(doc *goquery.Document) {
 	doc.Find(agentBubbles).SetAttr(markDelivered, "").SetAttr(markSeen, "")
+}
+
+// sendReports sends report frames. Without locks they are frames like any
+// other (they wait while the socket is down); with the lock they go now or
+// never, as in chat.js: a report sent after a reconnect could reach
+// another node long after another tab took over.
+func (t *Tab) sendReports(frames [][]byte) {
+	if !t.b.opts.Locks {
+		for _, f := range frames {
+			if err := t.sendFrame(f); err != nil {
+				return
+			}
+		}
+		return
+	}
+	t.b.mu.Lock()
+	conn, open := t.conn, t.socket == "open" && !t.closed
+	t.b.mu.Unlock()
+	if !open {
+		return
+	}
+	for _, f := range frames {
+		if !t.write(context.Background(), conn, f) {
+			return
+		}
+	}
+}
+
+// Item is a reported bubble, as chat.js names it.
+type Item struct {
+	DialogID string `json:"dialogId"`
+	Seq      int64  `json:"seq"`
+}
+
+func reports(status string, items []Item) [][]byte {
+	var out [][]byte
+	for c := range slices.Chunk(items, maxItems) {
+		b, _ := json.Marshal(struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Items  []Item `json:"items"`
+		}{"report", status, c})
+		out = append(out, b)
+	}
+	return out
 }

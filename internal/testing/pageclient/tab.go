@@ -1,40 +1,4 @@
-// Package page is a client of the chat window's page protocol, without a
-// browser: it loads the window (GET /, the session cookie), opens the
-// window's socket (/ws) from the window's own origin, applies the htmx
-// fragments the server sends to a model of the page exactly as htmx's ws
-// extension applies them to the DOM (every top-level element swapped out of
-// band), and reports what chat.js reports: "delivered" for every agent
-// bubble in the page, and "seen" for those in front of the customer. Fault
-// tests, the many-nodes test and the load generator use it to play many
-// customers' tabs.
-//
-// What it does like the browser, so that what it finds is what a customer
-// would see:
-//   - hx-swap-oob="true" replaces every element with that id (an element
-//     whose id is not in the page is dropped, as htmx does);
-//     "beforeend:#messages" appends the fragment's children;
-//     "innerHTML" replaces the children of the element with that id.
-//   - Every agent bubble inserted (a new element, also one that replaced an
-//     older copy of itself) is reported delivered, and seen once the tab
-//     has been visible and focused for the dwell, in one batch per frame
-//     received (chat.js batches per task), of at most 200 items a report
-//     frame (see maxItems). Reports of bubbles that arrived before the
-//     socket opened are not sent (chat.js has no socket yet then): the
-//     window the socket sends replaces them.
-//   - Tabs of one Browser share its cookies, its focus (at most one tab has
-//     it) and, with BrowserOptions.Locks, chat.js's delivery lock: only the
-//     holder reports (see Browser).
-//   - Frames sent while the socket is down wait and go out when it is back
-//     (the ws extension queues them; with the lock, reports do not wait:
-//     they go now or never, as in chat.js); the socket reconnects, with
-//     full-jitter back-off, after the closes htmx reconnects after (1006,
-//     1012, 1013) and after Drop.
-//
-// It does not model scrolling: a tab in front of the customer shows every
-// bubble. Open is a tab in a browser of its own, without locks and with no
-// dwell: tabs opened with Open and one jar all report, as before the
-// Browser existed.
-package page
+package pageclient
 
 import (
 	"context"
@@ -46,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,51 +34,7 @@ const (
 )
 
 // ErrClosed is returned by a Tab that was closed.
-var ErrClosed = errors.New("page: tab closed")
-
-// Message is one bubble as the page shows it.
-type Message struct {
-	ID       string // the DOM id: "m-{dialog}-{seq}", or "l-{local id}" while sending
-	DialogID string
-	Seq      int64
-	HasSeq   bool
-	From     string // agent, consumer, system
-	Receipt  string // the ticks of the customer's own: pending, sent, accepted, read, failed
-	Text     string
-	LocalID  string // the retry form's local id (failed messages)
-}
-
-// View is a snapshot of the page.
-type View struct {
-	// Socket is the state of the page's own socket: connecting, open,
-	// reconnecting, closed.
-	Socket string
-	// Connection is the window's banner: the state of the session's
-	// upstream (connecting, open, reconnecting, offline).
-	Connection string
-	// Typing: the agent typing indicator is shown.
-	Typing bool
-	// Agent is the agent name line.
-	Agent string
-	// Messages in DOM order.
-	Messages []Message
-	// Frames is the number of frames applied so far.
-	Frames int
-	// Ended is why the page's last socket ended ("" while the first is
-	// open): the close code and reason, or the error.
-	Ended string
-}
-
-// AgentMessages returns the agent's bubbles, in DOM order.
-func (v View) AgentMessages() []Message {
-	var out []Message
-	for _, m := range v.Messages {
-		if m.From == "agent" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+var ErrClosed = errors.New("pageclient: tab closed")
 
 // Tab is one chat window tab of a customer.
 type Tab struct {
@@ -170,7 +89,7 @@ func Open(ctx context.Context, baseURL string, jar http.CookieJar) (*Tab, error)
 func (b *Browser) Open(ctx context.Context, baseURL string) (*Tab, error) {
 	base, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("page: base URL %q is not http(s)://host", baseURL)
+		return nil, fmt.Errorf("pageclient: base URL %q is not http(s)://host", baseURL)
 	}
 	ws := *base
 	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
@@ -198,9 +117,6 @@ func (b *Browser) Open(ctx context.Context, baseURL string) (*Tab, error) {
 // same customer with it.
 func (t *Tab) Jar() http.CookieJar { return t.b.jar }
 
-// Browser is the tab's browser.
-func (t *Tab) Browser() *Browser { return t.b }
-
 // Focus gives the tab the browser's focus (the customer clicked on it):
 // any other tab loses it.
 func (t *Tab) Focus() {
@@ -227,34 +143,34 @@ func (t *Tab) Reporting() bool {
 func (t *Tab) start(ctx context.Context, path string) (*goquery.Document, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base.String()+path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("page: %w", err)
+		return nil, fmt.Errorf("pageclient: %w", err)
 	}
 	req.Header.Set("Origin", t.origin)
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("page: start %s: %w", req.URL, err)
+		return nil, fmt.Errorf("pageclient: start %s: %w", req.URL, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
-		return nil, fmt.Errorf("page: start %s: %s", req.URL, resp.Status)
+		return nil, fmt.Errorf("pageclient: start %s: %s", req.URL, resp.Status)
 	}
 	req, err = http.NewRequestWithContext(ctx, http.MethodGet, t.base.String()+"/", nil)
 	if err != nil {
-		return nil, fmt.Errorf("page: %w", err)
+		return nil, fmt.Errorf("pageclient: %w", err)
 	}
 	resp, err = t.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("page: load %s: %w", req.URL, err)
+		return nil, fmt.Errorf("pageclient: load %s: %w", req.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, resp.Body)
-		return nil, fmt.Errorf("page: load %s: %s", req.URL, resp.Status)
+		return nil, fmt.Errorf("pageclient: load %s: %s", req.URL, resp.Status)
 	}
 	doc, err := goquery.NewDocumentFromReader(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("page: parse %s: %w", req.URL, err)
+		return nil, fmt.Errorf("pageclient: parse %s: %w", req.URL, err)
 	}
 	return doc, nil
 }
@@ -262,20 +178,20 @@ func (t *Tab) start(ctx context.Context, path string) (*goquery.Document, error)
 func (t *Tab) load(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base.String()+"/", nil)
 	if err != nil {
-		return fmt.Errorf("page: %w", err)
+		return fmt.Errorf("pageclient: %w", err)
 	}
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("page: load %s: %w", req.URL, err)
+		return fmt.Errorf("pageclient: load %s: %w", req.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, resp.Body)
-		return fmt.Errorf("page: load %s: %s", req.URL, resp.Status)
+		return fmt.Errorf("pageclient: load %s: %s", req.URL, resp.Status)
 	}
 	doc, err := goquery.NewDocumentFromReader(resp.Body)
 	if err != nil {
-		return fmt.Errorf("page: parse %s: %w", req.URL, err)
+		return fmt.Errorf("pageclient: parse %s: %w", req.URL, err)
 	}
 	if main := doc.Find("main[data-start]:not([ws-connect])"); main.Length() > 0 {
 		// An anonymous window: before the customer's first message, chat.js
@@ -316,7 +232,7 @@ func (t *Tab) dial(ctx context.Context) (*websocket.Conn, error) {
 		HTTPHeader: http.Header{"Origin": {t.origin}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("page: dial %s: %w", t.wsURL, err)
+		return nil, fmt.Errorf("pageclient: dial %s: %w", t.wsURL, err)
 	}
 	conn.SetReadLimit(readLimit)
 	return conn, nil
@@ -426,100 +342,6 @@ func (t *Tab) write(ctx context.Context, conn *websocket.Conn, b []byte) bool {
 	return true
 }
 
-// sendReports sends report frames. Without locks they are frames like any
-// other (they wait while the socket is down); with the lock they go now or
-// never, as in chat.js: a report sent after a reconnect could reach
-// another node long after another tab took over.
-func (t *Tab) sendReports(frames [][]byte) {
-	if !t.b.opts.Locks {
-		for _, f := range frames {
-			if err := t.sendFrame(f); err != nil {
-				return
-			}
-		}
-		return
-	}
-	t.b.mu.Lock()
-	conn, open := t.conn, t.socket == "open" && !t.closed
-	t.b.mu.Unlock()
-	if !open {
-		return
-	}
-	for _, f := range frames {
-		if !t.write(context.Background(), conn, f) {
-			return
-		}
-	}
-}
-
-// Item is a reported bubble, as chat.js names it.
-type Item struct {
-	DialogID string `json:"dialogId"`
-	Seq      int64  `json:"seq"`
-}
-
-func reports(status string, items []Item) [][]byte {
-	var out [][]byte
-	for c := range slices.Chunk(items, maxItems) {
-		b, _ := json.Marshal(struct {
-			Type   string `json:"type"`
-			Status string `json:"status"`
-			Items  []Item `json:"items"`
-		}{"report", status, c})
-		out = append(out, b)
-	}
-	return out
-}
-
-// applyLocked swaps a frame's elements into the page.
-func (t *Tab) applyLocked(frag *goquery.Document) {
-	frag.Find("body").Children().Each(func(_ int, el *goquery.Selection) {
-		t.oobSwap(el)
-	})
-	t.frames++
-	t.stats.Frames++
-	t.notifyLocked()
-}
-
-// oobSwap applies one top-level element of a frame as htmx's oobSwap does.
-func (t *Tab) oobSwap(el *goquery.Selection) {
-	how := el.AttrOr("hx-swap-oob", "true")
-	el.RemoveAttr("hx-swap-oob")
-	style, selector := "outerHTML", ""
-	switch i := strings.Index(how, ":"); {
-	case how == "true":
-	case i > 0:
-		style, selector = how[:i], how[i+1:]
-	default:
-		style = how
-	}
-	var targets *goquery.Selection
-	if selector != "" {
-		targets = t.doc.Find(selector)
-	} else {
-		id := el.AttrOr("id", "")
-		targets = t.doc.Find("[id]").FilterFunction(func(_ int, s *goquery.Selection) bool {
-			return s.AttrOr("id", "") == id && id != ""
-		})
-	}
-	if targets.Length() == 0 {
-		t.stats.NoTarget++
-		return
-	}
-	targets.Each(func(_ int, target *goquery.Selection) {
-		switch style {
-		case "outerHTML":
-			target.ReplaceWithSelection(el.Clone())
-		case "innerHTML":
-			c := el.Clone().Contents()
-			target.Empty() // returns the removed children
-			target.AppendSelection(c)
-		case "beforeend":
-			target.AppendSelection(el.Clone().Contents())
-		}
-	})
-}
-
 func (t *Tab) notifyLocked() {
 	close(t.changed)
 	t.changed = make(chan struct{})
@@ -561,18 +383,6 @@ func (t *Tab) Send(text string) error {
 	return t.sendFrame(b)
 }
 
-// Retry is the Retry button of a failed message.
-func (t *Tab) Retry(localID string) error {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"type"`
-		LocalID string `json:"localId"`
-	}{"retry", localID})
-	return t.sendFrame(b)
-}
-
-// SendRaw sends a frame as it is (for tests of bad input).
-func (t *Tab) SendRaw(b []byte) error { return t.sendFrame(b) }
-
 func (t *Tab) sendFrame(b []byte) error {
 	t.b.mu.Lock()
 	if t.closed || t.socket == "closed" {
@@ -582,7 +392,7 @@ func (t *Tab) sendFrame(b []byte) error {
 	if t.socket != "open" {
 		if len(t.queue) >= maxQueued {
 			t.b.mu.Unlock()
-			return fmt.Errorf("page: %d frames already wait for the socket", maxQueued)
+			return fmt.Errorf("pageclient: %d frames already wait for the socket", maxQueued)
 		}
 		t.queue = append(t.queue, b)
 		t.b.mu.Unlock()
@@ -594,7 +404,7 @@ func (t *Tab) sendFrame(b []byte) error {
 	defer cancel()
 	if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
 		conn.CloseNow()
-		return fmt.Errorf("page: send: %w", err)
+		return fmt.Errorf("pageclient: send: %w", err)
 	}
 	return nil
 }
@@ -680,67 +490,9 @@ func (t *Tab) Reopen(ctx context.Context) error {
 	return nil
 }
 
-// View returns a snapshot of the page.
-func (t *Tab) View() View {
-	t.b.mu.Lock()
-	defer t.b.mu.Unlock()
-	return t.viewLocked()
-}
-
-// Messages returns the bubbles in DOM order.
-func (t *Tab) Messages() []Message { return t.View().Messages }
-
 // Stats returns what the tab did so far.
 func (t *Tab) Stats() Stats {
 	t.b.mu.Lock()
 	defer t.b.mu.Unlock()
 	return t.stats
-}
-
-func (t *Tab) viewLocked() View {
-	d := t.doc
-	v := View{
-		Socket:     t.socket,
-		Connection: d.Find("#connection").AttrOr("data-state", ""),
-		Typing:     d.Find(`#agent-typing-slot [data-testid="agent-typing"]`).Length() > 0,
-		Agent:      strings.Join(strings.Fields(d.Find("#agent-name").Text()), " "),
-		Frames:     t.frames,
-		Ended:      t.ended,
-	}
-	d.Find(`#messages [data-testid="message"]`).Each(func(_ int, s *goquery.Selection) {
-		m := Message{
-			ID:       s.AttrOr("id", ""),
-			DialogID: s.AttrOr("data-dialog-id", ""),
-			From:     s.AttrOr("data-from", ""),
-			Receipt:  s.AttrOr("data-receipt", ""),
-			Text:     s.Find(".message-text").First().Text(),
-			LocalID:  s.Find(`input[name="localId"]`).AttrOr("value", ""),
-		}
-		if seq, ok := s.Attr("data-seq"); ok {
-			if n, err := strconv.ParseInt(seq, 10, 64); err == nil {
-				m.Seq, m.HasSeq = n, true
-			}
-		}
-		v.Messages = append(v.Messages, m)
-	})
-	return v
-}
-
-// WaitFor waits until cond holds for the page (checked now and after every
-// change) or ctx ends.
-func (t *Tab) WaitFor(ctx context.Context, cond func(View) bool) (View, error) {
-	for {
-		t.b.mu.Lock()
-		v := t.viewLocked()
-		changed := t.changed
-		t.b.mu.Unlock()
-		if cond(v) {
-			return v, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return v, fmt.Errorf("page: waiting: %w", ctx.Err())
-		}
-	}
 }
