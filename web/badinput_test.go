@@ -579,7 +579,7 @@ func deskWith(s string) (desks.View, desks.Change) {
 func TestBadInputMarkup(t *testing.T) {
 	type render func(s string) ([]byte, error)
 	r := testRenderer(t)
-	cr := console.Renderer()
+	cr := console.NewRenderer()
 	tests := []struct {
 		name   string
 		render render

@@ -20,7 +20,7 @@ import (
 // CHATWINDOW_UPDATE_GOLDEN=1 only for a change of markup that is meant.
 func TestRenderGolden(t *testing.T) {
 	r := testRenderer(t)
-	cr := console.Renderer()
+	cr := console.NewRenderer()
 	window := func(s string, mod func(*relay.View)) func() ([]byte, error) {
 		return func() ([]byte, error) {
 			v, _ := windowWith(t, s)

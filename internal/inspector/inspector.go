@@ -180,7 +180,7 @@ func (w *Watch) Next() (frames []Frame, missed int64) {
 	}
 	frames = make([]Frame, len(raw))
 	for i, r := range raw {
-		frames[i] = Inspect(r.n, r.out, r.at, r.data)
+		frames[i] = Describe(r.n, r.out, r.at, r.data)
 	}
 	return frames, missed
 }
@@ -197,9 +197,9 @@ func (w *Watch) Close() {
 	})
 }
 
-// Inspect describes one frame: its kind, type and ids, and its redacted,
+// Describe describes one frame: its kind, type and ids, and its redacted,
 // indented JSON (cut at 16 KiB).
-func Inspect(n int64, out bool, at time.Time, data []byte) Frame {
+func Describe(n int64, out bool, at time.Time, data []byte) Frame {
 	f := Frame{N: n, Out: out, At: at, JSON: Redact(data)}
 	var head struct {
 		Kind  string          `json:"kind"`

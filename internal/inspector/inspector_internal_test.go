@@ -120,7 +120,7 @@ func TestInspectDescribes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Inspect(1, tt.want.Out, at, []byte(tt.data))
+			got := Describe(1, tt.want.Out, at, []byte(tt.data))
 			got.JSON = ""
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Inspect (-want +got):\n%s", diff)
@@ -128,7 +128,7 @@ func TestInspectDescribes(t *testing.T) {
 		})
 	}
 	big := fmt.Appendf(nil, `{"kind":"notification","type":"x","body":"%s"}`, strings.Repeat("é", maxPretty))
-	if f := Inspect(1, false, at, big); len(f.JSON) > maxPretty+64 {
+	if f := Describe(1, false, at, big); len(f.JSON) > maxPretty+64 {
 		t.Errorf("a large frame is shown in %d bytes, want at most about %d", len(f.JSON), maxPretty)
 	}
 }

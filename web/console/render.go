@@ -18,8 +18,8 @@ type consoleFragments struct{}
 
 var _ desks.Renderer = consoleFragments{}
 
-// Renderer is the desks' renderer: the console's views as htmx fragments.
-func Renderer() desks.Renderer { return consoleFragments{} }
+// NewRenderer is the desks' renderer: the console's views as htmx fragments.
+func NewRenderer() desks.Renderer { return consoleFragments{} }
 
 func (consoleFragments) Desk(v desks.View) ([]byte, error) {
 	d := deskProps(v)

@@ -51,7 +51,7 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 	}
 	mgr := desks.NewManager(ctx, desks.Config{
 		Logger:        logger.With("component", "console"),
-		Renderer:      console.Renderer(),
+		Renderer:      console.NewRenderer(),
 		Grace:         cfg.Grace,
 		SignInTimeout: cfg.SignInTimeout,
 		Agent: func(ctx context.Context, username, password string) (desks.Upstream, error) {

@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		// The QA view's protocol inspector records only where it is served.
 		NoInspector: !cfg.Web.QA,
 		Logger:      logger.With("component", "relay"),
-		Renderer:    window.Renderer(cfg.Web.SessionKeys, assets),
+		Renderer:    window.NewRenderer(cfg.Web.SessionKeys, assets),
 		Grace:       cfg.Grace,
 		MaxTabs:     cfg.MaxTabs,
 		Consumer:    consumers(cfg, logger),

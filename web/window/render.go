@@ -165,10 +165,10 @@ func choiceProp(i int, choices []richcontent.Choice) views.Choice {
 	return views.Choice{Index: i, Title: choices[i].Title, Text: choices[i].Text}
 }
 
-// Renderer is the relay renderer of the web layer's views. Card images are
+// NewRenderer is the relay renderer of the web layer's views. Card images are
 // rendered as URLs of the window's own (docs/richcontent.md): its own
 // assets by path, every other image through its image proxy, signed with
 // a key derived from sessionKeys (the same as the Server's Config).
-func Renderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
+func NewRenderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
 	return fragments{images: newCardImages(sessionKeys, assets)}
 }
