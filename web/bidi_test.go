@@ -169,8 +169,15 @@ func TestBidiControlsMarkup(t *testing.T) {
 	})
 
 	// A reload shows the same, and names the agent in an element of its
-	// own direction.
+	// own direction (once the window has its name: it asks the service for
+	// the agent's profile when the agent joins).
 	doc := openTabWindow(t, s.window, customer)
+	for deadline := time.Now().Add(10 * time.Second); doc.Find(`#agent-name strong`).Length() == 0; doc = openTabWindow(t, s.window, customer) {
+		if time.Now().After(deadline) {
+			t.Fatal("the window never named the agent")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, from := range []string{"consumer", "agent"} {
 		isolatedText(t, from+"'s bubble after a reload", doc.Find(`li[data-from="`+from+`"] .message-text`), bidiClean)
 	}

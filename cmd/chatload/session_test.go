@@ -27,7 +27,7 @@ func TestSourceAddr(t *testing.T) {
 	}
 }
 
-// item is a report's item as the window reads it (relay.Item).
+// item is a report's item as the window reads it (receipts.Item).
 type item struct {
 	DialogID string `json:"dialogId"`
 	Seq      int64  `json:"seq"`

@@ -8,11 +8,11 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/live"
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/ratelog"
 	"github.com/chatwindow/chatwindow/internal/receipts"
-	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // Command handles a tab's command (live.Owner).
@@ -50,7 +50,7 @@ func (d *Desk) accept(tab *live.Tab[page], ringID string) {
 	}
 	d.loop.Ops.Push(func(ctx context.Context) func() {
 		err := d.up.AcceptRing(ctx, ringID)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -107,7 +107,7 @@ func (d *Desk) send(tab *live.Tab[page], conv, text string) {
 	id := t.ID
 	d.loop.Ops.Push(func(ctx context.Context) func() {
 		seq, err := d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -163,7 +163,7 @@ func (d *Desk) closeConversation(tab *live.Tab[page], conv string) {
 	id := t.ID
 	d.loop.Ops.Push(func(ctx context.Context) func() {
 		err := d.up.CloseConversation(ctx, id)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -177,7 +177,7 @@ func (d *Desk) closeConversation(tab *live.Tab[page], conv string) {
 
 // report checks every item against the agent's conversations (only the
 // consumer's messages are acknowledged) and hands it to the tracker.
-func (d *Desk) report(status string, items []Item) {
+func (d *Desk) report(status string, items []receipts.Item) {
 	if d.tracker == nil {
 		return
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/ratelog"
 	"github.com/chatwindow/chatwindow/internal/receipts"
-	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // Desk is one signed-in agent browser session. Its fields are owned by its
@@ -247,7 +246,7 @@ func (d *Desk) follow(t *Thread) {
 		delete(d.early, id)
 		d.loop.Ops.Push(func(ctx context.Context) func() {
 			err := d.up.Follow(ctx, id, 0)
-			if sender.NotSent(err) {
+			if messaging.NotSent(err) {
 				return nil
 			}
 			return func() {
@@ -271,7 +270,7 @@ func (d *Desk) fetchConsumerName(t *Thread) {
 	}
 	d.loop.Ops.Push(func(ctx context.Context) func() {
 		p, err := d.up.GetUserProfile(ctx, consumer)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {

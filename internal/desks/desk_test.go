@@ -17,6 +17,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
@@ -384,9 +385,9 @@ func TestDesk(t *testing.T) {
 	})
 
 	// Seen in the tab: ACCEPT then READ, once each.
-	tb.Report("delivered", []desks.Item{{DialogID: convID, Seq: first}})
-	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
-	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
+	tb.Report("delivered", []receipts.Item{{DialogID: convID, Seq: first}})
+	tb.Report("seen", []receipts.Item{{DialogID: convID, Seq: first}})
+	tb.Report("seen", []receipts.Item{{DialogID: convID, Seq: first}})
 	cu.waitFor(t, "the agent's READ", func([]messaging.Update) bool { return cu.receipts(protocol.StatusRead)[first] > 0 })
 	tb.waitFor(t, "nothing unread", func(v desks.View, _ []desks.Message) bool { return v.Conversations[0].Unread == 0 })
 
@@ -399,7 +400,7 @@ func TestDesk(t *testing.T) {
 		return ok && m.Own && m.Delivery == desks.VSent && m.HasSeq && !m.SentAt.IsZero()
 	})
 	// Reports of the agent's own message are refused: never receipted.
-	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: answer}})
+	tb.Report("seen", []receipts.Item{{DialogID: convID, Seq: answer}})
 	cu.publish(t, convID, protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAccept, SequenceList: protocol.Seqs{answer}})
 	tb.waitFor(t, "two V", func(_ desks.View, msgs []desks.Message) bool {
 		m, _ := find(msgs, "How can I help?")
@@ -478,7 +479,7 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 	})
 	tb.Accept(ringID)
 	tb.waitFor(t, "the message", func(_ desks.View, msgs []desks.Message) bool { _, ok := find(msgs, "Hi"); return ok })
-	tb.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
+	tb.Report("seen", []receipts.Item{{DialogID: convID, Seq: first}})
 	cu.waitFor(t, "READ", func([]messaging.Update) bool { return cu.receipts(protocol.StatusRead)[first] > 0 })
 
 	second := attach(t, w.mgr, deskID)
@@ -487,8 +488,8 @@ func TestDeskReloadAndSignOut(t *testing.T) {
 		m, ok := find(msgs, "Hi")
 		return v.Selected != nil && ok && m.Read && v.Conversations[0].Unread == 0
 	})
-	second.Report("delivered", []desks.Item{{DialogID: convID, Seq: first}})
-	second.Report("seen", []desks.Item{{DialogID: convID, Seq: first}})
+	second.Report("delivered", []receipts.Item{{DialogID: convID, Seq: first}})
+	second.Report("seen", []receipts.Item{{DialogID: convID, Seq: first}})
 	time.Sleep(200 * time.Millisecond) // room for a repeated receipt
 	if n := cu.receipts(protocol.StatusRead)[first]; n != 1 {
 		t.Errorf("%d READs of %d, want 1", n, first)

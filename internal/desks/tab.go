@@ -1,6 +1,9 @@
 package desks
 
-import "github.com/chatwindow/chatwindow/internal/live"
+import (
+	"github.com/chatwindow/chatwindow/internal/live"
+	"github.com/chatwindow/chatwindow/internal/receipts"
+)
 
 // Tab is one console tab's attachment to its desk: its outbox (Out, Done,
 // Reason), Detach, and the actions it passes to the desk.
@@ -24,19 +27,13 @@ func (t *Tab) Typing(state string) { t.Do(typingCmd{t.Tab, state}) }
 
 // Report records what the tab did with consumer messages: "delivered"
 // (inserted into the page) or "seen" (read by the agent).
-func (t *Tab) Report(status string, items []Item) { t.Do(reportCmd{status, items}) }
+func (t *Tab) Report(status string, items []receipts.Item) { t.Do(reportCmd{status, items}) }
 
 // Close closes a conversation (the tab's own when conversationID is empty).
 func (t *Tab) Close(conversationID string) { t.Do(closeCmd{t.Tab, conversationID}) }
 
 // SignOut ends the desk.
 func (t *Tab) SignOut() { t.Do(signOutCmd{}) }
-
-// Item is one message a tab reports on.
-type Item struct {
-	DialogID string `json:"dialogId"`
-	Seq      int64  `json:"seq"`
-}
 
 type (
 	viewCmd   struct{ reply chan<- View }
@@ -58,7 +55,7 @@ type (
 	}
 	reportCmd struct {
 		status string
-		items  []Item
+		items  []receipts.Item
 	}
 	closeCmd struct {
 		t    *live.Tab[page]

@@ -91,3 +91,14 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestNotSent: a request made with no socket open never left, however it
+// is wrapped; any other error is not that.
+func TestNotSent(t *testing.T) {
+	if !messaging.NotSent(fmt.Errorf("publish: %w", messaging.ErrNotConnected)) {
+		t.Error("NotSent does not see a wrapped ErrNotConnected")
+	}
+	if messaging.NotSent(messaging.ErrTimeout) || messaging.NotSent(nil) {
+		t.Error("NotSent sees a request that left")
+	}
+}

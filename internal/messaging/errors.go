@@ -167,3 +167,7 @@ func LossCause(err error) string {
 	}
 	return "network"
 }
+
+// NotSent reports a request that never left (no socket was open): nothing
+// of it reached the service, so it can simply be made again.
+func NotSent(err error) bool { return errors.Is(err, ErrNotConnected) }

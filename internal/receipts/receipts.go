@@ -197,6 +197,12 @@ func (t *Tracker) ask(dialogID string, seq int64, l level) error {
 	return nil
 }
 
+// Item is one message a page reports on: its dialog and sequence.
+type Item struct {
+	DialogID string
+	Seq      int64
+}
+
 // Batch is one AcceptStatusEvent to publish: one dialog, one status, its
 // sequences ascending.
 type Batch struct {

@@ -453,12 +453,12 @@ func (ht *historyTab) read(ctx context.Context, rt *relay.Tab, pipe *outbox.Pipe
 			default:
 				added = f.Change.Added
 			}
-			var items []relay.Item
+			var items []receipts.Item
 			for _, m := range added {
 				if m.From == relay.FromAgent {
 					ht.shown[m.Seq]++
 					ht.order = append(ht.order, m.Seq)
-					items = append(items, relay.Item{DialogID: m.DialogID, Seq: m.Seq})
+					items = append(items, receipts.Item{DialogID: m.DialogID, Seq: m.Seq})
 				}
 			}
 			ht.mu.Unlock()
@@ -633,20 +633,20 @@ func TestBadInputReports(t *testing.T) {
 	// it is shown, so the agent's real message is written last.)
 	tests := []struct {
 		name string
-		item relay.Item
+		item receipts.Item
 	}{
-		{"an unknown sequence", relay.Item{DialogID: conv, Seq: 999}},
-		{"a negative sequence", relay.Item{DialogID: conv, Seq: -1}},
-		{"the customer's own message", relay.Item{DialogID: conv, Seq: own}},
-		{"a receipt, not content", relay.Item{DialogID: conv, Seq: receiptSeq}},
-		{"another session's message", relay.Item{DialogID: otherConv, Seq: otherSeq}},
-		{"a dialog that does not exist", relay.Item{DialogID: "no-such-dialog", Seq: 0}},
-		{"an empty dialog id", relay.Item{DialogID: "", Seq: 0}},
+		{"an unknown sequence", receipts.Item{DialogID: conv, Seq: 999}},
+		{"a negative sequence", receipts.Item{DialogID: conv, Seq: -1}},
+		{"the customer's own message", receipts.Item{DialogID: conv, Seq: own}},
+		{"a receipt, not content", receipts.Item{DialogID: conv, Seq: receiptSeq}},
+		{"another session's message", receipts.Item{DialogID: otherConv, Seq: otherSeq}},
+		{"a dialog that does not exist", receipts.Item{DialogID: "no-such-dialog", Seq: 0}},
+		{"an empty dialog id", receipts.Item{DialogID: "", Seq: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rt.Report("delivered", []relay.Item{tt.item})
-			rt.Report("seen", []relay.Item{tt.item})
+			rt.Report("delivered", []receipts.Item{tt.item})
+			rt.Report("seen", []receipts.Item{tt.item})
 		})
 	}
 	agentSeq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: "real"})
@@ -709,9 +709,9 @@ func TestReportFloodLogsLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	runTab(t, rt, false)
-	items := make([]relay.Item, 200)
+	items := make([]receipts.Item, 200)
 	for i := range items {
-		items[i] = relay.Item{DialogID: "no-such-dialog", Seq: int64(i)}
+		items[i] = receipts.Item{DialogID: "no-such-dialog", Seq: int64(i)}
 	}
 	for range 50 {
 		rt.Report("seen", items)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
-	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // The customer's "end the conversation and forget me": the session closes
@@ -69,7 +69,7 @@ func (s *Session) forget() {
 	default:
 		s.loop.Ops.Push(func(ctx context.Context) func() {
 			err := s.up.Sync(ctx)
-			if sender.NotSent(err) {
+			if messaging.NotSent(err) {
 				return nil
 			}
 			return func() {

@@ -78,7 +78,7 @@ func FuzzUpstreamNotification(f *testing.F) {
 		// content[dialog][seq]: the last event of that sequence is another
 		// participant's content (what the tracker may receipt).
 		content := map[string]map[int64]bool{}
-		var reported []relay.Item
+		var reported []receipts.Item
 		switch protocol.Canonical(fr.Type) {
 		case protocol.TypeMessagingEventNotification:
 			var n protocol.MessagingEventNotification
@@ -97,9 +97,9 @@ func FuzzUpstreamNotification(f *testing.F) {
 					}
 					own := ev.Originator() == fuzzSelf || ev.OriginatorID == fuzzSelf
 					content[ev.DialogID][seq] = !own && ev.Event.IsContent()
-					reported = append(reported, relay.Item{DialogID: ev.DialogID, Seq: seq})
+					reported = append(reported, receipts.Item{DialogID: ev.DialogID, Seq: seq})
 					for _, s := range ev.Event.SequenceList {
-						reported = append(reported, relay.Item{DialogID: ev.DialogID, Seq: s})
+						reported = append(reported, receipts.Item{DialogID: ev.DialogID, Seq: s})
 					}
 				}
 			}
@@ -115,14 +115,14 @@ func FuzzUpstreamNotification(f *testing.F) {
 			return // the session ignores other notifications
 		}
 		keys := map[string]bool{}
-		seqs := map[relay.Item]bool{}
+		seqs := map[receipts.Item]bool{}
 		for _, m := range conv.Messages() {
 			if keys[m.Key] {
 				t.Fatalf("two messages keyed %q", m.Key)
 			}
 			keys[m.Key] = true
 			if m.HasSeq {
-				it := relay.Item{DialogID: m.DialogID, Seq: m.Seq}
+				it := receipts.Item{DialogID: m.DialogID, Seq: m.Seq}
 				if seqs[it] {
 					t.Fatalf("two messages for %v", it)
 				}

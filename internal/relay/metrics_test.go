@@ -12,6 +12,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 )
@@ -85,7 +86,7 @@ func TestMetrics(t *testing.T) {
 	})
 	const n = 5
 	rt, _, conv := readConversation(t, w, n, 0)
-	rt.Report("seen", []relay.Item{{DialogID: conv, Seq: 9999}})
+	rt.Report("seen", []receipts.Item{{DialogID: conv, Seq: 9999}})
 	waitUntil(t, "the forged report counted", 5*time.Second, func() bool {
 		return scrape(t, m)[`chatwindow_receipts_refused_total{reason="unknown_sequence"}`] == 1
 	})

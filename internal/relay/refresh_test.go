@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testing/testclock"
@@ -116,7 +117,7 @@ func TestReceiptRefusedTokenPublishedAfterRefresh(t *testing.T) {
 	seq := agentSays("question")
 
 	aw.expire()
-	rt.Report("seen", []relay.Item{{DialogID: conv, Seq: seq}})
+	rt.Report("seen", []receipts.Item{{DialogID: conv, Seq: seq}})
 	waitUntil(t, "the READ at the service after the refresh", 15*time.Second, func() bool {
 		_, read := consumerReceipts(aw.svc.DialogEvents(conv), a.PID())
 		return read[seq] >= 1
@@ -128,7 +129,7 @@ func TestReceiptRefusedTokenPublishedAfterRefresh(t *testing.T) {
 	// A later receipt goes out after anything still due for the first: once
 	// its READ is stored, a second READ of the first would be too.
 	marker := agentSays("marker")
-	rt.Report("seen", []relay.Item{{DialogID: conv, Seq: marker}})
+	rt.Report("seen", []receipts.Item{{DialogID: conv, Seq: marker}})
 	waitUntil(t, "the marker's READ", 10*time.Second, func() bool {
 		_, read := consumerReceipts(aw.svc.DialogEvents(conv), a.PID())
 		return read[marker] == 1

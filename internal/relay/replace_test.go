@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
 )
 
@@ -69,8 +70,8 @@ func TestReportsAfterNewConversation(t *testing.T) {
 
 	// A late report on the first conversation, then one on the second:
 	// once the second's READ has landed, the first's would have gone.
-	rt.Report("seen", []relay.Item{{DialogID: conv1, Seq: seq1}})
-	rt.Report("seen", []relay.Item{{DialogID: conv2, Seq: seq2}})
+	rt.Report("seen", []receipts.Item{{DialogID: conv1, Seq: seq1}})
+	rt.Report("seen", []receipts.Item{{DialogID: conv2, Seq: seq2}})
 	waitUntil(t, "the second conversation's READ", 10*time.Second, func() bool {
 		_, read := consumerReceipts(w.svc.DialogEvents(conv2), a.PID())
 		return read[seq2] == 1

@@ -28,7 +28,7 @@ func (s *Session) Receipts() live.ReceiptSink {
 	}
 }
 
-func (s *Session) report(status string, items []Item) {
+func (s *Session) report(status string, items []receipts.Item) {
 	now := time.Now()
 	var refused int
 	var first error

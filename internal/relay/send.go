@@ -12,7 +12,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
-	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // MaxText bounds a customer's message (the service refuses more than 8 KiB).
@@ -57,7 +56,7 @@ func (s *Session) createConversation() {
 	s.creating = true
 	s.loop.Ops.Push(func(ctx context.Context) func() {
 		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		var perr *protocol.Error
@@ -116,7 +115,7 @@ func (s *Session) action(c actionCmd) {
 	s.loop.Ops.Push(func(ctx context.Context) func() {
 		ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAction, SequenceList: protocol.Seqs{seq}}
 		_, err := s.up.PublishWithMetadata(ctx, dialogID, conv, ev, meta)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -142,7 +141,7 @@ func (s *Session) publishText(localID, text string) {
 	meta := s.conv.answerMetadata(localID)
 	s.loop.Ops.Push(func(ctx context.Context) func() {
 		seq, err := s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {

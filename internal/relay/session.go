@@ -13,7 +13,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/ratelog"
 	"github.com/chatwindow/chatwindow/internal/receipts"
-	"github.com/chatwindow/chatwindow/internal/sender"
 )
 
 // Session is one browser session's live state. Its fields are owned by its
@@ -215,7 +214,7 @@ func (s *Session) follow(convID string, d protocol.ConversationDetails) {
 func (s *Session) fetchAgentName(agentID string) {
 	s.loop.Ops.Push(func(ctx context.Context) func() {
 		p, err := s.up.GetUserProfile(ctx, agentID)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {
@@ -300,7 +299,7 @@ func (s *Session) Command(c any) {
 		n := c.n
 		s.loop.Ops.Push(func(ctx context.Context) func() {
 			err := s.up.RateCSAT(ctx, id, n, true, "FILLED")
-			if sender.NotSent(err) {
+			if messaging.NotSent(err) {
 				return nil
 			}
 			return func() {
@@ -333,7 +332,7 @@ func (s *Session) closeConversation(done func(error)) bool {
 	}
 	s.loop.Ops.Push(func(ctx context.Context) func() {
 		err := s.up.CloseConversation(ctx, id)
-		if sender.NotSent(err) {
+		if messaging.NotSent(err) {
 			return nil
 		}
 		return func() {

@@ -15,6 +15,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
@@ -267,7 +268,7 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 	if f.Change != nil && f.Window == nil {
 		added, updated = f.Change.Added, f.Change.Updated
 	}
-	var items []relay.Item
+	var items []receipts.Item
 	tb.mu.Lock()
 	for _, m := range append(added, updated...) {
 		switch m.From {
@@ -275,7 +276,7 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 			if f.Window == nil || tb.agentSm[m.Seq] == 0 {
 				tb.agentSm[m.Seq]++
 			}
-			items = append(items, relay.Item{DialogID: m.DialogID, Seq: m.Seq})
+			items = append(items, receipts.Item{DialogID: m.DialogID, Seq: m.Seq})
 		case relay.FromConsumer:
 			tb.own[m.Text] = m.Delivery
 		}
@@ -528,7 +529,7 @@ func TestRefusedReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the agent's receipt applied", 10*time.Second, func() bool { return tb.receipt("mine") == relay.ReceiptRead })
-	for _, items := range [][]relay.Item{
+	for _, items := range [][]receipts.Item{
 		{{DialogID: conv, Seq: own}},         // the customer's own message
 		{{DialogID: conv, Seq: receiptSeq}},  // a receipt, not content
 		{{DialogID: conv, Seq: 999}},         // unknown

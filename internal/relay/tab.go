@@ -1,6 +1,9 @@
 package relay
 
-import "github.com/chatwindow/chatwindow/internal/live"
+import (
+	"github.com/chatwindow/chatwindow/internal/live"
+	"github.com/chatwindow/chatwindow/internal/receipts"
+)
 
 // Tab is one browser tab's attachment to its session: its outbox (Out,
 // Done, Reason), Detach, and the actions it passes to the session.
@@ -17,13 +20,7 @@ func (t *Tab) Retry(localID string) { t.Do(retryCmd{localID}) }
 
 // Report records what a tab did with agent messages: "delivered" (inserted
 // into the page) or "seen" (read by the customer).
-func (t *Tab) Report(status string, items []Item) { t.Do(reportCmd{status, items}) }
-
-// Item is one message a tab reports on.
-type Item struct {
-	DialogID string `json:"dialogId"`
-	Seq      int64  `json:"seq"`
-}
+func (t *Tab) Report(status string, items []receipts.Item) { t.Do(reportCmd{status, items}) }
 
 // Action answers structured content: the customer clicked choice index
 // (a quick reply or a card button) of the agent message (dialogID, seq);
@@ -54,7 +51,7 @@ type (
 	retryCmd  struct{ localID string }
 	reportCmd struct {
 		status string
-		items  []Item
+		items  []receipts.Item
 	}
 	typingCmd struct{ state string }
 	actionCmd struct {

@@ -7,17 +7,15 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/chatwindow/chatwindow/internal/linger"
-	"github.com/chatwindow/chatwindow/internal/messaging"
 )
 
 // Op is one request. It runs on the sender goroutine and returns what to do
 // with its outcome on the owner's loop, or nil when the request never left
-// (NotSent): then it stays at the head of the queue and runs again once the
-// connection is open.
+// (messaging.NotSent): then it stays at the head of the queue and runs
+// again once the connection is open.
 type Op func(ctx context.Context) func()
 
 // Queue runs ops in order, only while the connection is open: what the
@@ -66,10 +64,6 @@ func (q *Queue) SetOpen(open bool) {
 	q.gen++
 	q.kickLocked()
 }
-
-// NotSent reports a request that never left (no socket): its op should
-// return a nil outcome.
-func NotSent(err error) bool { return errors.Is(err, messaging.ErrNotConnected) }
 
 // kickLocked starts the runner when an op is due and none runs, or wakes
 // the one that lingers.

@@ -16,13 +16,13 @@ import (
 // (their fields, plus HEADERS, which is ignored) and chat.js's reports and
 // typing.
 type consoleFrame struct {
-	Type           string       `json:"type"`
-	RingID         string       `json:"ringId"`
-	ConversationID string       `json:"conversationId"`
-	Text           string       `json:"text"`
-	State          string       `json:"state"`
-	Status         string       `json:"status"`
-	Items          []desks.Item `json:"items"`
+	Type           string                  `json:"type"`
+	RingID         string                  `json:"ringId"`
+	ConversationID string                  `json:"conversationId"`
+	Text           string                  `json:"text"`
+	State          string                  `json:"state"`
+	Status         string                  `json:"status"`
+	Items          []pagesocket.ReportItem `json:"items"`
 }
 
 // parseConsoleFrame decodes and checks one frame from the console page.
@@ -103,7 +103,7 @@ func (c *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.T
 		case "typing":
 			tab.Typing(f.State)
 		case "report":
-			tab.Report(f.Status, f.Items)
+			tab.Report(f.Status, pagesocket.Receipts(f.Items))
 		case "close":
 			tab.Close(f.ConversationID)
 		case "sign-out":

@@ -14,7 +14,23 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatwindow/chatwindow/internal/ratelog"
+	"github.com/chatwindow/chatwindow/internal/receipts"
 )
+
+// ReportItem is one message a page's report names, as chat.js sends it.
+type ReportItem struct {
+	DialogID string `json:"dialogId"`
+	Seq      int64  `json:"seq"`
+}
+
+// Receipts are a report's items as the receipt policy takes them.
+func Receipts(items []ReportItem) []receipts.Item {
+	out := make([]receipts.Item, len(items))
+	for i, it := range items {
+		out[i] = receipts.Item{DialogID: it.DialogID, Seq: it.Seq}
+	}
+	return out
+}
 
 // MaxReportItems bounds a report frame's items: what chat.js sends at most
 // (REPORT_ITEMS); a page that sends more is not chat.js.

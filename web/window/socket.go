@@ -17,13 +17,13 @@ import (
 // browserFrame is what the page sends: htmx's ws-send forms (their fields,
 // plus HEADERS, which is ignored) and chat.js's reports.
 type browserFrame struct {
-	Type    string          `json:"type"`
-	Text    string          `json:"text"`
-	LocalID string          `json:"localId"`
-	Status  string          `json:"status"`
-	Items   []relay.Item    `json:"items"`
-	State   string          `json:"state"`
-	Rate    json.RawMessage `json:"rate"`
+	Type    string                  `json:"type"`
+	Text    string                  `json:"text"`
+	LocalID string                  `json:"localId"`
+	Status  string                  `json:"status"`
+	Items   []pagesocket.ReportItem `json:"items"`
+	State   string                  `json:"state"`
+	Rate    json.RawMessage         `json:"rate"`
 	// An action (a click on a quick reply or a card button): the agent
 	// message's dialog and sequence and the choice's index, as numbers or
 	// (from a ws-send form) strings.
@@ -154,7 +154,7 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 		case "retry":
 			tab.Retry(f.LocalID)
 		case "report":
-			tab.Report(f.Status, f.Items)
+			tab.Report(f.Status, pagesocket.Receipts(f.Items))
 		case "typing":
 			tab.Typing(f.State)
 		case "close":
