@@ -133,8 +133,8 @@ func (c *Server) Wait() { c.sockets.Wait() }
 // ServeHTTP makes the console an http.Handler.
 func (c *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.echo.ServeHTTP(w, r) }
 
-// consoleSession is what the console's cookie holds.
-type consoleSession struct {
+// deskCookie is what the console's cookie holds.
+type deskCookie struct {
 	sess *sessions.Session
 	desk string
 	csrf string
@@ -142,9 +142,9 @@ type consoleSession struct {
 
 // session reads the cookie (a missing, forged or expired one reads as a
 // new, empty session) and makes sure it has a CSRF token.
-func (c *Server) session(r *http.Request) (consoleSession, bool) {
+func (c *Server) session(r *http.Request) (deskCookie, bool) {
 	sess, _ := c.cookie.Get(r)
-	cs := consoleSession{sess: sess}
+	cs := deskCookie{sess: sess}
 	cs.desk, _ = sess.Values[keyDesk].(string)
 	cs.csrf, _ = sess.Values[keyCSRF].(string)
 	changed := false
@@ -156,7 +156,7 @@ func (c *Server) session(r *http.Request) (consoleSession, bool) {
 	return cs, changed
 }
 
-func (c *Server) save(ec echo.Context, cs consoleSession) error {
+func (c *Server) save(ec echo.Context, cs deskCookie) error {
 	if err := cs.sess.Save(ec.Request(), ec.Response()); err != nil {
 		return fmt.Errorf("save console cookie: %w", err)
 	}
@@ -164,7 +164,7 @@ func (c *Server) save(ec echo.Context, cs consoleSession) error {
 }
 
 // checkCSRF compares the form's token with the cookie's.
-func checkCSRF(ec echo.Context, cs consoleSession) error {
+func checkCSRF(ec echo.Context, cs deskCookie) error {
 	got := ec.FormValue("csrf")
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(cs.csrf)) != 1 {
 		return echo.NewHTTPError(http.StatusForbidden, "The form expired. Reload the page and try again.")
@@ -176,7 +176,7 @@ func (c *Server) assetURL(name string) string {
 	return Prefix + "/static/" + c.assets.Hashed(name)
 }
 
-func (c *Server) signInPage(cs consoleSession, name, errText string) templ.Component {
+func (c *Server) signInPage(cs deskCookie, name, errText string) templ.Component {
 	return views.ConsoleSignIn(views.SignInPage{
 		CSS: c.assetURL("console.css"), Action: Prefix + "/sign-in", CSRF: cs.csrf, Name: name, Error: errText,
 	})
@@ -296,7 +296,7 @@ func (c *Server) beginSignIn(nameKey, client string) time.Duration {
 
 // tooManyAttempts shows the form again with 429, Retry-After and the wait
 // in whole minutes (at least one).
-func (c *Server) tooManyAttempts(ec echo.Context, cs consoleSession, name string, wait time.Duration) error {
+func (c *Server) tooManyAttempts(ec echo.Context, cs deskCookie, name string, wait time.Duration) error {
 	secs := int64(max(wait, time.Second)+time.Second-1) / int64(time.Second)
 	ec.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	mins := (secs + 59) / 60
