@@ -16,13 +16,12 @@ import (
 // (their fields, plus HEADERS, which is ignored) and chat.js's reports and
 // typing.
 type consoleFrame struct {
-	Type           string                  `json:"type"`
-	RingID         string                  `json:"ringId"`
-	ConversationID string                  `json:"conversationId"`
-	Text           string                  `json:"text"`
-	State          string                  `json:"state"`
-	Status         string                  `json:"status"`
-	Items          []pagesocket.ReportItem `json:"items"`
+	Type           string `json:"type"`
+	RingID         string `json:"ringId"`
+	ConversationID string `json:"conversationId"`
+	Text           string `json:"text"`
+	State          string `json:"state"`
+	pagesocket.Report
 }
 
 // parseConsoleFrame decodes and checks one frame from the console page.
@@ -49,11 +48,8 @@ func parseConsoleFrame(b []byte) (consoleFrame, error) {
 			return f, fmt.Errorf("%w: typing without state", pagesocket.ErrFrame)
 		}
 	case "report":
-		if f.Status != "delivered" && f.Status != "seen" {
-			return f, fmt.Errorf("%w: report status %q", pagesocket.ErrFrame, f.Status)
-		}
-		if len(f.Items) == 0 || len(f.Items) > pagesocket.MaxReportItems {
-			return f, fmt.Errorf("%w: report of %d items", pagesocket.ErrFrame, len(f.Items))
+		if err := f.Report.Check(); err != nil {
+			return f, err
 		}
 	case "close", "sign-out":
 	default:
@@ -103,7 +99,7 @@ func (c *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.T
 		case "typing":
 			tab.Typing(f.State)
 		case "report":
-			tab.Report(f.Status, pagesocket.Receipts(f.Items))
+			tab.Report(f.Status, f.Report.Receipts())
 		case "close":
 			tab.Close(f.ConversationID)
 		case "sign-out":

@@ -17,19 +17,38 @@ import (
 	"github.com/chatwindow/chatwindow/internal/receipts"
 )
 
+// Report is the part of a page's frame that reports what the page did with
+// messages: "delivered" (in the page) or "seen" (read), and which.
+type Report struct {
+	Status string       `json:"status"`
+	Items  []ReportItem `json:"items"`
+}
+
+// Check refuses a report chat.js would not send: another status, none or
+// too many items.
+func (r Report) Check() error {
+	if r.Status != "delivered" && r.Status != "seen" {
+		return fmt.Errorf("%w: report status %q", ErrFrame, r.Status)
+	}
+	if len(r.Items) == 0 || len(r.Items) > MaxReportItems {
+		return fmt.Errorf("%w: report of %d items", ErrFrame, len(r.Items))
+	}
+	return nil
+}
+
+// Receipts are the report's items as the receipt policy takes them.
+func (r Report) Receipts() []receipts.Item {
+	out := make([]receipts.Item, len(r.Items))
+	for i, it := range r.Items {
+		out[i] = receipts.Item{DialogID: it.DialogID, Seq: it.Seq}
+	}
+	return out
+}
+
 // ReportItem is one message a page's report names, as chat.js sends it.
 type ReportItem struct {
 	DialogID string `json:"dialogId"`
 	Seq      int64  `json:"seq"`
-}
-
-// Receipts are a report's items as the receipt policy takes them.
-func Receipts(items []ReportItem) []receipts.Item {
-	out := make([]receipts.Item, len(items))
-	for i, it := range items {
-		out[i] = receipts.Item{DialogID: it.DialogID, Seq: it.Seq}
-	}
-	return out
 }
 
 // MaxReportItems bounds a report frame's items: what chat.js sends at most

@@ -17,13 +17,12 @@ import (
 // browserFrame is what the page sends: htmx's ws-send forms (their fields,
 // plus HEADERS, which is ignored) and chat.js's reports.
 type browserFrame struct {
-	Type    string                  `json:"type"`
-	Text    string                  `json:"text"`
-	LocalID string                  `json:"localId"`
-	Status  string                  `json:"status"`
-	Items   []pagesocket.ReportItem `json:"items"`
-	State   string                  `json:"state"`
-	Rate    json.RawMessage         `json:"rate"`
+	Type    string `json:"type"`
+	Text    string `json:"text"`
+	LocalID string `json:"localId"`
+	pagesocket.Report
+	State string          `json:"state"`
+	Rate  json.RawMessage `json:"rate"`
 	// An action (a click on a quick reply or a card button): the agent
 	// message's dialog and sequence and the choice's index, as numbers or
 	// (from a ws-send form) strings.
@@ -48,11 +47,8 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 			return f, fmt.Errorf("%w: retry without localId", pagesocket.ErrFrame)
 		}
 	case "report":
-		if f.Status != "delivered" && f.Status != "seen" {
-			return f, fmt.Errorf("%w: report status %q", pagesocket.ErrFrame, f.Status)
-		}
-		if len(f.Items) == 0 || len(f.Items) > pagesocket.MaxReportItems {
-			return f, fmt.Errorf("%w: report of %d items", pagesocket.ErrFrame, len(f.Items))
+		if err := f.Report.Check(); err != nil {
+			return f, err
 		}
 	case "typing":
 		if f.State == "" {
@@ -154,7 +150,7 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 		case "retry":
 			tab.Retry(f.LocalID)
 		case "report":
-			tab.Report(f.Status, pagesocket.Receipts(f.Items))
+			tab.Report(f.Status, f.Report.Receipts())
 		case "typing":
 			tab.Typing(f.State)
 		case "close":
