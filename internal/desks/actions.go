@@ -8,7 +8,6 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/live"
-	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/ratelog"
@@ -48,23 +47,17 @@ func (d *Desk) accept(tab *live.Tab[page], ringID string) {
 	if !ok {
 		return
 	}
-	d.loop.Ops.Push(func(ctx context.Context) func() {
-		err := d.up.AcceptRing(ctx, ringID)
-		if messaging.NotSent(err) {
-			return nil
+	d.loop.Request(func(ctx context.Context) error { return d.up.AcceptRing(ctx, ringID) }, func(err error) {
+		if err != nil {
+			d.log.Info("accept ring", "ring_id", ringID, "error", err)
+			d.broadcast("", Change{Announce: "The conversation could not be accepted: another agent may have taken it."})
+			return
 		}
-		return func() {
-			if err != nil {
-				d.log.Info("accept ring", "ring_id", ringID, "error", err)
-				d.broadcast("", Change{Announce: "The conversation could not be accepted: another agent may have taken it."})
-				return
-			}
-			if d.loop.Has(tab) {
-				// The tab shows the conversation as soon as it is ours
-				// (now, or when its metadata arrives).
-				tab.Page.selected = ring.ConversationID
-				d.sendDesk(tab)
-			}
+		if d.loop.Has(tab) {
+			// The tab shows the conversation as soon as it is ours
+			// (now, or when its metadata arrives).
+			tab.Page.selected = ring.ConversationID
+			d.sendDesk(tab)
 		}
 	})
 }
@@ -105,23 +98,19 @@ func (d *Desk) send(tab *live.Tab[page], conv, text string) {
 	d.broadcast(t.ID, Change{List: true, Thread: t.Sending(localID, text, d.cfg.Now())})
 	delete(d.composed, t.ID)
 	id := t.ID
-	d.loop.Ops.Push(func(ctx context.Context) func() {
-		seq, err := d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
-		if messaging.NotSent(err) {
-			return nil
+	live.Call(d.loop, func(ctx context.Context) (int64, error) {
+		return d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+	}, func(seq int64, err error) {
+		t, ok := d.inbox.Thread(id)
+		if !ok {
+			return
 		}
-		return func() {
-			t, ok := d.inbox.Thread(id)
-			if !ok {
-				return
-			}
-			if err != nil {
-				d.log.Info("publish text failed", "conversation_id", id, "error", err)
-				d.broadcast(id, Change{Thread: t.Failed(localID)})
-				return
-			}
-			d.broadcast(id, Change{Thread: t.Sent(localID, id, seq, d.cfg.Now())})
+		if err != nil {
+			d.log.Info("publish text failed", "conversation_id", id, "error", err)
+			d.broadcast(id, Change{Thread: t.Failed(localID)})
+			return
 		}
+		d.broadcast(id, Change{Thread: t.Sent(localID, id, seq, d.cfg.Now())})
 	})
 }
 
@@ -161,16 +150,10 @@ func (d *Desk) closeConversation(tab *live.Tab[page], conv string) {
 		return
 	}
 	id := t.ID
-	d.loop.Ops.Push(func(ctx context.Context) func() {
-		err := d.up.CloseConversation(ctx, id)
-		if messaging.NotSent(err) {
-			return nil
-		}
-		return func() {
-			if err != nil {
-				d.log.Warn("close conversation", "conversation_id", id, "error", err)
-				d.broadcast(id, Change{Announce: "The conversation could not be closed. Please try again."})
-			}
+	d.loop.Request(func(ctx context.Context) error { return d.up.CloseConversation(ctx, id) }, func(err error) {
+		if err != nil {
+			d.log.Warn("close conversation", "conversation_id", id, "error", err)
+			d.broadcast(id, Change{Announce: "The conversation could not be closed. Please try again."})
 		}
 	})
 }

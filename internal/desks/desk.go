@@ -244,15 +244,9 @@ func (d *Desk) follow(t *Thread) {
 			d.event(ev)
 		}
 		delete(d.early, id)
-		d.loop.Ops.Push(func(ctx context.Context) func() {
-			err := d.up.Follow(ctx, id, 0)
-			if messaging.NotSent(err) {
-				return nil
-			}
-			return func() {
-				if err != nil {
-					d.log.Warn("follow dialog", "dialog_id", id, "error", err)
-				}
+		d.loop.Request(func(ctx context.Context) error { return d.up.Follow(ctx, id, 0) }, func(err error) {
+			if err != nil {
+				d.log.Warn("follow dialog", "dialog_id", id, "error", err)
 			}
 		})
 	}
@@ -268,29 +262,25 @@ func (d *Desk) fetchConsumerName(t *Thread) {
 	if consumer == "" {
 		return
 	}
-	d.loop.Ops.Push(func(ctx context.Context) func() {
-		p, err := d.up.GetUserProfile(ctx, consumer)
-		if messaging.NotSent(err) {
-			return nil
+	live.Call(d.loop, func(ctx context.Context) (protocol.UserProfile, error) {
+		return d.up.GetUserProfile(ctx, consumer)
+	}, func(p protocol.UserProfile, err error) {
+		if err != nil {
+			d.log.Debug("consumer profile", "error", err)
+			return
 		}
-		return func() {
-			if err != nil {
-				d.log.Debug("consumer profile", "error", err)
-				return
-			}
-			// The customer's profile is theirs to write: no direction
-			// controls in the name the agent reads.
-			name := strings.TrimSpace(bidi.Strip(p.FirstName + " " + p.LastName))
-			t, ok := d.inbox.Thread(id)
-			if name == "" || !ok {
-				return
-			}
-			t.ConsumerName = name
-			d.broadcast(id, Change{List: true, Thread: ThreadChange{Summary: true}})
-			for tab := range d.loop.Tabs() {
-				if tab.Page.selected == id {
-					d.sendDesk(tab)
-				}
+		// The customer's profile is theirs to write: no direction
+		// controls in the name the agent reads.
+		name := strings.TrimSpace(bidi.Strip(p.FirstName + " " + p.LastName))
+		t, ok := d.inbox.Thread(id)
+		if name == "" || !ok {
+			return
+		}
+		t.ConsumerName = name
+		d.broadcast(id, Change{List: true, Thread: ThreadChange{Summary: true}})
+		for tab := range d.loop.Tabs() {
+			if tab.Page.selected == id {
+				d.sendDesk(tab)
 			}
 		}
 	})

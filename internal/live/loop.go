@@ -260,6 +260,25 @@ func (l *Loop[P]) gather(updates <-chan messaging.Update) (ended bool) {
 
 func (l *Loop[P]) owner() Owner[P] { return l.own }
 
+// Call pushes a request on the loop's sender: call makes it, on the
+// sender's goroutine; done gets its outcome, on the loop. A request that
+// never left (no socket: messaging.NotSent) is made again once the
+// connection is open.
+func Call[P, T any](l *Loop[P], call func(ctx context.Context) (T, error), done func(T, error)) {
+	l.Ops.Push(func(ctx context.Context) func() {
+		v, err := call(ctx)
+		if messaging.NotSent(err) {
+			return nil
+		}
+		return func() { done(v, err) }
+	})
+}
+
+// Request is Call for a request that answers nothing but its error.
+func (l *Loop[P]) Request(call func(ctx context.Context) error, done func(error)) {
+	Call(l, func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx) }, func(_ struct{}, err error) { done(err) })
+}
+
 // Do passes a command to the loop from another goroutine; false when the
 // session ended.
 func (l *Loop[P]) Do(c any) bool {

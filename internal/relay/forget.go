@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 )
 
@@ -67,15 +66,9 @@ func (s *Session) forget() {
 	case s.conv.ID != "":
 		s.endForgotten() // already closed
 	default:
-		s.loop.Ops.Push(func(ctx context.Context) func() {
-			err := s.up.Sync(ctx)
-			if messaging.NotSent(err) {
-				return nil
-			}
-			return func() {
-				if err != nil {
-					s.log.Debug("forget: sync", "error", err)
-				}
+		s.loop.Request(s.up.Sync, func(err error) {
+			if err != nil {
+				s.log.Debug("forget: sync", "error", err)
 			}
 		})
 	}

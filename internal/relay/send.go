@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
+	"github.com/chatwindow/chatwindow/internal/live"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
@@ -54,37 +55,34 @@ func (s *Session) createConversation() {
 		return
 	}
 	s.creating = true
-	s.loop.Ops.Push(func(ctx context.Context) func() {
+	live.Call(s.loop, func(ctx context.Context) (string, error) {
 		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
-		if messaging.NotSent(err) {
-			return nil
-		}
 		var perr *protocol.Error
 		if errors.As(err, &perr) && perr.Code == 409 {
 			// One was open after all: its id is in the text (protocol.md §4).
 			if open := uuidIn(perr.Text); open != "" {
-				id, err = open, nil
+				return open, nil
 			}
 		}
-		return func() {
-			s.creating = false
-			if err != nil {
-				s.log.Warn("request conversation", "error", err)
-				for _, l := range s.waiting {
-					s.broadcast(s.conv.Failed(l))
-				}
-				s.waiting = nil
-				return
+		return id, err
+	}, func(id string, err error) {
+		s.creating = false
+		if err != nil {
+			s.log.Warn("request conversation", "error", err)
+			for _, l := range s.waiting {
+				s.broadcast(s.conv.Failed(l))
 			}
-			s.notice = "" // a new conversation: the old news is old
-			if s.conv.ID == "" {
-				s.conv.ID = id
-				s.conv.Phase = PhaseOpen
-				s.follow(id, protocol.ConversationDetails{})
-				s.broadcast(Change{Phase: true})
-			}
-			s.sendWaiting()
+			s.waiting = nil
+			return
 		}
+		s.notice = "" // a new conversation: the old news is old
+		if s.conv.ID == "" {
+			s.conv.ID = id
+			s.conv.Phase = PhaseOpen
+			s.follow(id, protocol.ConversationDetails{})
+			s.broadcast(Change{Phase: true})
+		}
+		s.sendWaiting()
 	})
 }
 
@@ -112,17 +110,13 @@ func (s *Session) action(c actionCmd) {
 	}
 	s.broadcast(ch)
 	conv, dialogID, seq, meta := s.conv.ID, c.dialogID, c.seq, choice.Metadata
-	s.loop.Ops.Push(func(ctx context.Context) func() {
-		ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAction, SequenceList: protocol.Seqs{seq}}
-		_, err := s.up.PublishWithMetadata(ctx, dialogID, conv, ev, meta)
-		if messaging.NotSent(err) {
-			return nil
-		}
-		return func() {
-			if err != nil {
-				// The text still goes: it is the customer's answer.
-				s.log.Warn("publish ACTION failed", "dialog_id", dialogID, "seq", seq, "error", err)
-			}
+	ev := protocol.Event{Type: protocol.EventAcceptStatus, Status: protocol.StatusAction, SequenceList: protocol.Seqs{seq}}
+	live.Call(s.loop, func(ctx context.Context) (int64, error) {
+		return s.up.PublishWithMetadata(ctx, dialogID, conv, ev, meta)
+	}, func(_ int64, err error) {
+		if err != nil {
+			// The text still goes: it is the customer's answer.
+			s.log.Warn("publish ACTION failed", "dialog_id", dialogID, "seq", seq, "error", err)
 		}
 	})
 	s.nextLocal++
@@ -139,32 +133,28 @@ func (s *Session) publishText(localID, text string) {
 		return
 	}
 	meta := s.conv.answerMetadata(localID)
-	s.loop.Ops.Push(func(ctx context.Context) func() {
-		seq, err := s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
-		if messaging.NotSent(err) {
-			return nil
-		}
-		return func() {
-			switch messaging.Classify(err) {
-			case messaging.OK:
-				delete(s.unsure, localID)
-				s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
-			case messaging.Retry, messaging.RefreshToken:
-				// The socket died or no answer came (the message may have
-				// landed), or the service refused the token, not the
-				// message (the connection is getting a fresh one). It
-				// stays pending until the catch-up says (its echo matched
-				// by text), then goes out again only if it did not.
-				s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "error", err)
-				s.unsure[localID]++
-				s.syncSoon()
-			case messaging.GiveUp:
-				s.log.Info("publish text refused", "conversation_id", conv, "error", err)
-				delete(s.unsure, localID)
-				s.broadcast(s.conv.Failed(localID))
-			case messaging.Cancelled:
-				// The session is ending: nobody is left to send it again.
-			}
+	live.Call(s.loop, func(ctx context.Context) (int64, error) {
+		return s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
+	}, func(seq int64, err error) {
+		switch messaging.Classify(err) {
+		case messaging.OK:
+			delete(s.unsure, localID)
+			s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
+		case messaging.Retry, messaging.RefreshToken:
+			// The socket died or no answer came (the message may have
+			// landed), or the service refused the token, not the
+			// message (the connection is getting a fresh one). It
+			// stays pending until the catch-up says (its echo matched
+			// by text), then goes out again only if it did not.
+			s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "error", err)
+			s.unsure[localID]++
+			s.syncSoon()
+		case messaging.GiveUp:
+			s.log.Info("publish text refused", "conversation_id", conv, "error", err)
+			delete(s.unsure, localID)
+			s.broadcast(s.conv.Failed(localID))
+		case messaging.Cancelled:
+			// The session is ending: nobody is left to send it again.
 		}
 	})
 	s.publishChatState(protocol.ChatActive)

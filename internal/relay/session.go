@@ -212,26 +212,22 @@ func (s *Session) follow(convID string, d protocol.ConversationDetails) {
 }
 
 func (s *Session) fetchAgentName(agentID string) {
-	s.loop.Ops.Push(func(ctx context.Context) func() {
-		p, err := s.up.GetUserProfile(ctx, agentID)
-		if messaging.NotSent(err) {
-			return nil
+	live.Call(s.loop, func(ctx context.Context) (protocol.UserProfile, error) {
+		return s.up.GetUserProfile(ctx, agentID)
+	}, func(p protocol.UserProfile, err error) {
+		if err != nil {
+			s.log.Debug("agent profile", "error", err)
+			s.broadcast(s.conv.SetAgentName(agentID, "an agent"))
+			return
 		}
-		return func() {
-			if err != nil {
-				s.log.Debug("agent profile", "error", err)
-				s.broadcast(s.conv.SetAgentName(agentID, "an agent"))
-				return
-			}
-			name := strings.TrimSpace(p.Nickname)
-			if name == "" {
-				name = strings.TrimSpace(p.FirstName + " " + p.LastName)
-			}
-			if name == "" {
-				name = "an agent"
-			}
-			s.broadcast(s.conv.SetAgentName(agentID, name))
+		name := strings.TrimSpace(p.Nickname)
+		if name == "" {
+			name = strings.TrimSpace(p.FirstName + " " + p.LastName)
 		}
+		if name == "" {
+			name = "an agent"
+		}
+		s.broadcast(s.conv.SetAgentName(agentID, name))
 	})
 }
 
@@ -297,20 +293,16 @@ func (s *Session) Command(c any) {
 			return
 		}
 		n := c.n
-		s.loop.Ops.Push(func(ctx context.Context) func() {
-			err := s.up.RateCSAT(ctx, id, n, true, "FILLED")
-			if messaging.NotSent(err) {
-				return nil
+		s.loop.Request(func(ctx context.Context) error {
+			return s.up.RateCSAT(ctx, id, n, true, "FILLED")
+		}, func(err error) {
+			if err != nil {
+				s.log.Warn("rate conversation", "conversation_id", id, "error", err)
+				s.broadcast(Change{Announce: "Your rating could not be sent. Please try again."})
+				return
 			}
-			return func() {
-				if err != nil {
-					s.log.Warn("rate conversation", "conversation_id", id, "error", err)
-					s.broadcast(Change{Announce: "Your rating could not be sent. Please try again."})
-					return
-				}
-				if s.conv.ID == id {
-					s.broadcast(s.conv.SetRating(n))
-				}
+			if s.conv.ID == id {
+				s.broadcast(s.conv.SetRating(n))
 			}
 		})
 	case newCmd:
@@ -330,17 +322,13 @@ func (s *Session) closeConversation(done func(error)) bool {
 	if id == "" || s.conv.Phase != PhaseOpen {
 		return false
 	}
-	s.loop.Ops.Push(func(ctx context.Context) func() {
-		err := s.up.CloseConversation(ctx, id)
-		if messaging.NotSent(err) {
-			return nil
+	s.loop.Request(func(ctx context.Context) error {
+		return s.up.CloseConversation(ctx, id)
+	}, func(err error) {
+		if err != nil {
+			s.log.Warn("close conversation", "conversation_id", id, "error", err)
 		}
-		return func() {
-			if err != nil {
-				s.log.Warn("close conversation", "conversation_id", id, "error", err)
-			}
-			done(err)
-		}
+		done(err)
 	})
 	return true
 }
