@@ -3,18 +3,150 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"net/url"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// procs are the processes measured: pid 0 when not started by chatload.
+type procs struct {
+	windows    []*node // at least one
+	serviceURL string
+	servicePID int
+	stop       func()
+}
+
+// node is one window process: a node of a deployment, all of them on the
+// one service with no shared store. Sessions i, i+N, i+2N… of N windows
+// are node i's: each session stays on its node (so the nodes need no
+// common CHATWINDOW_SESSION_KEYS).
+type node struct {
+	name     string   // "window" alone; "window 1", "window 2"… of several
+	url      string   // the window's listener
+	base     *url.URL // url, parsed
+	debugURL string   // its -debug-addr ("": none)
+	pid      int      // 0: not started by chatload
+}
+
+// windowURLs are the windows' URLs, space separated (the report's config).
+func (p procs) windowURLs() string {
+	urls := make([]string, len(p.windows))
+	for i, w := range p.windows {
+		urls[i] = w.url
+	}
+	return strings.Join(urls, " ")
+}
+
+// nodeName is window i's name (of n) in the report, the logs and the
+// errors: one window keeps the plain name it always had.
+func nodeName(i, n int) string {
+	if n == 1 {
+		return "window"
+	}
+	return fmt.Sprintf("window %d", i+1)
+}
+
+func newNode(name, rawURL, debugURL string, pid int) (*node, error) {
+	u := strings.TrimSuffix(rawURL, "/")
+	base, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("%s URL %q: %w", name, rawURL, err)
+	}
+	return &node{name: name, url: u, base: base, debugURL: strings.TrimSuffix(debugURL, "/"), pid: pid}, nil
+}
+
+// startProcs starts `chatwindow simulate` and cfg.windows windows on it,
+// unless a window and the service were given.
+func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result) (procs, error) {
+	if cfg.window != "" {
+		n, err := newNode(nodeName(0, 1), cfg.window, cfg.windowDebug, 0)
+		if err != nil {
+			return procs{}, err
+		}
+		return procs{windows: []*node{n}, serviceURL: cfg.service, stop: func() {}}, nil
+	}
+	if cfg.agentPassword == "" {
+		cfg.agentPassword = rand.Text()[:16]
+	}
+	args := []string{"simulate", "-addr", "127.0.0.1:0", "-account", cfg.account, "-log-level", "warn",
+		"-rate-limit", "1000000", "-rate-burst", "1000000"}
+	for k := 1; k <= cfg.agents; k++ {
+		args = append(args, "-agent", fmt.Sprintf("%s%d:%s", cfg.agentPrefix, k, cfg.agentPassword))
+	}
+	svc, urls, err := startChild(ctx, log, "service", cfg.bin, args, []*regexp.Regexp{regexp.MustCompile(`listening on (\S+)`)}, 30*time.Second)
+	if err != nil {
+		return procs{}, err
+	}
+	svcURL := urls[0]
+	winArgs := []string{"-addr", "127.0.0.1:0", "-account", cfg.account, "-csds", svcURL, "-log-level", "warn"}
+	if !cfg.spread {
+		// Every session comes from 127.0.0.1: the window's limits per
+		// client address would refuse all but the first few.
+		winArgs = append(winArgs, "-conns-per-client", "0", "-sockets-per-client", "0", "-signups-per-client", "0")
+	}
+	res := []*regexp.Regexp{regexp.MustCompile(`chat window on (\S+)`)}
+	if cfg.pprof {
+		winArgs = append(winArgs, "-debug-addr", "127.0.0.1:0")
+		res = append(res, regexp.MustCompile(`metrics and pprof on (\S+)`))
+	}
+	var (
+		wins  []*child
+		nodes []*node
+	)
+	stop := func() {
+		// The windows first: they drain their sessions to the service.
+		stopErrs := make([]error, len(wins))
+		var wg sync.WaitGroup
+		for i, w := range wins {
+			wg.Add(1)
+			// It ends once the window has exited.
+			go func() {
+				defer wg.Done()
+				stopErrs[i] = w.stop(15 * time.Second)
+			}()
+		}
+		wg.Wait()
+		stopErrs = append(stopErrs, svc.stop(15*time.Second))
+		for _, err := range stopErrs {
+			if err != nil {
+				out.addNote("%v", err)
+			}
+		}
+		for _, c := range append(wins, svc) {
+			lines, warns, errs := c.errs.counts()
+			out.Logs = append(out.Logs, childLog{Process: c.name, Lines: lines, Warnings: warns, Errors: errs, Tail: c.errs.tailLines()})
+		}
+	}
+	for i := range cfg.windows {
+		name := nodeName(i, cfg.windows)
+		win, urls, err := startChild(ctx, log, name, cfg.bin, winArgs, res, 30*time.Second)
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		wins = append(wins, win)
+		debugURL := ""
+		if cfg.pprof {
+			debugURL = urls[1]
+		}
+		n, err := newNode(name, urls[0], debugURL, win.pid())
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		nodes = append(nodes, n)
+		log.Info("started", "service", svcURL, name, n.url, "debug", n.debugURL)
+	}
+	return procs{windows: nodes, serviceURL: svcURL, servicePID: svc.pid(), stop: stop}, nil
+}
 
 // child is a process chatload started: the service or the window.
 type child struct {
@@ -186,96 +318,4 @@ func (w *lineWatch) tailLines() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.tail...)
-}
-
-// procStat is what /proc says of a process.
-type procStat struct {
-	CPU     float64 // user + system seconds
-	RSS     int64   // bytes
-	HWM     int64   // peak RSS, bytes
-	Threads int
-	FDs     int
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
-// every Linux architecture Go supports (sysconf would need cgo).
-const clockTicks = 100
-
-func readProc(pid int) (procStat, error) {
-	var st procStat
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return st, err
-	}
-	// The command name is in parentheses and may hold spaces: fields
-	// start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return st, fmt.Errorf("/proc/%d/stat: no command", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return st, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	stt, _ := strconv.ParseFloat(f[12], 64)
-	st.CPU = (ut + stt) / clockTicks
-	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return st, err
-	}
-	for _, line := range strings.Split(string(s), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "VmRSS", "VmHWM":
-			n, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
-			if k == "VmRSS" {
-				st.RSS = n << 10
-			} else {
-				st.HWM = n << 10
-			}
-		case "Threads":
-			st.Threads, _ = strconv.Atoi(v)
-		}
-	}
-	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
-		st.FDs = len(ents)
-	}
-	return st, nil
-}
-
-// selfCPU is chatload's own CPU seconds (user + system).
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// raiseNoFile sets chatload's open-file limit (soft and hard) to at least
-// n; children inherit it. Raising the hard limit needs CAP_SYS_RESOURCE.
-func raiseNoFile(n uint64) (soft, hard uint64, err error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, 0, fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur >= n {
-		return lim.Cur, lim.Max, nil
-	}
-	want := syscall.Rlimit{Cur: n, Max: max(n, lim.Max)}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-		// At least the soft limit up to the hard one.
-		if lim.Cur < lim.Max {
-			lim.Cur = lim.Max
-			_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-		}
-		return lim.Cur, lim.Max, fmt.Errorf("setrlimit NOFILE %d: %w", n, err)
-	}
-	return want.Cur, want.Max, nil
 }
