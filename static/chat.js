@@ -5,12 +5,13 @@
 // taller than that) has been in view of a visible, focused tab for DWELL ms.
 // Visibility is read through document.visibilityState and its
 // visibilitychange event, focus through document.hasFocus() and focus/blur:
-// exactly those, so tests can play a background tab (design.md §3).
+// exactly those, so tests can play a background tab (README, "When
+// chatwindow sends ACCEPT and READ").
 //
 // One reporting tab per browser (docs/deployment.md, "Many nodes"): the
 // tabs of one customer may be served by different server nodes, each with
 // its own upstream socket, and the service takes every receipt it is sent
-// (protocol.md §5: nothing is idempotent); a node learns what another one
+// as a new event (docs/protocol.md, Receipts); a node learns what another one
 // sent only from the echo. So in the customer's window only the tab that
 // holds the Web Locks lock LOCK reports, and only while its socket is open
 // and the banner says the upstream is open. The focused tab takes the lock

@@ -1,8 +1,8 @@
 // Package static embeds the page's assets: vendored htmx and its WebSocket
 // extension (pinned, see the Makefile's htmx target), chat.js and chat.css.
-// Each is served under a content-hashed name so it can be cached forever,
-// and gzipped once at load to browsers that take it (issue 6's budget of
-// 30 KiB of JavaScript is counted as shipped: gzipped).
+// Each is served under a content-hashed name so it can be cached forever, and
+// gzipped once at load to browsers that take it (the budget of 30 KiB of
+// JavaScript in docs/performance.md is counted as shipped: gzipped).
 package static
 
 import (

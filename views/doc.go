@@ -1,4 +1,3 @@
 // Package views holds the chat window's templ components and their props.
-// It is a leaf: it imports templ only. Components arrive with the chat
-// window (issue 3).
+// It is a leaf: it imports templ only.
 package views

@@ -11,7 +11,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 )
 
-// jsBudget is issue 6's budget for the JavaScript the page ships, gzipped.
+// jsBudget is the budget for the JavaScript the page ships, gzipped
+// (docs/performance.md, Targets).
 const jsBudget = 30 << 10
 
 // TestAssetsGzipped: every script and stylesheet the page names is served

@@ -1,9 +1,9 @@
 package web_test
 
-// Bad input, row by row (issue 5; docs/reliability.md "Bad input" names
-// each test). Every row runs against a real site on loopback: the embedded
-// service, the relay and the web server, with a real socket or a real
-// request, and checks both the clear refusal and that nothing was lost.
+// Bad input, row by row (docs/reliability.md "Bad input" names each test).
+// Every row runs against a real site on loopback: the embedded service, the
+// relay and the web server, with a real socket or a real request, and checks
+// both the clear refusal and that nothing was lost.
 
 import (
 	"bytes"

@@ -41,10 +41,11 @@ func num(v float64, format string) string {
 	return fmt.Sprintf(format, v)
 }
 
-// targetScale is the scale: below it, a target is shown but not judged.
+// targetScale is the scale of the targets (docs/performance.md, Targets):
+// below it, a target is shown but not judged.
 const targetScale = 10000
 
-// buildTable puts the figures against the targets.
+// buildTable puts the figures against the targets of docs/performance.md.
 func (res *result) buildTable() {
 	var t []row
 	add := func(metric, value, target, status string) { t = append(t, row{metric, value, target, status}) }

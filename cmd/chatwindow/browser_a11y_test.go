@@ -31,8 +31,9 @@ import (
 // axePath is axe-core's browser build, relative to this package.
 const axePath = "../../tests/axe/node_modules/axe-core/axe.min.js"
 
-// axeRun runs axe on the whole document with the rule tags of the issue
-// and returns its violations, trimmed to what a failure message needs.
+// axeRun runs axe on the whole document with the rules of WCAG 2.1 A and AA
+// and axe's best practices, and returns its violations, trimmed to what a
+// failure message needs.
 const axeRun = `axe.run(document, {
 	runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
 	resultTypes: ["violations"],

@@ -16,9 +16,10 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// The browser tests: the customer's window in headless Chromium, the
-// agent played with the messaging client; every receipt is counted where
-// it lands, at the agent and in the dialog's history (design.md §3).
+// The browser tests: the customer's window in headless Chromium, the agent
+// played with the messaging client; every receipt is counted where it lands,
+// at the agent and in the dialog's history (the rules: README, "When
+// chatwindow sends ACCEPT and READ").
 
 const (
 	accept = protocol.StatusAccept

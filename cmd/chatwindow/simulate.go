@@ -109,7 +109,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	tlsKey := fs.String("tls-key", "", "the certificate's key (PEM); generated when missing")
 	logLevel := fs.String("log-level", envOr(getenv, "CHATWINDOW_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	botDelay := fs.Duration("bot-delay", 0, "run the demo bot: it takes a ring nobody took within this delay (0: no bot)")
-	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (protocol.md §7); raise it for load tests that drive one agent socket hard")
+	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (docs/protocol.md, Limits); raise it for load tests that drive one agent socket hard")
 	rateBurst := fs.Int("rate-burst", 200, "the burst each socket may send above -rate-limit")
 	consoleAncestors := fs.String("console-frame-ancestors", envOr(getenv, "CHATWINDOW_CONSOLE_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the agent console: the chat window's exact origin, for its QA view (e.g. http://localhost:8080)")
 	var agents agentFlags

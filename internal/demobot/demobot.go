@@ -5,8 +5,9 @@
 // receipts, so the window shows orange ticks) and closes on request.
 //
 // It is an ordinary agent: it logs in and speaks the agent API through
-// messaging.Agent (protocol.md §6) with no back door into the service, so
-// it runs the same against the embedded service and against LivePerson.
+// messaging.Agent (docs/protocol.md, Agent side) with no back door into the
+// service, so it runs the same against the embedded service and against
+// LivePerson.
 package demobot
 
 import (

@@ -7,8 +7,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// Ring is a conversation offered to the agent (protocol.md §6): it waits
-// for the agent's Accept.
+// Ring is a conversation offered to the agent (docs/protocol.md, Routing and
+// agent state): it waits for the agent's Accept.
 type Ring struct {
 	ID             string
 	ConversationID string

@@ -16,9 +16,10 @@ const (
 	FromSystem   = "system"
 )
 
-// V states of the agent's own messages (protocol.md §5): pending while the
-// publish is in flight, sent (one grey V) once it has a sequence, accepted
-// (a second V) after the consumer's ACCEPT, read (both orange) after READ.
+// V states of the agent's own messages (docs/protocol.md, Receipts): pending
+// while the publish is in flight, sent (one grey V) once it has a sequence,
+// accepted (a second V) after the consumer's ACCEPT, read (both orange) after
+// READ.
 const (
 	VPending  = transcript.Pending
 	VSent     = transcript.Sent
@@ -27,9 +28,9 @@ const (
 	VFailed   = transcript.Failed
 )
 
-// Self is the signed-in agent's two ids (protocol.md §6): events it
-// published carry the PId as originatorMetadata.id / originatorPId and the
-// old id as originatorId.
+// Self is the signed-in agent's two ids (docs/protocol.md, Agent login):
+// events it published carry the PId as originatorMetadata.id / originatorPId
+// and the old id as originatorId.
 type Self struct {
 	PID   string
 	OldID string

@@ -11,8 +11,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// Fully qualified type names of the agent dialect (protocol.md §6): the
-// agent SDK sends them so, and so does this client.
+// Fully qualified type names of the agent dialect (docs/protocol.md, Agent
+// socket): the agent SDK sends them so, and so does this client.
 func qualified(t string) string { return ".ams." + t }
 
 // AgentConfig configures an Agent.

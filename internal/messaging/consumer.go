@@ -56,7 +56,9 @@ type dialogSeq struct {
 	any            bool // something was delivered; next is meaningful
 }
 
-// Item priorities: conversations before dialogs (protocol.md §5).
+// Item priorities: the order in which a new connection restores them (the
+// agent's state and routing first, on the agent side), the conversation
+// subscription before the dialogs (docs/protocol.md, Reconnect).
 const (
 	prioAgentState = iota
 	prioRouting

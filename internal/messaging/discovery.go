@@ -151,7 +151,7 @@ func (ep Endpoints) httpURL(host, path string, q url.Values) string {
 	return u.String()
 }
 
-// ConsumerURL is the consumer socket's URL (protocol.md §2).
+// ConsumerURL is the consumer socket's URL (docs/protocol.md, Consumer socket).
 func (ep Endpoints) ConsumerURL() string {
 	u := url.URL{
 		Scheme:   ep.wsScheme(),
@@ -162,7 +162,8 @@ func (ep Endpoints) ConsumerURL() string {
 	return u.String()
 }
 
-// AgentURL is the agent socket's URL for a bearer (protocol.md §2, §6).
+// AgentURL is the agent socket's URL for a bearer (docs/protocol.md, Agent
+// socket).
 func (ep Endpoints) AgentURL(bearer string) string {
 	path := protocol.Path(protocol.PathAgentSocket, ep.Account, bearer)
 	u := url.URL{

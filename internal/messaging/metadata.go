@@ -8,8 +8,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// PublishWithMetadata is Publish with the request's optional metadata
-// array (protocol.md §3): the answer to structured content carries the
+// PublishWithMetadata is Publish with the request's optional metadata array
+// (docs/protocol.md, Frames): the answer to structured content carries the
 // clicked element's metadata, on the ACTION receipt and on the text it
 // publishes (docs/richcontent.md). Nil metadata is a plain Publish.
 func (c *Consumer) PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error) {

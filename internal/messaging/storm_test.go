@@ -21,7 +21,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/simulator"
 )
 
-// Storm sizes. 1,000 consumers (the issue's figure) hold some 12,000
+// Storm sizes. 1,000 consumers (docs/reliability.md's figure) hold some 12,000
 // goroutines with the proxy and the service: over the race detector's limit
 // of 8,128, and heavy on 2 cores. So `go test -race` runs 200, and
 // STORM_CONSUMERS=1000 (without -race) runs the full storm:

@@ -173,7 +173,7 @@ func TestCanonical(t *testing.T) {
 }
 
 // TestBareElements checks every list the protocol may send as its one bare
-// element (protocol.md §3).
+// element (docs/protocol.md, Frames).
 func TestBareElements(t *testing.T) {
 	tests := []struct {
 		name string

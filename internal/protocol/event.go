@@ -29,7 +29,7 @@ type Event struct {
 }
 
 // IsContent reports whether the event is content that receipts apply to
-// (text, files and structured content), protocol.md §5.
+// (text, files and structured content): docs/protocol.md, Receipts.
 func (e Event) IsContent() bool {
 	return e.Type == EventContent || e.Type == EventRichContent
 }
@@ -77,7 +77,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("event message: %w", err)
 		}
 	case e.Type == EventRichContent && e.Content == nil:
-		// Some docs put the card under "message" (protocol.md §4).
+		// Some docs put the card under "message" (docs/protocol.md,
+		// Publishing).
 		e.Content = msg
 	default:
 		// Anything else is kept as its JSON text rather than refused, made
@@ -218,7 +219,7 @@ type SubscribeMessagingEvents struct {
 }
 
 // QueryMessages is the body of the agent socket's .ams.ms.QueryMessages.
-// NewerThanSequence is inclusive (protocol.md §6).
+// NewerThanSequence is inclusive (docs/protocol.md, Agent socket).
 type QueryMessages struct {
 	DialogID          string `json:"dialogId"`
 	NewerThanSequence int64  `json:"newerThanSequence"`

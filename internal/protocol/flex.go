@@ -38,7 +38,7 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 }
 
 // Strings is a list of strings that also accepts a bare string for a
-// one-element list (protocol.md §3).
+// one-element list (docs/protocol.md, Frames).
 type Strings []string
 
 // UnmarshalJSON accepts an array of strings or numbers, a bare string or
@@ -97,7 +97,7 @@ func unmarshalList[T any](b []byte, dst *[]T) error {
 }
 
 // List is a slice that decodes from an array or from a bare element
-// (protocol.md §3: "a one-element array may be sent as the bare element").
+// (docs/protocol.md, Frames: every list may also come as a bare element).
 type List[T any] []T
 
 // UnmarshalJSON accepts an array, a bare element, or null.

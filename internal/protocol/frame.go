@@ -1,6 +1,7 @@
 // Package protocol holds the wire types of LivePerson's Messaging Window API
 // (consumer v3 and the agent v2.1 dialect) and their codecs: liberal when
-// decoding exactly where protocol.md says, strict when encoding.
+// decoding exactly where docs/protocol.md (Frames) says, strict when
+// encoding.
 package protocol
 
 import (
@@ -25,7 +26,8 @@ type Frame struct {
 	// ID is a request's id (kind req).
 	ID ID
 	// ReqID is the id of the request a response answers (kind resp). It is
-	// always encoded, even when empty, as protocol.md §7 requires.
+	// always encoded, even when empty: a frame whose id could not be read is
+	// answered with "reqId":"" (docs/protocol.md, Errors).
 	ReqID ID
 	// Code is a response's HTTP-like status (kind resp).
 	Code int
@@ -102,7 +104,8 @@ func ParseFrame(b []byte) (Frame, error) {
 
 // salvageID reads a frame's top-level "id" (a string or a number) for as far
 // as the frame is well formed, so that a frame broken after its id, or with
-// a field of the wrong type, is still answered with its id (protocol.md §7).
+// a field of the wrong type, is still answered with its id (docs/protocol.md,
+// Errors).
 // Like encoding/json, the key matches case-insensitively and the last one
 // read wins.
 func salvageID(b []byte) ID {

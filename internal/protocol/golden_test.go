@@ -164,10 +164,13 @@ func compact(t *testing.T, b []byte) string {
 	return buf.String()
 }
 
-// TestGolden decodes every example frame of protocol.md and of LivePerson's
-// tutorial (testdata/golden/NAME.in.json, verbatim) and checks that the
-// strict re-encoding is NAME.want.json, and that the re-encoding of
-// NAME.want.json is itself.
+// TestGolden decodes example frames of the wire
+// (testdata/golden/NAME.in.json, verbatim; NAME's prefix says what they show:
+// http the HTTP services, s2 the connection, s3 errors, s4 the consumer's
+// requests and notifications, s6 the agent side, s7 a malformed frame, tut
+// LivePerson's tutorial; see docs/protocol.md) and checks that the strict
+// re-encoding is NAME.want.json, and that the re-encoding of NAME.want.json
+// is itself.
 func TestGolden(t *testing.T) {
 	ins, err := filepath.Glob(filepath.Join("testdata", "golden", "*.in.json"))
 	if err != nil || len(ins) == 0 {

@@ -84,7 +84,7 @@ type LoginResponse struct {
 	SessionTTL string `json:"sessionTTl,omitempty"`
 }
 
-// LoginConfig carries an agent's two ids (protocol.md §6).
+// LoginConfig carries an agent's two ids (docs/protocol.md, Agent login).
 type LoginConfig struct {
 	UserID    string `json:"userId"`
 	UserPID   string `json:"userPid"`

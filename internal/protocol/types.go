@@ -17,7 +17,7 @@ const (
 	TypeSubscribeMessagingEvents    = "ms.SubscribeMessagingEvents"
 	TypePublishEvent                = "ms.PublishEvent"
 
-	// The agent socket's dialect (protocol.md §6).
+	// The agent socket's dialect (docs/protocol.md, Agent socket).
 	TypeAgentSubscribeExConversations   = "aam.SubscribeExConversations"
 	TypeAgentUnsubscribeExConversations = "aam.UnsubscribeExConversations"
 	TypeSetAgentState                   = "routing.SetAgentState"
@@ -122,7 +122,8 @@ const (
 	FieldParticipantsChange = "ParticipantsChange"
 )
 
-// Agent availability and ring states (protocol.md §6).
+// Agent availability and ring states (docs/protocol.md, Routing and agent
+// state).
 const (
 	AgentOnline   = "ONLINE"
 	AgentOccupied = "OCCUPIED"
@@ -135,7 +136,7 @@ const (
 	RingExpired   = "EXPIRED"
 )
 
-// Close codes of the messaging socket (protocol.md §2).
+// Close codes of the messaging socket (docs/protocol.md, Identity).
 const (
 	CloseTokenInvalid = 4401
 	CloseTokenExtend  = 4407

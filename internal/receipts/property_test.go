@@ -9,10 +9,11 @@ import (
 )
 
 // world is a model of the service's dialog and of one session's view of it,
-// driven by a stream of choices. It checks design.md §3's promises on what
-// the service received, whatever the interleaving of reports, history,
-// publish outcomes, lost connections and restarts (a new tracker that learns
-// everything from the replayed history, as a reload on another node does).
+// driven by a stream of choices. It checks the receipt policy's promises
+// (docs/protocol.md, Receipts) on what the service received, whatever the
+// interleaving of reports, history, publish outcomes, lost connections and
+// restarts (a new tracker that learns everything from the replayed history,
+// as a reload on another node does).
 type world struct {
 	log    []protocol.MessagingEvent // the dialog as the service stores it
 	queue  []protocol.MessagingEvent // echoes not yet seen by the session

@@ -10,7 +10,7 @@ import (
 // each one's outcome. Once a batch failed for a reason other than a
 // refusal to give up on (see messaging.Classify), the rest of the flush is
 // failed with the same error unsent, so that a READ never overtakes its
-// ACCEPT (rule 3).
+// ACCEPT (docs/protocol.md, Receipts: never lost, never early).
 func PublishAll(ctx context.Context, batches []Batch, publish func(ctx context.Context, b Batch) error) []error {
 	results := make([]error, len(batches))
 	for i, b := range batches {

@@ -1,6 +1,6 @@
-// Package receipts is the receipt policy of design.md §3 as pure code: which
-// sequences of a conversation a consumer may and must acknowledge with
-// ACCEPT (delivered) and READ (seen), never twice and never backwards,
+// Package receipts is the receipt policy (docs/protocol.md, Receipts) as pure
+// code: which sequences of a conversation a consumer may and must acknowledge
+// with ACCEPT (delivered) and READ (seen), never twice and never backwards,
 // learned from the dialogs' own history, and batched into sequenceLists.
 //
 // A Tracker knows nothing of sockets or time. The relay feeds it every event
@@ -17,8 +17,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// Reasons a tab's report is refused (design.md §3 rule 6). Refused reports
-// are never published.
+// Reasons a tab's report is refused (docs/protocol.md, Receipts: only the
+// truth). Refused reports are never published.
 var (
 	ErrUnknownDialog   = errors.New("unknown dialog")
 	ErrUnknownSequence = errors.New("unknown sequence")
@@ -220,13 +220,13 @@ func (b Batch) Event() protocol.Event {
 const MaxBatch = 500
 
 // Flush returns what is due and not yet in flight, and marks it in flight:
-// per dialog (in id order) the ACCEPT batch first, then READ, each
-// ascending. A READ whose ACCEPT was never published takes its ACCEPT along
-// in the same flush (rule 3); an ACCEPT is never sent for a sequence already
-// read. The caller publishes the batches in order and reports each outcome
-// with Published or Failed; when one fails for a reason worth a retry, the
-// rest of the same flush should be failed too (with retry), so that a READ
-// never overtakes its ACCEPT.
+// per dialog (in id order) the ACCEPT batch first, then READ, each ascending.
+// A READ whose ACCEPT was never published takes its ACCEPT along in the same
+// flush (docs/protocol.md, Receipts: READ); an ACCEPT is never sent for a
+// sequence already read. The caller publishes the batches in order and
+// reports each outcome with Published or Failed; when one fails for a reason
+// worth a retry, the rest of the same flush should be failed too (with
+// retry), so that a READ never overtakes its ACCEPT.
 func (t *Tracker) Flush() []Batch {
 	var out []Batch
 	for _, id := range slices.Sorted(maps.Keys(t.dialogs)) {
@@ -277,10 +277,10 @@ func (t *Tracker) Published(b Batch) {
 }
 
 // Failed records that a batch could not be published. With retry (socket
-// down, 5xx, 429, a refused token: see Settle) its sequences stay due and
-// the next Flush offers them again; without (a 4xx refusal such as a
-// closed dialog) they are dropped: the tracker will not ask for them again
-// (rule 5).
+// down, 5xx, 429, a refused token: see Settle) its sequences stay due and the
+// next Flush offers them again; without (a 4xx refusal such as a closed
+// dialog) they are dropped: the tracker will not ask for them again
+// (docs/protocol.md, Receipts: never lost, never early).
 func (t *Tracker) Failed(b Batch, retry bool) {
 	d := t.dialog(b.DialogID)
 	l := levelOf(b.Status)

@@ -1,10 +1,9 @@
 package relay_test
 
-// Bad input from upstream and a huge history (issue 5; docs/reliability.md
-// "Bad input"). The embedded service never sends garbage, so a small
-// WebSocket man-in-the-middle stands between the session and the real
-// service: it passes every frame both ways and can inject frames towards
-// the session.
+// Bad input from upstream and a huge history (docs/reliability.md, "Bad
+// input"). The embedded service never sends garbage, so a small WebSocket
+// man-in-the-middle stands between the session and the real service: it
+// passes every frame both ways and can inject frames towards the session.
 
 import (
 	"context"

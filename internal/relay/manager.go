@@ -2,7 +2,8 @@
 // consumer connection, the conversation, the receipt policy and the tabs
 // that show it. Every event is rendered once and fanned out to every tab;
 // every tab's report goes through the receipt policy before anything is
-// published (design.md §3, §4).
+// published (docs/architecture.md, Live sessions and Where each receipt
+// rule lives).
 package relay
 
 import (

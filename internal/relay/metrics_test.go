@@ -135,8 +135,9 @@ func TestMetrics(t *testing.T) {
 
 // TestReceiptFrameSpacing: an agent writing every 10 ms to a visible tab
 // gets its receipts batched: per dialog and status, no two
-// AcceptStatusEvents of the customer's less than 100 ms apart (design.md
-// §3 rule 4, the ≤ 1 frame per dialog per 100 ms of docs/performance.md).
+// AcceptStatusEvents of the customer's less than 100 ms apart
+// (docs/protocol.md, Receipts: batched; the ≤ 1 frame per dialog per 100 ms
+// of docs/performance.md).
 func TestReceiptFrameSpacing(t *testing.T) {
 	w := newWorld(t)
 	const n = 60

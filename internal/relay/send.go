@@ -59,7 +59,8 @@ func (s *Session) createConversation() {
 		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
 		var perr *protocol.Error
 		if errors.As(err, &perr) && perr.Code == 409 {
-			// One was open after all: its id is in the text (protocol.md §4).
+			// One was open after all: its id is in the text
+			// (docs/protocol.md, Conversations: one open conversation).
 			if open := uuidIn(perr.Text); open != "" {
 				return open, nil
 			}
@@ -191,10 +192,10 @@ func (s *Session) sync() {
 
 // settleUnsure decides, after a Sync, about messages whose publish had no
 // answer: one whose echo came back in the catch-up landed (it has its
-// sequence now); any other is sent again, in the order they were written,
-// or marked failed after maxResends. So a message lost in a cut is sent
-// once, and never twice (design.md §3's "nothing lost", for the
-// customer's own words).
+// sequence now); any other is sent again, in the order they were written, or
+// marked failed after maxResends. So a message lost in a cut is sent once,
+// and never twice (the receipts' "never lost" of docs/protocol.md, Receipts,
+// for the customer's own words).
 func (s *Session) settleUnsure() {
 	ids := slices.Collect(maps.Keys(s.unsure))
 	slices.SortFunc(ids, func(a, b string) int {

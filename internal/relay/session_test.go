@@ -342,7 +342,8 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 // TestReceiptsExactlyOnceAcrossCuts: an agent writes while the session's
 // upstream is cut again and again; the tab shows every agent message once,
 // and the service receives exactly one ACCEPT and one READ per message,
-// ACCEPT never after READ (design.md §3 rules 3, 5).
+// ACCEPT never after READ (docs/protocol.md, Receipts: once, never
+// backwards; never lost, never early).
 func TestReceiptsExactlyOnceAcrossCuts(t *testing.T) {
 	w := newWorld(t)
 	id := w.identity(t)
@@ -422,7 +423,8 @@ func TestReceiptsExactlyOnceAcrossCuts(t *testing.T) {
 }
 
 // TestHiddenTabOnlyAccepts: a tab that inserts messages but never sees
-// them gets ACCEPT published, never READ (rules 1, 2).
+// them gets ACCEPT published, never READ (docs/protocol.md, Receipts:
+// ACCEPT, READ).
 func TestHiddenTabOnlyAccepts(t *testing.T) {
 	w := newWorld(t)
 	rt, err := w.mgr.Attach(w.identity(t))
@@ -506,7 +508,8 @@ func TestSecondTabAndTicks(t *testing.T) {
 }
 
 // TestRefusedReports: sequences that are unknown, the customer's own, not
-// content, or of another dialog are never published (rule 6).
+// content, or of another dialog are never published (docs/protocol.md,
+// Receipts: only the truth).
 func TestRefusedReports(t *testing.T) {
 	w := newWorld(t)
 	rt, err := w.mgr.Attach(w.identity(t))

@@ -9,8 +9,8 @@ import (
 )
 
 // handleAgent answers one request of an agent socket, in the dialect of
-// LivePerson's Node.js agent SDK (protocol.md §6): responses are typed
-// "<request type>$Response".
+// LivePerson's Node.js agent SDK (docs/protocol.md, Agent socket): responses
+// are typed "<request type>$Response".
 func (s *Service) handleAgent(c *socket, f protocol.Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

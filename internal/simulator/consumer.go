@@ -7,7 +7,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// handleConsumer answers one request of a consumer socket (protocol.md §2–§5).
+// handleConsumer answers one request of a consumer socket (docs/protocol.md,
+// from Consumer socket to Receipts).
 func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,7 +13,8 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// routes lists the whole HTTP surface of protocol.md §1–§2.
+// routes lists the whole HTTP surface of docs/protocol.md: Discovery,
+// Identity, Agent login and the two sockets' upgrades.
 func (s *Service) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/account/{account}/service/baseURI.json", s.handleDomain)

@@ -125,7 +125,7 @@ func (t *tokenIssuer) brandClaims(authCode string) (sub string, exp time.Time, e
 		return "", time.Time{}, errTokenExpired
 	}
 	// The LivePerson consumer id of an authenticated consumer is a 64-hex id
-	// derived from the brand's sub (protocol.md §1).
+	// derived from the brand's sub (docs/protocol.md, Identity).
 	h := sha256.Sum256([]byte(t.account + "\x00" + c.Sub))
 	return hex.EncodeToString(h[:]), exp, nil
 }

@@ -6,11 +6,11 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// Routing (protocol.md §6): a conversation without an assigned agent has a
-// routing task, which rings every ONLINE agent subscribed to routing tasks.
-// The first ACCEPTED ring wins; the others turn CANCELLED. A ring left
-// unanswered (or rejected) for RingTimeout ends (EXPIRED) and the agent is
-// rung again while the conversation still waits.
+// Routing (docs/protocol.md, Routing and agent state): a conversation without
+// an assigned agent has a routing task, which rings every ONLINE agent
+// subscribed to routing tasks. The first ACCEPTED ring wins; the others turn
+// CANCELLED. A ring left unanswered (or rejected) for RingTimeout ends
+// (EXPIRED) and the agent is rung again while the conversation still waits.
 
 // task is a conversation's routing task.
 type task struct {

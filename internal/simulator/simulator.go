@@ -1,9 +1,9 @@
 // Package simulator is the embedded LivePerson-compatible messaging service:
 // the domain API, the IDP, agent login, the consumer socket (v3) and the
 // agent socket (v2.1, the dialect of LivePerson's Node.js agent SDK), with
-// conversations kept in memory. It speaks protocol.md exactly, so that the
-// client's real code path runs against it unchanged; decisions where
-// protocol.md is silent are listed in docs/simulator.md.
+// conversations kept in memory. It speaks the wire of docs/protocol.md
+// exactly, so that the client's real code path runs against it unchanged;
+// its decisions where LivePerson is silent are listed in docs/simulator.md.
 package simulator
 
 import (
@@ -58,7 +58,7 @@ type Config struct {
 	// LoginLimits bound failed agent logins; zero fields take defaults.
 	LoginLimits LoginLimits
 	// RateLimit and RateBurst are the per-socket request budget; default 50
-	// requests per second with bursts of 200 (protocol.md §7).
+	// requests per second with bursts of 200 (docs/protocol.md, Limits).
 	RateLimit float64
 	RateBurst int
 	// SigningKey signs consumer tokens; generated once per Service when nil.
@@ -87,7 +87,8 @@ type LoginLimits struct {
 	LimitLoopback bool
 }
 
-// AgentInfo describes a configured agent and its ids (protocol.md §6).
+// AgentInfo describes a configured agent and its ids (docs/protocol.md, Agent
+// login).
 type AgentInfo struct {
 	Name string
 	// UserID is the numeric user id of agent login's config.userId.
@@ -98,7 +99,7 @@ type AgentInfo struct {
 	PID string
 }
 
-// Limits of protocol.md §7.
+// Limits (docs/protocol.md, Limits).
 const (
 	maxFrameBytes   = 64 << 10
 	maxTextBytes    = 8 << 10
@@ -244,7 +245,7 @@ func numericUserID(account, name string) string {
 	return fmt.Sprintf("%d", 1_000_000_000+h.Sum64()%9_000_000_000)
 }
 
-// ServeHTTP serves every path of protocol.md for the configured account.
+// ServeHTTP serves every path of docs/protocol.md for the configured account.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }

@@ -80,7 +80,8 @@ type conversation struct {
 
 func (cv *conversation) main() *dialog { return cv.dialogs[0] }
 
-// state is the conversation's state: its MAIN dialog's (protocol.md §4).
+// state is the conversation's state: its MAIN dialog's (docs/protocol.md,
+// Conversation metadata).
 func (cv *conversation) state() string { return cv.main().state }
 
 func (cv *conversation) isOpen() bool { return cv.stage == protocol.StateOpen }
@@ -156,7 +157,8 @@ func (e *storedEvent) consumerView() protocol.MessagingEvent {
 }
 
 // agentView is the event as the agent socket shows it: originatorId is the
-// old id of agents, originatorPId the PId (protocol.md §6).
+// old id of agents, originatorPId the PId (docs/protocol.md, Agent
+// conversations and events).
 func (e *storedEvent) agentView() protocol.MessagingEvent {
 	m := e.consumerView()
 	m.OriginatorID = e.from.oldID()
@@ -230,7 +232,8 @@ func (sub *convSub) notificationType() string {
 // conversationView builds a conversation's metadata: on the consumer
 // socket participants is a list of PIds; on the agent socket participants
 // is a role → old ids map and participantsPId the same map of PIds, and
-// every dialog lists participantsDetails (protocol.md §6).
+// every dialog lists participantsDetails (docs/protocol.md, Conversation
+// metadata; Agent conversations and events).
 func conversationView(cv *conversation, agentView bool) protocol.ConversationResult {
 	var byPID, byOld []protocol.Participant
 	for _, m := range cv.members {

@@ -18,7 +18,8 @@ import (
 	"time"
 )
 
-// Delivery states of one's own messages (the ticks, the V of protocol.md §5).
+// Delivery states of one's own messages (the ticks; the V of docs/protocol.md,
+// Receipts).
 const (
 	Pending  = "pending"  // the publish is in flight
 	Sent     = "sent"     // it has a sequence

@@ -239,7 +239,7 @@ func waitBotReceipt(ctx context.Context, t *testing.T, e *env, dialog, status st
 }
 
 // jwtSub returns the sub claim of a JWT without verifying it: the consumer's
-// id, as protocol.md §1 says.
+// id, as docs/protocol.md (Identity) says.
 func jwtSub(t *testing.T, token string) string {
 	t.Helper()
 	parts := strings.Split(token, ".")

@@ -190,7 +190,8 @@ func consumerFirst(ctx context.Context, t *testing.T, e *env) {
 }
 
 // checkAgentOriginator checks that the consumer socket names the agent by
-// its PId, the id the SDK knows itself by (protocol.md §6).
+// its PId, the id the SDK knows itself by (docs/protocol.md, Event
+// notification; Agent login).
 func checkAgentOriginator(t *testing.T, e *env, ev rawEvent) {
 	t.Helper()
 	if ev.OriginatorID != e.agentID {
@@ -201,8 +202,8 @@ func checkAgentOriginator(t *testing.T, e *env, ev rawEvent) {
 	}
 }
 
-// rawFrame is a frame as received; reqId must be a string (protocol.md §3),
-// so a number there fails to decode and the frame is reported.
+// rawFrame is a frame as received; reqId must be a string (docs/protocol.md,
+// Frames), so a number there fails to decode and the frame is reported.
 type rawFrame struct {
 	Kind  string          `json:"kind"`
 	ReqID string          `json:"reqId"`
@@ -230,7 +231,8 @@ type rawEvent struct {
 	raw string
 }
 
-// flexList decodes an array or, as protocol.md §3 allows, a bare element.
+// flexList decodes an array or, as docs/protocol.md (Frames) allows, a bare
+// element.
 type flexList[T any] []T
 
 func (l *flexList[T]) UnmarshalJSON(b []byte) error {

@@ -11,7 +11,8 @@ import (
 )
 
 // The session cookie: encrypted and signed by gorilla/securecookie, it holds
-// the customer's identity, so any node can serve any tab (design.md §4).
+// the customer's identity, so any node can serve any tab (docs/deployment.md,
+// Many nodes, one service).
 const (
 	keySession  = "sid"
 	keyToken    = "jwt"
