@@ -142,20 +142,29 @@ func TestReceiptFrameSpacing(t *testing.T) {
 	w := newWorld(t)
 	const n = 60
 	_, a, conv := readConversation(t, w, n, 10*time.Millisecond)
-	last := map[string]int64{}
+	first, last := map[string]int64{}, map[string]int64{}
 	frames := map[string]int{}
 	for _, e := range w.svc.DialogEvents(conv) {
 		if e.Event.Type != protocol.EventAcceptStatus || e.Originator() == a.PID() {
 			continue
 		}
 		st := e.Event.Status
-		frames[st]++
-		// Flushes are 100 ms apart; their publishes reach the service
-		// with some jitter (the service's clock, in ms).
-		if prev, ok := last[st]; ok && e.ServerTimestamp-prev < 80 {
-			t.Errorf("%s frames %d ms apart at the service, want about 100 ms or more", st, e.ServerTimestamp-prev)
+		if frames[st] == 0 {
+			first[st] = e.ServerTimestamp
 		}
+		frames[st]++
 		last[st] = e.ServerTimestamp
+	}
+	// Flushes are ≥ 100 ms apart: over a span of s ms a status has at most
+	// s/100 + 1 frames. Counted, not measured pair by pair: a publish
+	// reaches the service a little after its flush, more or less so on a
+	// busy machine, so two frames may land closer than 100 ms; the count
+	// over the whole run still holds (give or take the first and the
+	// last, hence the slack of 2).
+	for st, n := range frames {
+		if most := int((last[st]-first[st])/100) + 1 + 2; n > most {
+			t.Errorf("%d %s frames over %d ms at the service, want at most %d (flushes ≥ 100 ms apart)", n, st, last[st]-first[st], most)
+		}
 	}
 	if frames["READ"] >= n/2 {
 		t.Errorf("%d READ frames for %d messages: not batched", frames["READ"], n)
