@@ -35,10 +35,17 @@ type keyRenderer struct{}
 
 func (keyRenderer) Window(relay.View) ([]byte, error) { return []byte("window"), nil }
 
-func (keyRenderer) Change(_ relay.View, ch relay.Change) ([]byte, error) {
+func (keyRenderer) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	b := make([]byte, 0, 64)
 	b = append(b, "change"...)
-	for _, m := range ch.Added {
+	added := ch.Added
+	if ch.Reset {
+		// The list is shown anew (a message came before one already
+		// shown: the agent's first answer overtook the customer's first
+		// words): every message is in the frame, as the page has it.
+		added = v.Messages
+	}
+	for _, m := range added {
 		b = append(append(b, ' '), m.Key...)
 	}
 	return b, nil
