@@ -395,9 +395,7 @@ func (s *Session) broadcast(ch Change) {
 		s.log.Error("render change", "error", err)
 		return
 	}
-	for t := range s.loop.Tabs() {
-		s.deliver(t, b)
-	}
+	s.loop.Broadcast(outbox.Frame{Data: b, Since: s.since})
 }
 
 func (s *Session) broadcastWindow() {
@@ -409,9 +407,7 @@ func (s *Session) broadcastWindow() {
 		s.log.Error("render window", "error", err)
 		return
 	}
-	for t := range s.loop.Tabs() {
-		s.deliver(t, b)
-	}
+	s.loop.Broadcast(outbox.Frame{Data: b, Since: s.since})
 }
 
 // deliver queues b for a tab, timed from the upstream frame behind it (a
