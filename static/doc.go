@@ -20,6 +20,12 @@ import (
 //go:embed chat.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
 var files embed.FS
 
+// The vendored scripts' names; the Makefile's htmx target fetches them.
+const (
+	HTMX   = "vendor/htmx-2.0.11.min.js"
+	HTMXWS = "vendor/htmx-ext-ws-2.0.4.min.js"
+)
+
 // Asset is one embedded file and its immutable URL name.
 type Asset struct {
 	// Name is the file's path in the package, e.g. "chat.js".

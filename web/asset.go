@@ -29,6 +29,12 @@ func ServeAsset(c echo.Context, assets *static.Assets, prefix string) error {
 	return c.Blob(http.StatusOK, a.ContentType, a.Body)
 }
 
+// AssetURL is the path an asset is served at, under the surface's prefix
+// ("" for the window, the console's own prefix for the console).
+func AssetURL(assets *static.Assets, prefix, name string) string {
+	return prefix + "/static/" + assets.Hashed(name)
+}
+
 // GetOrHead routes GET and HEAD (health checks and link checkers use HEAD) to
 // h; net/http sends no body for HEAD.
 func GetOrHead(e *echo.Echo, path string, h echo.HandlerFunc) {

@@ -173,7 +173,7 @@ func checkCSRF(ec echo.Context, cs deskCookie) error {
 }
 
 func (c *Server) assetURL(name string) string {
-	return Prefix + "/static/" + c.assets.Hashed(name)
+	return web.AssetURL(c.assets, Prefix, name)
 }
 
 func (c *Server) signInPage(cs deskCookie, name, errText string) templ.Component {
@@ -197,8 +197,8 @@ func (c *Server) handleConsole(ec echo.Context) error {
 			page := views.ConsolePage{
 				Assets: views.ConsoleAssets{
 					CSS:    c.assetURL("console.css"),
-					HTMX:   c.assetURL("vendor/htmx-2.0.11.min.js"),
-					HTMXWS: c.assetURL("vendor/htmx-ext-ws-2.0.4.min.js"),
+					HTMX:   c.assetURL(static.HTMX),
+					HTMXWS: c.assetURL(static.HTMXWS),
 					ChatJS: c.assetURL("chat.js"),
 				},
 				SocketURL:     Prefix + "/ws",

@@ -73,10 +73,10 @@ func (s *View) handleQA(c echo.Context) error {
 	console := s.consoleURL(c.Request())
 	page := views.QAPage{
 		Assets: views.QAAssets{
-			CSS:    "/static/" + s.assets.Hashed("qa.css"),
-			HTMX:   "/static/" + s.assets.Hashed("vendor/htmx-2.0.11.min.js"),
-			HTMXWS: "/static/" + s.assets.Hashed("vendor/htmx-ext-ws-2.0.4.min.js"),
-			JS:     "/static/" + s.assets.Hashed("qa.js"),
+			CSS:    web.AssetURL(s.assets, "", "qa.css"),
+			HTMX:   web.AssetURL(s.assets, "", static.HTMX),
+			HTMXWS: web.AssetURL(s.assets, "", static.HTMXWS),
+			JS:     web.AssetURL(s.assets, "", "qa.js"),
 		},
 		WindowURL:  "/",
 		ConsoleURL: console,

@@ -10,6 +10,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/views"
 	"github.com/chatwindow/chatwindow/web"
 )
@@ -35,10 +36,10 @@ func (s *Server) handleChat(c echo.Context) error {
 	}
 	page := views.Page{
 		Assets: views.Assets{
-			CSS:    "/static/" + s.assets.Hashed("chat.css"),
-			HTMX:   "/static/" + s.assets.Hashed("vendor/htmx-2.0.11.min.js"),
-			HTMXWS: "/static/" + s.assets.Hashed("vendor/htmx-ext-ws-2.0.4.min.js"),
-			ChatJS: "/static/" + s.assets.Hashed("chat.js"),
+			CSS:    web.AssetURL(s.assets, "", "chat.css"),
+			HTMX:   web.AssetURL(s.assets, "", static.HTMX),
+			HTMXWS: web.AssetURL(s.assets, "", static.HTMXWS),
+			ChatJS: web.AssetURL(s.assets, "", "chat.js"),
 		},
 		SocketURL: "/ws",
 		StartURL:  startPath,
