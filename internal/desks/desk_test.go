@@ -19,6 +19,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testing/livetab"
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
@@ -240,44 +241,7 @@ func attach(t *testing.T, mgr *desks.Manager, deskID string) *tab {
 		t.Fatal(err)
 	}
 	tb := &tab{Tab: ct, wake: make(chan struct{})}
-	done := make(chan struct{})
-	pipe := outbox.NewPipe(4096)
-	ct.Serve(pipe)
-	// Ends when the desk lets go of the tab (detached at cleanup).
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case fr := <-pipe.C:
-				var f frame
-				if err := json.Unmarshal(fr.Data, &f); err != nil {
-					t.Errorf("tab got %q: %v", fr.Data, err)
-					return
-				}
-				tb.apply(f)
-			case <-pipe.Ended:
-				// What was queued before the desk let go (signed out).
-				for {
-					select {
-					case fr := <-pipe.C:
-						var f frame
-						if json.Unmarshal(fr.Data, &f) == nil {
-							tb.apply(f)
-						}
-						continue
-					default:
-					}
-					return
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		ct.Detach()
-		<-done
-		pipe.Close()
-		ct.Stop()
-	})
+	livetab.Follow(t, ct.Tab, tb.apply)
 	return tb
 }
 

@@ -2,15 +2,14 @@ package relay_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/internal/testing/livetab"
 )
 
 // node is another server's relay on the same service: its sessions start
@@ -54,32 +53,7 @@ func showTab(t *testing.T, mgr *relay.Manager, id relay.Identity) *pageTab {
 		t.Fatal(err)
 	}
 	pt := &pageTab{}
-	pipe := outbox.NewPipe(4096)
-	rt.Serve(pipe)
-	done := make(chan struct{})
-	// Ends when the session lets go of the tab (detached at cleanup).
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case fr := <-pipe.C:
-				var f frame
-				if err := json.Unmarshal(fr.Data, &f); err != nil {
-					t.Errorf("tab got %q: %v", fr.Data, err)
-					return
-				}
-				pt.apply(f)
-			case <-rt.Done():
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		rt.Detach()
-		<-done
-		pipe.Close()
-		rt.Stop()
-	})
+	livetab.Follow(t, rt.Tab, pt.apply)
 	return pt
 }
 

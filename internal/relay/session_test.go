@@ -13,12 +13,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/livetab"
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
@@ -206,49 +206,7 @@ type tab struct {
 
 func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
 	tb := &tab{agentSm: map[int64]int{}, own: map[string]string{}}
-	done := make(chan struct{})
-	pipe := outbox.NewPipe(4096)
-	rt.Serve(pipe)
-	// Ends when the session lets go of the tab (detached at cleanup).
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case fr := <-pipe.C:
-				b := fr.Data
-				var f frame
-				if err := json.Unmarshal(b, &f); err != nil {
-					t.Errorf("tab got %q: %v", b, err)
-					return
-				}
-				tb.apply(rt, f, seen)
-			case <-rt.Done():
-				// What went out before the end (a signed-out tab's last
-				// window) is read too.
-				select {
-				case <-pipe.Ended:
-				case <-time.After(5 * time.Second):
-				}
-				for {
-					select {
-					case fr := <-pipe.C:
-						var f frame
-						if err := json.Unmarshal(fr.Data, &f); err == nil {
-							tb.apply(rt, f, seen)
-						}
-					default:
-						return
-					}
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		rt.Detach()
-		<-done
-		pipe.Close()
-		rt.Stop()
-	})
+	livetab.Follow(t, rt.Tab, func(f frame) { tb.apply(rt, f, seen) })
 	return tb
 }
 
