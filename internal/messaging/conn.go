@@ -156,7 +156,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
-			se := &StatusError{Op: "dial", URL: redact(url), StatusCode: resp.StatusCode}
+			se := &StatusError{Op: "dial", URL: redact(url), StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
 			if resp.StatusCode == http.StatusUnauthorized {
 				return nil, fmt.Errorf("%w: %w", ErrTokenRejected, se)
 			}

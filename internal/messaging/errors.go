@@ -107,10 +107,6 @@ func (o Outcome) String() string {
 // HTTP answer (*StatusError: discovery, signup, login, a refused
 // handshake); anything else is the network's and worth a retry.
 func Classify(err error) Outcome {
-	var (
-		pe *protocol.Error
-		se *StatusError
-	)
 	switch {
 	case err == nil:
 		return OK
@@ -118,10 +114,9 @@ func Classify(err error) Outcome {
 		return Cancelled
 	case IsTokenRejected(err):
 		return RefreshToken
-	case errors.As(err, &pe):
-		return byCode(pe.Code)
-	case errors.As(err, &se):
-		return byCode(se.StatusCode)
+	}
+	if code, ok := answerCode(err); ok {
+		return byCode(code)
 	}
 	return Retry
 }

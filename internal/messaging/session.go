@@ -399,6 +399,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		needToken  = true
 		rejections int
 		attempt    int
+		serverErrs int // 5xx answers since a socket last opened
 		gen        uint64
 		lastErr    error
 	)
@@ -421,7 +422,7 @@ func (s *session) run(ctx context.Context) (err error) {
 				return nil
 			}
 			if !opened.IsZero() {
-				rejections = 0
+				rejections, serverErrs = 0, 0
 				if time.Since(opened) >= stableAfter {
 					attempt = 0
 				}
@@ -448,9 +449,12 @@ func (s *session) run(ctx context.Context) (err error) {
 				return fmt.Errorf("messaging: %d fresh tokens refused in a row: %w", rejections-1, err)
 			}
 		}
+		if ServerError(err) {
+			serverErrs++
+		}
 		lastErr = err
 		s.setState(ctx, StateReconnecting, lastErr)
-		d := s.opts.Backoff.Delay(attempt)
+		d := s.opts.Backoff.Next(err, attempt, serverErrs)
 		attempt++
 		s.log.Debug("messaging: reconnecting", "after", d, "attempt", attempt, "error", lastErr)
 		t := time.NewTimer(d)

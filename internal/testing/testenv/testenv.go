@@ -28,7 +28,10 @@ import (
 const WaitLimit = 10 * time.Second
 
 // FastBackoff keeps reconnect tests short.
-var FastBackoff = messaging.Backoff{Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond}
+var FastBackoff = messaging.Backoff{
+	Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond,
+	ServerPause: 5 * time.Millisecond, Slow: 50 * time.Millisecond, SlowCap: 50 * time.Millisecond,
+}
 
 //go:embed signing_key.pem
 var signingKeyPEM []byte
