@@ -1,5 +1,6 @@
-// Command chatwindow serves the customer's chat window and, with the
-// simulate subcommand, the embedded LivePerson-compatible messaging service.
+// Command chatwindow serves the customer's chat window; `chatwindow
+// simulate` serves the embedded LivePerson-compatible messaging service, and
+// `chatwindow check` tries an account's settings step by step.
 package main
 
 import (

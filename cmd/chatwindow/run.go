@@ -20,8 +20,13 @@ import (
 // run is the whole program: it parses args (the environment through getenv
 // as a fallback), wires the pieces and serves until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "simulate" {
-		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "simulate":
+			return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+		case "check":
+			return runCheck(ctx, args[1:], getenv, stdout, stderr)
+		}
 	}
 	return runWindow(ctx, args, getenv, stdout, stderr)
 }

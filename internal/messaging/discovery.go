@@ -17,6 +17,10 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
+// ErrNoMessaging is wrapped by Discover's error when the domain API lists
+// no consumer messaging host for the account.
+var ErrNoMessaging = errors.New("the domain API lists no messaging service")
+
 // DefaultCSDS is LivePerson's production domain API.
 const DefaultCSDS = "https://api.liveperson.net"
 
@@ -115,7 +119,7 @@ func Discover(ctx context.Context, hc *http.Client, csdsURL, account string, ov 
 	fill(&ep.IDP, protocol.ServiceIDP)
 	fill(&ep.AgentVep, protocol.ServiceAgentVep)
 	if ep.AsyncMessagingEnt == "" {
-		return Endpoints{}, fmt.Errorf("discover %s: no %s service for account %s", u.String(), protocol.ServiceAsyncMessagingEnt, account)
+		return Endpoints{}, fmt.Errorf("discover %s: %w: %s, for account %s", u.String(), ErrNoMessaging, protocol.ServiceAsyncMessagingEnt, account)
 	}
 	return ep, nil
 }
@@ -297,26 +301,48 @@ func errorText(b []byte) string {
 	return s
 }
 
-// Subject returns a JWT's sub claim without verifying the token: the
-// consumer's id, which the service puts in originatorId of its events. It
-// only reads what the service will check anyway.
-func Subject(jwt string) (string, error) {
+// Claims are what a client may read of a consumer token without verifying
+// it: the service verifies it anyway, and a client only needs the consumer's
+// id (the service puts it in originatorId) and when the token runs out.
+type Claims struct {
+	Sub string
+	// Exp is when the token expires; zero when it does not say.
+	Exp time.Time
+}
+
+// ReadClaims decodes a JWT's payload without verifying the token.
+func ReadClaims(jwt string) (Claims, error) {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return "", errors.New("jwt: not three parts")
+		return Claims{}, errors.New("jwt: not three parts")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return "", fmt.Errorf("jwt payload: %w", err)
+		return Claims{}, fmt.Errorf("jwt payload: %w", err)
 	}
 	var claims struct {
-		Sub string `json:"sub"`
+		Sub string  `json:"sub"`
+		Exp float64 `json:"exp"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", fmt.Errorf("jwt claims: %w", err)
+		return Claims{}, fmt.Errorf("jwt claims: %w", err)
 	}
-	if claims.Sub == "" {
+	c := Claims{Sub: claims.Sub}
+	if claims.Exp > 0 {
+		c.Exp = time.Unix(int64(claims.Exp), 0)
+	}
+	return c, nil
+}
+
+// Subject returns a JWT's sub claim without verifying the token: the
+// consumer's id, which the service puts in originatorId of its events.
+func Subject(jwt string) (string, error) {
+	c, err := ReadClaims(jwt)
+	if err != nil {
+		return "", err
+	}
+	if c.Sub == "" {
 		return "", errors.New("jwt: no sub claim")
 	}
-	return claims.Sub, nil
+	return c.Sub, nil
 }
