@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,12 @@ type simulateConfig struct {
 	// generatedAgent: the one agent was made up, its password is shown.
 	agents         []simulator.Agent
 	generatedAgent bool
+	// identity: the brand's key (authKeyFile, read into authKey), its
+	// issuer, the unauthenticated connector, the tokens' lifetimes
+	// (docs/simulator.md, HTTP).
+	authKeyFile, authIssuer, connector string
+	authKey                            *rsa.PublicKey
+	tokenTTL, extTokenTTL              time.Duration
 }
 
 // runSimulate runs the embedded messaging service alone, with the agent
@@ -47,7 +55,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
-	svc, err := simulator.New(simulator.Config{Account: cfg.account, Agents: cfg.agents, Logger: logger, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst})
+	svc, err := simulator.New(simulator.Config{Account: cfg.account, Agents: cfg.agents, Logger: logger, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
+		AuthKey: cfg.authKey, AuthIssuer: cfg.authIssuer, ConnectorID: cfg.connector, TokenTTL: cfg.tokenTTL, ExtTokenTTL: cfg.extTokenTTL})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
@@ -112,10 +121,18 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (docs/protocol.md, Limits); raise it for load tests that drive one agent socket hard")
 	rateBurst := fs.Int("rate-burst", 200, "the burst each socket may send above -rate-limit")
 	consoleAncestors := fs.String("console-frame-ancestors", envOr(getenv, "CHATWINDOW_CONSOLE_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the agent console: the chat window's exact origin, for its QA view (e.g. http://localhost:8080)")
+	authKey := fs.String("auth-key", "", "authenticate verifies brand tokens (RS256) with this public key: the authentication connector's \"JWT Public Key\" (PEM or its bare base64); none: brand tokens are taken unverified, a demo")
+	authIssuer := fs.String("auth-issuer", "", "with -auth-key: the only iss taken from brand tokens (any when empty)")
+	connector := fs.String("connector", "", "serve the unauthenticated connector with this id (anonymous/authorize, app/ID/authenticate)")
+	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "lifetime of the consumer tokens that open sockets (a brand token's own exp is kept when sooner); an open socket is closed at its token's expiry")
+	extTokenTTL := fs.Duration("ext-token-ttl", 10*time.Minute, "lifetime of the unauthenticated connector's id_token (LivePerson's default: 10 min)")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
 		return simulateConfig{}, err
+	}
+	if *tokenTTL <= 0 || *extTokenTTL <= 0 {
+		return simulateConfig{}, errors.New("simulate: -token-ttl and -ext-token-ttl must be positive")
 	}
 	if fs.NArg() > 0 {
 		return simulateConfig{}, fmt.Errorf("simulate: unexpected arguments %q", fs.Args())
@@ -131,6 +148,16 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 		addr: *addr, account: *account, tlsCert: *tlsCert, tlsKey: *tlsKey, logLevel: level,
 		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors,
 		agents: agents, generatedAgent: len(agents) == 0,
+		authKeyFile: *authKey, authIssuer: *authIssuer, connector: *connector, tokenTTL: *tokenTTL, extTokenTTL: *extTokenTTL,
+	}
+	if c.authKeyFile != "" {
+		b, err := os.ReadFile(c.authKeyFile)
+		if err != nil {
+			return simulateConfig{}, fmt.Errorf("simulate: -auth-key: %w", err)
+		}
+		if c.authKey, err = simulator.ParseBrandKey(b); err != nil {
+			return simulateConfig{}, fmt.Errorf("simulate: -auth-key %s: %w", c.authKeyFile, err)
+		}
 	}
 	if c.generatedAgent {
 		c.agents = []simulator.Agent{{Name: "agent", Password: randomPassword()}}
@@ -184,6 +211,14 @@ func printService(stdout io.Writer, cfg simulateConfig, base string) {
 		}
 	}
 	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, console.Prefix)
+	if cfg.authKeyFile != "" {
+		fmt.Fprintf(stdout, "authenticate verifies brand tokens with %s\n", cfg.authKeyFile)
+	} else {
+		fmt.Fprintln(stdout, "authenticate takes brand tokens unverified (demo; -auth-key to verify)")
+	}
+	if cfg.connector != "" {
+		fmt.Fprintf(stdout, "unauthenticated connector %s\n", cfg.connector)
+	}
 }
 
 // agentFlags collects repeated -agent NAME:PASSWORD flags.

@@ -1,5 +1,7 @@
 package protocol
 
+import "encoding/json"
+
 // SetAgentState is the body of .ams.routing.SetAgentState.
 type SetAgentState struct {
 	Availability string  `json:"availability"`
@@ -59,10 +61,16 @@ type Ring struct {
 
 // UserProfile is the body of GetUserProfile's response: a consumer's
 // profile for agents, or [ours] an agent's for consumers (nickname is what
-// the window shows).
+// the window shows). For a consumer, authenticatedData holds the SDEs of
+// its SetUserProfile, claims the brand identity token's claims (lp_sdes
+// among them) and acr its level, as node-agent-sdk's transformer of this
+// response reads them.
 type UserProfile struct {
-	FirstName   string            `json:"firstName"`
-	LastName    string            `json:"lastName"`
-	Nickname    string            `json:"nickname,omitempty"`
-	PrivateData map[string]string `json:"privateData,omitempty"`
+	FirstName         string             `json:"firstName"`
+	LastName          string             `json:"lastName"`
+	Nickname          string             `json:"nickname,omitempty"`
+	PrivateData       map[string]string  `json:"privateData,omitempty"`
+	AuthenticatedData *AuthenticatedData `json:"authenticatedData,omitempty"`
+	Claims            json.RawMessage    `json:"claims,omitempty"`
+	ACR               string             `json:"acr,omitempty"`
 }

@@ -202,26 +202,23 @@ func (s *Service) queryMessages(c *socket, f protocol.Frame, rt, dialogID string
 	c.respond(f, 200, rt, out)
 }
 
-// userProfile is GetUserProfile's body; privateData is always present.
-type userProfile struct {
-	FirstName   string            `json:"firstName"`
-	LastName    string            `json:"lastName"`
-	PrivateData map[string]string `json:"privateData"`
-}
-
+// getUserProfile answers an agent's GetUserProfile of a consumer
+// (docs/simulator.md, Customer data).
 func (s *Service) getUserProfile(c *socket, f protocol.Frame, rt string) {
 	var id string
 	if err := json.Unmarshal(f.Body, &id); err != nil || id == "" {
 		c.fail(f, 400, "body must be the consumer id as a string")
 		return
 	}
-	if s.consumers[id] == nil {
+	rec := s.consumers[id]
+	if rec == nil {
 		c.fail(f, 404, "unknown consumer")
 		return
 	}
-	short := id
-	if len(short) > 8 {
-		short = short[:8]
-	}
-	c.respond(f, 200, rt, userProfile{FirstName: "Visitor", LastName: short, PrivateData: map[string]string{}})
+	p := rec.profileView()
+	// privateData is always sent, as before the profile grew.
+	c.respond(f, 200, rt, struct {
+		protocol.UserProfile
+		PrivateData map[string]string `json:"privateData"`
+	}{p, p.PrivateData})
 }

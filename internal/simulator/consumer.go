@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -21,12 +22,13 @@ func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 		c.fail(f, 401, "send InitConnection first")
 		return
 	}
-	if s.cfg.Now().Unix() >= c.tokenExp {
+	if code, expired := c.tokenExpired(); expired {
 		// Our decision (docs/simulator.md), as for an agent's expired
-		// session: the token expired while the socket was open, so the
-		// request is refused and the socket closed with 4401.
+		// session: the token expired while the socket was open and the
+		// expiry check has not closed it yet, so the request is refused
+		// and the socket closed with the identity's code (4401 or 4407).
 		c.fail(f, 401, "token expired")
-		c.closeAfterQueued(statusTokenInvalid, "token expired")
+		c.closeAfterQueued(code, "token expired")
 		return
 	}
 	switch t {
@@ -48,6 +50,8 @@ func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 		s.updateConversationField(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypeStringResponse)
 	case protocol.TypeGetUserProfile:
 		s.agentProfile(c, f)
+	case protocol.TypeSetUserProfile:
+		s.setUserProfile(c, f)
 	default:
 		c.fail(f, 400, fmt.Sprintf("unknown request type %q", f.Type))
 	}
@@ -75,15 +79,23 @@ func (s *Service) initConnection(c *socket, f protocol.Frame) {
 	}
 	cl, err := s.tokens.verify(token)
 	if err != nil {
+		// A missing, bad or expired token closes with 4401, except the
+		// expired token of an unauthenticated identity: 4407, extend it
+		// (Protocol Overview, Error Handling).
+		code := statusTokenInvalid
+		if errors.Is(err, errTokenExpired) {
+			code = closeCodeOf(cl)
+		}
 		c.fail(f, 401, err.Error())
-		c.closeAfterQueued(statusTokenInvalid, err.Error())
+		c.closeAfterQueued(code, err.Error())
 		return
 	}
 	if c.authed.Load() && cl.Sub != c.consumerID {
 		c.fail(f, 400, "socket already authenticated as another consumer")
 		return
 	}
-	c.consumerID, c.tokenExp = cl.Sub, cl.Exp
+	c.consumerID = cl.Sub
+	c.life.Store(lifeOf(cl))
 	c.authed.Store(true)
 	s.ensureConsumer(cl.Sub)
 	c.respond(f, 200, protocol.TypeStringResponse, "OK")

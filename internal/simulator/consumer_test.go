@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -113,38 +112,6 @@ func TestConsumerHandshakeAuth(t *testing.T) {
 			}
 			if err == nil || resp == nil || resp.StatusCode != tt.code {
 				t.Fatalf("want HTTP %d, got err %v resp %v", tt.code, err, resp)
-			}
-		})
-	}
-}
-
-// TestConsumerTokenExpiresOnOpenSocket: once the token a consumer socket
-// was opened with has expired (on the service's clock), its next request
-// is answered 401 and the socket closed with 4401, with either way of
-// authenticating.
-func TestConsumerTokenExpiresOnOpenSocket(t *testing.T) {
-	const path = "/ws_api/account/123/messaging/consumer?v=3"
-	for _, byHeader := range []bool{true, false} {
-		t.Run(fmt.Sprintf("header=%v", byHeader), func(t *testing.T) {
-			e := newEnv(t, func(c *Config) { c.TokenTTL = time.Hour })
-			tok := e.signup()
-			var c *client
-			if byHeader {
-				h := http.Header{}
-				h.Set("Authorization", "jwt "+tok)
-				c = e.dial(path, h)
-			} else {
-				c = e.dial(path, nil)
-				c.sendRaw(`{"kind":"req","id":"0","type":"InitConnection","headers":[{"type":".ams.headers.ConsumerAuthentication","jwt":"` + tok + `"}]}`)
-				if r := c.resp("0"); r.Code != 200 {
-					t.Fatalf("InitConnection: %d", r.Code)
-				}
-			}
-			c.ok("GetClock", nil)
-			e.clock.Advance(2 * time.Hour)
-			c.wantCode(401, "GetClock", nil)
-			if got := c.closeStatus(); got != protocol.CloseTokenInvalid {
-				t.Fatalf("close %d, want 4401", got)
 			}
 		})
 	}

@@ -20,6 +20,8 @@ func (s *Service) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/account/{account}/service/baseURI.json", s.handleDomain)
 	mux.HandleFunc("POST /api/account/{account}/signup", s.handleSignup)
 	mux.HandleFunc("POST /api/account/{account}/authenticate", s.handleAuthenticate)
+	mux.HandleFunc("POST /api/account/{account}/anonymous/authorize", s.handleAnonymousAuthorize)
+	mux.HandleFunc("POST /api/account/{account}/app/{connector}/authenticate", s.handleConnectorAuthenticate)
 	mux.HandleFunc("POST /api/account/{account}/login", s.handleLogin)
 	mux.HandleFunc("POST /api/account/{account}/refresh", s.handleRefresh)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/consumer", s.handleConsumerSocket)
@@ -94,7 +96,7 @@ func (s *Service) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := s.cfg.NewID()
-	token, err := s.tokens.issue(id, s.cfg.Now().Add(s.cfg.TokenTTL))
+	token, err := s.tokens.issue(tokenIssuerName, id, s.cfg.Now().Add(s.cfg.TokenTTL), nil)
 	if err != nil {
 		s.log.Error("signup", "err", err)
 		writeError(w, http.StatusInternalServerError, "cannot issue token")
@@ -107,34 +109,6 @@ func (s *Service) handleSignup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.SignupResponse{JWT: token})
 }
 
-// handleAuthenticate exchanges a brand's identity token for a consumer token
-// whose sub derives from the brand's sub and whose exp is the brand's.
-func (s *Service) handleAuthenticate(w http.ResponseWriter, r *http.Request) {
-	if !s.knownAccount(w, r) {
-		return
-	}
-	var req protocol.AuthenticateRequest
-	if err := decodeJSON(r, &req); err != nil || req.AuthCode == "" {
-		writeError(w, http.StatusBadRequest, "body must be {\"authCode\":\"<jwt>\"}")
-		return
-	}
-	sub, exp, err := s.tokens.brandClaims(req.AuthCode)
-	if err != nil {
-		writeError(w, http.StatusUnauthorized, "bad authCode: "+err.Error())
-		return
-	}
-	token, err := s.tokens.issue(sub, exp)
-	if err != nil {
-		s.log.Error("authenticate", "err", err)
-		writeError(w, http.StatusInternalServerError, "cannot issue token")
-		return
-	}
-	s.mu.Lock()
-	s.consumers[sub] = &consumerRec{id: sub}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, protocol.SignupResponse{JWT: token})
-}
-
 // handleConsumerSocket opens a consumer socket, authenticated by the
 // Authorization header or, without it, by an InitConnection within
 // InitTimeout.
@@ -142,32 +116,29 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.knownAccount(w, r) {
 		return
 	}
-	var (
-		consumerID string
-		exp        int64
-	)
+	var cl claims
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
 		if !strings.EqualFold(scheme, "jwt") && !strings.EqualFold(scheme, "bearer") {
 			writeError(w, http.StatusUnauthorized, "Authorization must be \"jwt <token>\"")
 			return
 		}
-		cl, err := s.tokens.verify(strings.TrimSpace(token))
-		if err != nil {
+		var err error
+		if cl, err = s.tokens.verify(strings.TrimSpace(token)); err != nil {
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
-		consumerID, exp = cl.Sub, cl.Exp
 	}
 	var initDeadline time.Duration
-	if consumerID == "" {
+	if cl.Sub == "" {
 		initDeadline = s.cfg.InitTimeout
 	}
 	s.serveSocket(w, r, consumerSocket, initDeadline, func(c *socket) {
-		if consumerID != "" {
-			c.consumerID, c.tokenExp = consumerID, exp
+		if cl.Sub != "" {
+			c.consumerID = cl.Sub
+			c.life.Store(lifeOf(cl))
 			c.authed.Store(true)
-			s.ensureConsumer(consumerID)
+			s.ensureConsumer(cl.Sub)
 		}
 	}, s.handleConsumer)
 }
@@ -193,10 +164,12 @@ func (s *Service) handleAgentSocket(w http.ResponseWriter, r *http.Request) {
 	}, s.handleAgent)
 }
 
-func (s *Service) ensureConsumer(id string) {
+// ensureConsumer returns the consumer's record, made when missing.
+func (s *Service) ensureConsumer(id string) *consumerRec {
 	if s.consumers[id] == nil {
 		s.consumers[id] = &consumerRec{id: id}
 	}
+	return s.consumers[id]
 }
 
 // serveSocket upgrades the request and runs the socket until it closes.

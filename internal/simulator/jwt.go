@@ -6,128 +6,171 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// tokenIssuer signs and verifies the consumer tokens (RS256 JWTs) of the
-// IDP, with a key that lives as long as the Service: tokens do not survive
-// a restart of the service, and neither do the conversations they name.
+// tokenIssuer signs and verifies the tokens of the IDP (RS256 JWTs): the
+// consumer tokens that open sockets and the unauthenticated connector's
+// external id_tokens, with a key that lives as long as the Service: tokens
+// do not survive a restart of the service, and neither do the
+// conversations they name.
 type tokenIssuer struct {
 	key     *rsa.PrivateKey
 	account string
 	now     func() time.Time
 }
 
-// tokenIssuerName is the iss claim of every consumer token.
-const tokenIssuerName = "chatwindow-simulator"
+// Issuers of the service's tokens. A consumer token is only taken from
+// tokenIssuerName, so an external id_token cannot open a socket, nor a
+// consumer token pass for an id_token.
+const (
+	tokenIssuerName = "chatwindow-simulator"
+	idTokenIssuer   = "chatwindow-simulator/anonymous"
+)
 
-// claims are the claims of a consumer token. aud names the account
-// ("acc:<account>") so that a token of another account is refused.
+// claims are the claims of the service's tokens. aud names the account
+// ("acc:<account>") so that a token of another account is refused; lp.ext
+// marks a consumer authenticated by its brand (docs/simulator.md).
 type claims struct {
-	Sub string `json:"sub"`
-	Iss string `json:"iss"`
-	Aud string `json:"aud"`
-	Iat int64  `json:"iat"`
-	Exp int64  `json:"exp"`
+	Sub   string          `json:"sub"`
+	Iss   string          `json:"iss"`
+	Aud   string          `json:"aud"`
+	Iat   int64           `json:"iat"`
+	Exp   int64           `json:"exp"`
+	LPExt *protocol.LPExt `json:"lp.ext,omitempty"`
 }
 
+// authenticated reports whether the token names a brand-authenticated
+// consumer; the others (signup, the unauthenticated connector) are
+// unauthenticated identities.
+func (c claims) authenticated() bool { return c.LPExt != nil }
+
+// The reasons a token is refused; the HTTP and socket answers name them.
 var (
 	errTokenMalformed = errors.New("token malformed")
 	errTokenSignature = errors.New("token signature invalid")
 	errTokenExpired   = errors.New("token expired")
 	errTokenAccount   = errors.New("token of another account")
+	errTokenIssuer    = errors.New("token issuer not accepted")
 )
 
 var b64 = base64.RawURLEncoding
 
-// issue signs a token for consumer sub that expires at exp.
-func (t *tokenIssuer) issue(sub string, exp time.Time) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
-	if err != nil {
-		return "", fmt.Errorf("encode token header: %w", err)
-	}
-	payload, err := json.Marshal(claims{
-		Sub: sub,
-		Iss: tokenIssuerName,
-		Aud: "acc:" + t.account,
-		Iat: t.now().Unix(),
-		Exp: exp.Unix(),
+// issue signs a token of issuer iss for subject sub that expires at exp.
+func (t *tokenIssuer) issue(iss, sub string, exp time.Time, ext *protocol.LPExt) (string, error) {
+	return signRS256(t.key, claims{
+		Sub:   sub,
+		Iss:   iss,
+		Aud:   "acc:" + t.account,
+		Iat:   t.now().Unix(),
+		Exp:   exp.Unix(),
+		LPExt: ext,
 	})
-	if err != nil {
-		return "", fmt.Errorf("encode token claims: %w", err)
-	}
-	signing := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, t.key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
-	}
-	return signing + "." + b64.EncodeToString(sig), nil
 }
 
-// verify checks a token's signature, expiry (against the service clock)
-// and account, and returns its claims.
+// verify checks a consumer token (iss tokenIssuerName).
 func (t *tokenIssuer) verify(token string) (claims, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || len(token) > maxJWTChars {
+	return t.verifyAs(tokenIssuerName, token)
+}
+
+// verifyAs checks a token's signature, issuer, account and expiry (against
+// the service clock), and returns its claims. An expired token's claims
+// come back with errTokenExpired: the caller picks its close code by them.
+func (t *tokenIssuer) verifyAs(iss, token string) (claims, error) {
+	if len(token) > maxJWTChars {
 		return claims{}, errTokenMalformed
 	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err := decodeSegment(parts[0], &header); err != nil || header.Alg != "RS256" {
-		return claims{}, errTokenMalformed
-	}
-	sig, err := b64.DecodeString(parts[2])
+	p, err := splitJWT(token)
 	if err != nil {
-		return claims{}, errTokenMalformed
+		return claims{}, err
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(&t.key.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
-		return claims{}, errTokenSignature
+	if err := p.verifyRS256(&t.key.PublicKey); err != nil {
+		return claims{}, err
 	}
 	var c claims
-	if err := decodeSegment(parts[1], &c); err != nil || c.Sub == "" {
+	if err := json.Unmarshal(p.payload, &c); err != nil || c.Sub == "" {
 		return claims{}, errTokenMalformed
+	}
+	if c.Iss != iss {
+		return claims{}, errTokenIssuer
 	}
 	if c.Aud != "acc:"+t.account {
 		return claims{}, errTokenAccount
 	}
 	if t.now().Unix() >= c.Exp {
-		return claims{}, errTokenExpired
+		return c, errTokenExpired
 	}
 	return c, nil
 }
 
-// brandClaims reads the sub and exp of a brand's identity token (the
-// authenticate request's authCode). The service has no key of the brand's
-// identity provider, so the signature is not checked; the shape, sub and
-// expiry are.
-func (t *tokenIssuer) brandClaims(authCode string) (sub string, exp time.Time, err error) {
-	parts := strings.Split(authCode, ".")
+// jwtParts is a compact JWS taken apart.
+type jwtParts struct {
+	alg     string
+	payload []byte // the decoded JSON claims
+	signed  string // header.payload, what the signature covers
+	sig     []byte
+}
+
+// splitJWT takes a compact JWS apart; anything else (five-part JWE
+// included) is malformed.
+func splitJWT(token string) (jwtParts, error) {
+	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return "", time.Time{}, errTokenMalformed
+		return jwtParts{}, errTokenMalformed
 	}
-	var c struct {
-		Sub string  `json:"sub"`
-		Exp float64 `json:"exp"`
+	var header struct {
+		Alg string `json:"alg"`
 	}
-	if err := decodeSegment(parts[1], &c); err != nil || c.Sub == "" || c.Exp == 0 {
-		return "", time.Time{}, errTokenMalformed
+	if err := decodeSegment(parts[0], &header); err != nil {
+		return jwtParts{}, errTokenMalformed
 	}
-	exp = time.Unix(int64(c.Exp), 0)
-	if !t.now().Before(exp) {
-		return "", time.Time{}, errTokenExpired
+	payload, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil || !json.Valid(payload) {
+		return jwtParts{}, errTokenMalformed
 	}
-	// The LivePerson consumer id of an authenticated consumer is a 64-hex id
-	// derived from the brand's sub (docs/protocol.md, Identity).
-	h := sha256.Sum256([]byte(t.account + "\x00" + c.Sub))
-	return hex.EncodeToString(h[:]), exp, nil
+	sig, err := b64.DecodeString(strings.TrimRight(parts[2], "="))
+	if err != nil {
+		return jwtParts{}, errTokenMalformed
+	}
+	return jwtParts{alg: header.Alg, payload: payload, signed: parts[0] + "." + parts[1], sig: sig}, nil
+}
+
+// verifyRS256 checks the signature with key; only RS256 is taken (none,
+// HMAC and the rest are refused).
+func (p jwtParts) verifyRS256(key *rsa.PublicKey) error {
+	if p.alg != "RS256" {
+		return fmt.Errorf("%w: alg %q, want RS256", errTokenSignature, p.alg)
+	}
+	sum := sha256.Sum256([]byte(p.signed))
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], p.sig); err != nil {
+		return errTokenSignature
+	}
+	return nil
+}
+
+// signRS256 signs payload (any JSON-encodable value) as a compact JWS.
+func signRS256(key *rsa.PrivateKey, payload any) (string, error) {
+	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
+	if err != nil {
+		return "", fmt.Errorf("encode token header: %w", err)
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("encode token claims: %w", err)
+	}
+	signing := b64.EncodeToString(header) + "." + b64.EncodeToString(body)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	return signing + "." + b64.EncodeToString(sig), nil
 }
 
 func decodeSegment(seg string, v any) error {

@@ -49,8 +49,30 @@ type Config struct {
 	// RingTimeout is how long a ring waits for an answer before it expires
 	// and the agent is rung again; default 60 s.
 	RingTimeout time.Duration
-	// TokenTTL is the lifetime of the consumer tokens of signup; default 24 h.
+	// TokenTTL is the lifetime of the consumer tokens (the socket's): of
+	// signup and the connector's authenticate, and the cap of a brand
+	// token's; default 24 h.
 	TokenTTL time.Duration
+	// ExtTokenTTL is the lifetime of the unauthenticated connector's
+	// external id_token; default 10 min (Unauthenticated Messaging).
+	ExtTokenTTL time.Duration
+	// ExtTokenRefresh is how long after its expiry an id_token may still
+	// be refreshed; default 730 h (Unauthenticated Messaging).
+	ExtTokenRefresh time.Duration
+	// ExpiryCheck is how often, on the real clock, an open consumer
+	// socket's token expiry is checked against Now; default 1 s.
+	ExpiryCheck time.Duration
+	// AuthKey is the brand's RS256 public key (ParseBrandKey): authenticate
+	// verifies the brand's identity tokens with it. Nil: they are taken
+	// unverified, a demo.
+	AuthKey *rsa.PublicKey
+	// AuthIssuer, when set, is the only iss authenticate takes from a
+	// brand token (the Authentication Detailed API's "name of the
+	// Authorization Service as configured in LivePerson").
+	AuthIssuer string
+	// ConnectorID is the unauthenticated connector's id: anonymous
+	// authorize and app/{ConnectorID}/authenticate answer only with it.
+	ConnectorID string
 	// SessionTTL is how long an agent's login session (its bearer and
 	// csrf) lives after the login or its last refresh, on the Now clock;
 	// default 8 h, the sessionTTl of the Login Service API's login answer.
@@ -174,6 +196,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 24 * time.Hour
+	}
+	if cfg.ExtTokenTTL <= 0 {
+		cfg.ExtTokenTTL = 10 * time.Minute
+	}
+	if cfg.ExtTokenRefresh <= 0 {
+		cfg.ExtTokenRefresh = 730 * time.Hour
+	}
+	if cfg.ExpiryCheck <= 0 {
+		cfg.ExpiryCheck = time.Second
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour

@@ -58,10 +58,13 @@ type socket struct {
 	lastActive atomic.Int64 // nanoseconds since born of the last frame or ping received
 	authed     atomic.Bool  // consumer: authenticated (header or InitConnection)
 	limiter    limiter      // touched by the reading goroutine only
+	// life is the consumer socket's token (set under Service.mu, read by
+	// the writer); expiryChecks counts the writer's looks at it.
+	life         atomic.Pointer[tokenLife]
+	expiryChecks atomic.Int64
 
 	// Guarded by Service.mu.
 	consumerID string        // consumer socket, once authenticated
-	tokenExp   int64         // consumer socket: its token's exp (epoch seconds)
 	agent      *agentAccount // agent socket
 	session    *agentSession // agent socket: the login it was opened with
 	routingSub string        // agent socket: routing subscription id, "" when none
@@ -237,6 +240,12 @@ func (c *socket) writeLoop(initDeadline time.Duration) {
 		defer t.Stop()
 		initC = t.C
 	}
+	var expiryC <-chan time.Time
+	if c.kind == consumerSocket {
+		t := time.NewTicker(c.s.cfg.ExpiryCheck)
+		defer t.Stop()
+		expiryC = t.C
+	}
 	for {
 		select {
 		case m := <-c.out:
@@ -262,6 +271,12 @@ func (c *socket) writeLoop(initDeadline time.Duration) {
 			if !c.authed.Load() {
 				c.closing.Store(true)
 				c.closeConn(statusTokenInvalid, "no InitConnection")
+				return
+			}
+		case <-expiryC:
+			if code, expired := c.checkExpiry(); expired {
+				c.closing.Store(true)
+				c.closeConn(code, "token expired")
 				return
 			}
 		case <-idle.C:

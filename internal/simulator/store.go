@@ -32,9 +32,15 @@ type agentSession struct {
 	expires      time.Time
 }
 
-// consumerRec is a consumer the IDP signed up (or authenticated).
+// consumerRec is a consumer the IDP signed up, authenticated or took from
+// the unauthenticated connector.
 type consumerRec struct {
 	id string
+	// brand is the identity of a brand-authenticated consumer, from its
+	// latest token; nil for the others.
+	brand *brandIdentity
+	// profile is the consumer's last SetUserProfile; nil before one.
+	profile *protocol.SetUserProfile
 }
 
 // member is a participant of a conversation: a consumer or an agent.
