@@ -15,13 +15,16 @@ import (
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
-// counted is the embedded service with its agent logins and refreshes
-// counted as they arrive (before they are served).
+// counted is the embedded service with its agent logins counted as they
+// arrive, and for its refreshes the service's clock as it stood before the
+// last one was served (the service reads it during the refresh, so the
+// session it extended lives at least its lifetime past that).
 type counted struct {
-	clock             *testclock.Clock
-	ep                messaging.Endpoints
-	hc                *http.Client
-	logins, refreshes atomic.Int64
+	clock     *testclock.Clock
+	ep        messaging.Endpoints
+	hc        *http.Client
+	logins    atomic.Int64
+	refreshed atomic.Int64 // UnixNano; 0: none yet
 }
 
 func newCounted(t *testing.T, ttl time.Duration) *counted {
@@ -35,13 +38,14 @@ func newCounted(t *testing.T, ttl time.Duration) *counted {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/login"):
+		if strings.HasSuffix(r.URL.Path, "/login") {
 			c.logins.Add(1)
-		case strings.HasSuffix(r.URL.Path, "/refresh"):
-			c.refreshes.Add(1)
 		}
+		before := c.clock.Now()
 		svc.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/refresh") {
+			c.refreshed.Store(before.UnixNano())
+		}
 	}))
 	t.Cleanup(func() {
 		svc.Close()
@@ -99,10 +103,17 @@ func TestAgentRefreshKeepsSession(t *testing.T) {
 	c := newCounted(t, time.Hour)
 	a, _ := c.runAgent(t)
 	for range 4 {
-		// A refresh that arrives after this point reads the clock as
-		// advanced so far: the session then lives an hour past it.
-		n := c.refreshes.Load()
-		waitCount(t, "a refresh", &c.refreshes, n)
+		// Wait for a refresh served on the clock as advanced so far: the
+		// session then lives an hour past it. (One that was served before
+		// the last advance and only counted after it would not do.)
+		now := c.clock.Now().UnixNano()
+		deadline := time.Now().Add(waitLimit)
+		for c.refreshed.Load() < now {
+			if time.Now().After(deadline) {
+				t.Fatal("timed out waiting for a refresh")
+			}
+			time.Sleep(time.Millisecond)
+		}
 		c.clock.Advance(45 * time.Minute)
 	}
 	// Three hours later on the service's clock, the first bearer still
