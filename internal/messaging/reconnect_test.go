@@ -180,7 +180,10 @@ func TestAgentCatchUpAcrossCuts(t *testing.T) {
 // is up; after a cut the handshake is refused (401) and the session asks
 // its token source for a fresh one, once.
 func TestFreshTokenAfterExpiry(t *testing.T) {
-	e := newEnv(t, func(c *simulator.Config) { c.TokenTTL = time.Hour })
+	e := newEnv(t, func(c *simulator.Config) {
+		c.TokenTTL = time.Hour
+		c.ExpiryCheck = time.Hour // the cut ends the socket, not the expiry
+	})
 	ep, proxy := viaProxy(t, e)
 	var calls atomic.Int64
 	tokens := func(ctx context.Context) (string, error) {

@@ -343,7 +343,12 @@ func TestReconnectStorm(t *testing.T) {
 // of attempts, each after its back-off, never a storm.
 func TestTokenRefusedStorm(t *testing.T) {
 	n := stormSize(t)
-	e := newEnv(t, func(c *simulator.Config) { c.TokenTTL = time.Hour })
+	e := newEnv(t, func(c *simulator.Config) {
+		c.TokenTTL = time.Hour
+		// The cut, not the service's own close at expiry, ends the
+		// sockets: every consumer then meets its refusal on reconnecting.
+		c.ExpiryCheck = time.Hour
+	})
 	ep, proxy := viaProxy(t, e)
 	rec := newRecorder(n)
 	good := func(i int) bool { return i%2 == 0 }
