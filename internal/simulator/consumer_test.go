@@ -45,10 +45,14 @@ func TestDomainAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
-			for _, svc := range []string{"asyncMessagingEnt", "idp", "agentVep"} {
+			// facadeMsg: node-agent-sdk 1.4 dials its agent socket there.
+			for _, svc := range []string{"asyncMessagingEnt", "facadeMsg", "idp", "agentVep"} {
 				if got, ok := b.Lookup(svc); !ok || got != host {
 					t.Errorf("%s = %q, want %q", svc, got, host)
 				}
+			}
+			if len(b.BaseURIs) != 4 {
+				t.Errorf("%d services listed, want 4: %+v", len(b.BaseURIs), b.BaseURIs)
 			}
 		})
 	}
