@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package wscat_test types LivePerson's consumer tutorials into wscat, the
 // shell tool they are written for, against `chatwindow simulate`: their
 // own published frames, with only the ids they ask the reader to fill in
