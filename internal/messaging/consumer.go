@@ -169,7 +169,9 @@ func (c *Consumer) SubscribeConversations(ctx context.Context, filter protocol.S
 // sequence after the last one delivered. Following a dialog again does
 // nothing. Without a socket the dialog is subscribed on the next
 // connection. A refusal by the service (e.g. 404) is returned and the
-// dialog is not followed.
+// dialog is not followed. Events of a dialog not followed (the implicit
+// subscription of a conversation this socket created) are not delivered:
+// following it replays them.
 func (c *Consumer) Follow(ctx context.Context, dialogID, conversationID string, fromSeq int64) error {
 	c.mu.Lock()
 	if _, ok := c.dialogs[dialogID]; !ok {
