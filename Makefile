@@ -3,6 +3,8 @@
 GO ?= go
 BIN := bin/chatwindow
 AGENTSDK := tests/agentsdk
+AGENTSDK14 := tests/agentsdk14
+WSCAT := tests/wscat
 AXE := tests/axe
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -16,15 +18,25 @@ build:
 	$(GO) build -o $(BIN) ./cmd/chatwindow
 
 ## test: everything, with the race detector, including the real Node.js agent SDK bot
-test: $(AGENTSDK)/node_modules/.installed $(AXE)/node_modules/.installed
+test: $(AGENTSDK)/node_modules/.installed $(AGENTSDK14)/node_modules/.installed $(WSCAT)/node_modules/.installed $(AXE)/node_modules/.installed
 	$(GO) test -race -count=1 ./...
 
-## e2e: only the tests with real independent peers: Chromium and the Node.js agent SDK
-e2e: $(AGENTSDK)/node_modules/.installed $(AXE)/node_modules/.installed
+## e2e: only the tests with real independent peers: Chromium, the Node.js agent SDK and wscat
+e2e: $(AGENTSDK)/node_modules/.installed $(AGENTSDK14)/node_modules/.installed $(WSCAT)/node_modules/.installed $(AXE)/node_modules/.installed
 	E2E_REQUIRED=1 $(GO) test -race -count=1 -run 'Browser|SDK|Tutorial' ./cmd/... ./tests/...
 
 $(AGENTSDK)/node_modules/.installed: $(AGENTSDK)/package.json $(AGENTSDK)/package-lock.json
 	cd $(AGENTSDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# the head of node-agent-sdk's repository (1.4.11), packed in vendor/: the same bot runs on it
+$(AGENTSDK14)/node_modules/.installed: $(AGENTSDK14)/package.json $(AGENTSDK14)/package-lock.json $(AGENTSDK14)/vendor/node-agent-sdk-1.4.11.tgz
+	cd $(AGENTSDK14) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# wscat, the shell tool of LivePerson's tutorials, typed into by tests/wscat
+$(WSCAT)/node_modules/.installed: $(WSCAT)/package.json $(WSCAT)/package-lock.json
+	cd $(WSCAT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # axe-core, injected into the page by the browser accessibility scan
@@ -101,4 +113,4 @@ htmx:
 	cp tmp/htmx/ws.min.js static/vendor/htmx-ext-ws-$(HTMX_WS_VERSION).min.js
 
 clean:
-	rm -rf bin $(AGENTSDK)/node_modules $(AXE)/node_modules
+	rm -rf bin $(AGENTSDK)/node_modules $(AGENTSDK14)/node_modules $(WSCAT)/node_modules $(AXE)/node_modules

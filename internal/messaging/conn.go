@@ -97,7 +97,7 @@ type Conn struct {
 	nextID atomic.Uint64
 
 	mu        sync.Mutex
-	pending   map[string]chan protocol.Frame
+	pending   map[string]waiter
 	err       error // why the socket ended, set once
 	queue     []queued
 	worker    *linger.Worker // the delivery goroutine, while notifications wait
@@ -107,6 +107,14 @@ type Conn struct {
 	pinger   *keepalive.Pinger
 	doneOnce sync.Once
 	done     chan struct{} // read loop, delivery and pings have ended
+}
+
+// waiter is a request waiting for its response.
+type waiter struct {
+	ch chan protocol.Frame // buffered: one response
+	// atResponse, when set, runs on the delivery goroutine at the
+	// response's place among the notifications (see requestInOrder).
+	atResponse func(protocol.Frame)
 }
 
 // queued is a notification waiting for delivery, or a function to run in
@@ -170,7 +178,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 		ws:      ws,
 		log:     opts.Logger,
 		opts:    opts,
-		pending: map[string]chan protocol.Frame{},
+		pending: map[string]waiter{},
 		worker:  linger.NewWorker(),
 		done:    make(chan struct{}),
 	}
@@ -223,7 +231,7 @@ func (c *Conn) initConnection(ctx context.Context) error {
 	}
 	headers = append(headers, protocol.Header{Type: ".ams.headers.ConsumerAuthentication", JWT: c.opts.Token})
 	f := protocol.Frame{Kind: protocol.KindReq, ID: protocol.ID(c.newID()), Type: protocol.TypeInitConnection, Headers: headers}
-	resp, err := c.roundTrip(ctx, f)
+	resp, err := c.roundTrip(ctx, f, nil)
 	if err != nil {
 		return err
 	}
@@ -246,11 +254,20 @@ func (c *Conn) newID() string { return strconv.FormatUint(c.nextID.Add(1), 10) }
 // ErrTimeout; a socket that ends first is ErrClosed. A response 401 also
 // ends the socket, with ErrTokenRejected: the token is no longer taken.
 func (c *Conn) Request(ctx context.Context, typ string, body, out any) error {
+	return c.requestInOrder(ctx, typ, body, out, nil)
+}
+
+// requestInOrder is Request that also runs atResponse (when not nil) on the
+// delivery goroutine at the response's place in the stream: after every
+// notification received before the response, before any received after it.
+// It runs for any response that arrives while the request waits, errors
+// included.
+func (c *Conn) requestInOrder(ctx context.Context, typ string, body, out any, atResponse func(protocol.Frame)) error {
 	f, err := protocol.NewRequest(c.newID(), typ, body)
 	if err != nil {
 		return err
 	}
-	resp, err := c.roundTrip(ctx, f)
+	resp, err := c.roundTrip(ctx, f, atResponse)
 	if err != nil {
 		return err
 	}
@@ -273,10 +290,10 @@ func (c *Conn) RoundTrip(ctx context.Context, f protocol.Frame) (protocol.Frame,
 	if f.ID == "" {
 		f.ID = protocol.ID(c.newID())
 	}
-	return c.roundTrip(ctx, f)
+	return c.roundTrip(ctx, f, nil)
 }
 
-func (c *Conn) roundTrip(ctx context.Context, f protocol.Frame) (protocol.Frame, error) {
+func (c *Conn) roundTrip(ctx context.Context, f protocol.Frame, atResponse func(protocol.Frame)) (protocol.Frame, error) {
 	id := string(f.ID)
 	b, err := protocol.Marshal(f)
 	if err != nil {
@@ -289,7 +306,7 @@ func (c *Conn) roundTrip(ctx context.Context, f protocol.Frame) (protocol.Frame,
 		c.mu.Unlock()
 		return protocol.Frame{}, fmt.Errorf("%s: %w: %w", f.Type, ErrClosed, err)
 	}
-	c.pending[id] = ch
+	c.pending[id] = waiter{ch: ch, atResponse: atResponse}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -371,14 +388,19 @@ func (c *Conn) readLoop() {
 		switch f.Kind {
 		case protocol.KindResp:
 			c.mu.Lock()
-			ch, ok := c.pending[string(f.ReqID)]
+			w, ok := c.pending[string(f.ReqID)]
 			delete(c.pending, string(f.ReqID))
+			if ok && w.atResponse != nil {
+				at, resp := w.atResponse, f
+				c.queue = append(c.queue, queued{fn: func() { at(resp) }})
+				c.deliverLocked()
+			}
 			c.mu.Unlock()
 			if !ok {
 				c.log.Debug("messaging: response to no pending request", "req_id", string(f.ReqID), "type", f.Type, "code", f.Code)
 				continue
 			}
-			ch <- f // buffered, one response per request
+			w.ch <- f // buffered, one response per request
 		case protocol.KindNotification:
 			c.mu.Lock()
 			if len(c.queue) >= c.opts.MaxQueued {

@@ -46,14 +46,25 @@ type Consumer struct {
 	token    string
 	dialogs  map[string]*dialogSeq // followed dialogs
 	convSeen map[string]int64      // conversation id → newest metaDataLastUpdateTs delivered
+	attempts uint64                // subscription requests sent, for dialogSeq.attempt
 }
 
-// dialogSeq tracks what was delivered of one dialog. Sequences arrive in
-// order on a subscription; next is one past the highest delivered.
+// dialogSeq tracks what was delivered of one followed dialog. Sequences
+// arrive in order on a subscription; next is one past the highest
+// delivered.
 type dialogSeq struct {
 	conversationID string
 	next           int64
 	any            bool // something was delivered; next is meaningful
+	// subscribed: the answer to this socket's subscription has been
+	// reached in the stream, so what follows for the dialog is its replay,
+	// then live events. Before it, the dialog's events come from the
+	// socket's implicit subscription (the socket created the conversation:
+	// docs/protocol.md, Messaging events), and the replay that follows the
+	// answer carries them again; only the one expected next is taken then,
+	// so that nothing is delivered out of order or twice.
+	subscribed bool
+	attempt    uint64 // the subscription request that sets subscribed
 }
 
 // Item priorities: the order in which a new connection restores them (the
@@ -158,7 +169,9 @@ func (c *Consumer) SubscribeConversations(ctx context.Context, filter protocol.S
 // sequence after the last one delivered. Following a dialog again does
 // nothing. Without a socket the dialog is subscribed on the next
 // connection. A refusal by the service (e.g. 404) is returned and the
-// dialog is not followed.
+// dialog is not followed. Events of a dialog not followed (the implicit
+// subscription of a conversation this socket created) are not delivered:
+// following it replays them.
 func (c *Consumer) Follow(ctx context.Context, dialogID, conversationID string, fromSeq int64) error {
 	c.mu.Lock()
 	if _, ok := c.dialogs[dialogID]; !ok {
@@ -169,14 +182,27 @@ func (c *Consumer) Follow(ctx context.Context, dialogID, conversationID string, 
 		c.mu.Lock()
 		d, ok := c.dialogs[dialogID]
 		var body protocol.SubscribeMessagingEvents
+		var attempt uint64
 		if ok {
 			body = protocol.SubscribeMessagingEvents{DialogID: dialogID, ConversationID: d.conversationID, FromSeq: d.next}
+			c.attempts++
+			attempt = c.attempts
+			d.subscribed, d.attempt = false, attempt
 		}
 		c.mu.Unlock()
 		if !ok {
 			return nil // unfollowed meanwhile
 		}
-		return conn.Request(ctx, protocol.TypeSubscribeMessagingEvents, body, nil)
+		return conn.requestInOrder(ctx, protocol.TypeSubscribeMessagingEvents, body, nil, func(resp protocol.Frame) {
+			if resp.Code >= 400 {
+				return
+			}
+			c.mu.Lock()
+			if d, ok := c.dialogs[dialogID]; ok && d.attempt == attempt {
+				d.subscribed = true
+			}
+			c.mu.Unlock()
+		})
 	})
 	if Classify(err) == GiveUp {
 		c.mu.Lock()
@@ -309,7 +335,12 @@ func (c *Consumer) admitEvent(ev protocol.MessagingEvent) bool {
 	defer c.mu.Unlock()
 	d, ok := c.dialogs[ev.DialogID]
 	if !ok {
-		return true // not followed here: nothing to compare with
+		// Not followed: only an implicit subscription sends these, and
+		// Follow's replay delivers them when the dialog is followed.
+		return false
+	}
+	if !d.subscribed && seq != d.next {
+		return false // implicit, ahead of or behind what is due: the replay brings it in order
 	}
 	if d.any && seq < d.next {
 		return false // already delivered (a replay overlapping what we had)

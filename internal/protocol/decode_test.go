@@ -251,6 +251,12 @@ func TestBareElements(t *testing.T) {
 			want: &BaseURIs{BaseURIs: List[BaseURI]{{Service: ServiceIDP, Account: "123", BaseURI: "h"}}},
 		},
 		{
+			name: "QueryMessages answer bare",
+			in:   `{"sequence":1,"dialogId":"C1","event":{"type":"AcceptStatusEvent","status":"ACCEPT","sequenceList":0}}`,
+			into: func() any { return new(List[MessagingEvent]) },
+			want: &List[MessagingEvent]{{Sequence: Seq(1), DialogID: "C1", Event: Event{Type: EventAcceptStatus, Status: StatusAccept, SequenceList: Seqs{0}}}},
+		},
+		{
 			name: "features bare",
 			in:   `{"type":".ams.headers.ClientProperties","features":"MULTI_DIALOG"}`,
 			into: func() any { return new(Header) },

@@ -71,13 +71,14 @@ var respTypes = map[string]func() any{
 	TypeAgentSubscribeExConversations + "$Response": func() any { return new(SubscriptionResponse) },
 	TypeUpdateConversationField + "$Response":       func() any { return new(string) },
 	TypePublishEvent + "$Response":                  func() any { return new(PublishEventResponse) },
-	Canonical(TypeQueryMessagesResponse):            func() any { return new([]MessagingEvent) },
+	Canonical(TypeQueryMessagesResponse):            func() any { return new(List[MessagingEvent]) },
 	Canonical(TypeGetUserProfileResponse):           func() any { return new(UserProfile) },
 }
 
 // httpTypes maps a golden HTTP body's name to its typed body.
 var httpTypes = map[string]func() any{
 	"http_domain":       func() any { return new(BaseURIs) },
+	"http_domain_one":   func() any { return new(BaseURIs) },
 	"http_signup":       func() any { return new(SignupResponse) },
 	"http_authenticate": func() any { return new(AuthenticateRequest) },
 	"http_login":        func() any { return new(LoginRequest) },
@@ -168,7 +169,9 @@ func compact(t *testing.T, b []byte) string {
 // (testdata/golden/NAME.in.json, verbatim; NAME's prefix says what they show:
 // http the HTTP services, s2 the connection, s3 errors, s4 the consumer's
 // requests and notifications, s6 the agent side, s7 a malformed frame, tut
-// LivePerson's tutorial; see docs/protocol.md) and checks that the strict
+// LivePerson's tutorial, one frames whose one-element arrays came as the
+// element itself, as Protocol Overview allows; see docs/protocol.md,
+// Frames) and checks that the strict
 // re-encoding is NAME.want.json, and that the re-encoding of NAME.want.json
 // is itself.
 func TestGolden(t *testing.T) {

@@ -7,6 +7,9 @@ const (
 	ServiceAsyncMessagingEnt = "asyncMessagingEnt"
 	ServiceIDP               = "idp"
 	ServiceAgentVep          = "agentVep"
+	// ServiceFacadeMsg is where node-agent-sdk 1.4 dials the agent socket
+	// (docs/protocol.md, Discovery).
+	ServiceFacadeMsg = "facadeMsg"
 )
 
 // Paths of the HTTP services and sockets, with the account (and bearer)

@@ -256,14 +256,14 @@ func (p *parser) node(v any, depth int) *Node {
 	}
 	// Unknown: a container keeps its children (as a vertical layout), the
 	// rest shows its title and text.
-	if _, ok := obj["elements"].([]any); ok {
+	if _, ok := listOf(obj["elements"]); ok {
 		return p.layout(Vertical, obj, depth)
 	}
 	return p.textNode(joinNonEmpty(firstText(obj, "title"), firstText(obj, "text")))
 }
 
 func (p *parser) layout(typ string, obj map[string]any, depth int) *Node {
-	els, _ := obj["elements"].([]any)
+	els, _ := listOf(obj["elements"])
 	p.nodes++
 	n := &Node{Kind: KindLayout, Layout: typ, Choice: -1}
 	for _, e := range els {
@@ -327,7 +327,7 @@ func (p *parser) quickReplies(v any) int {
 	per := 0
 	switch t := v.(type) {
 	case map[string]any:
-		replies, _ = t["replies"].([]any)
+		replies, _ = listOf(t["replies"])
 		if f, ok := t["itemsPerRow"].(float64); ok && f >= 1 && f <= 24 {
 			per = int(f)
 		}
@@ -361,7 +361,7 @@ func clickOf(obj map[string]any) (publish, link string, meta json.RawMessage) {
 	if !ok {
 		return "", "", nil
 	}
-	actions, _ := click["actions"].([]any)
+	actions, _ := listOf(click["actions"])
 	if len(actions) > maxActions {
 		actions = actions[:maxActions]
 	}
@@ -390,13 +390,9 @@ func clickOf(obj map[string]any) (publish, link string, meta json.RawMessage) {
 // encodes within MaxMetadata; the service gets it as the request's
 // metadata, so nothing else is passed on.
 func metadataOf(v any) json.RawMessage {
-	arr, ok := v.([]any)
+	arr, ok := listOf(v)
 	if !ok {
-		if obj, isObj := v.(map[string]any); isObj {
-			arr = []any{obj} // a one-element array sent bare
-		} else {
-			return nil
-		}
+		return nil
 	}
 	var keep []any
 	for _, e := range arr {
@@ -412,6 +408,19 @@ func metadataOf(v any) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// listOf reads a list of objects: an array, or one object sent bare for a
+// one-element array (Protocol Overview, "Single Element Arrays";
+// docs/protocol.md, Frames). ok is false for anything else.
+func listOf(v any) (list []any, ok bool) {
+	switch t := v.(type) {
+	case []any:
+		return t, true
+	case map[string]any:
+		return []any{t}, true
+	}
+	return nil, false
 }
 
 // SafeURL returns u normalised when it is an absolute https URL with a
@@ -492,7 +501,7 @@ func flatText(v any, depth int) string {
 					size += len(s)
 				}
 			}
-			if els, ok := t["elements"].([]any); ok {
+			if els, ok := listOf(t["elements"]); ok {
 				walk(els, d+1)
 			}
 		case []any:

@@ -88,6 +88,17 @@ func TestParseCard(t *testing.T) {
 			want: vertical(text("alone")),
 		},
 		{
+			name:    "one-element lists sent as the element itself (Protocol Overview)",
+			card:    `{"type":"vertical","elements":{"type":"button","title":"Yes","click":{"actions":{"type":"publishText","text":"yes"},"metadata":{"type":"ExternalId","id":"y"}}}}`,
+			want:    vertical(Node{Kind: KindButton, Text: "Yes", Choice: 0}),
+			choices: []Choice{{Title: "Yes", Text: "yes", Metadata: json.RawMessage(`[{"id":"y","type":"ExternalId"}]`)}},
+		},
+		{
+			name: "an unknown container with one bare child",
+			card: `{"type":"list","elements":{"type":"text","text":"one"}}`,
+			want: vertical(text("one")),
+		},
+		{
 			name: "button with navigate only is its title",
 			card: `{"type":"vertical","elements":[{"type":"button","title":"Directions","click":{"actions":[{"type":"navigate","la":1,"lo":2}]}}]}`,
 			want: vertical(text("Directions")),
@@ -152,6 +163,12 @@ func TestParseQuickReplies(t *testing.T) {
 			name: "a bare array",
 			qr:   `[{"type":"button","title":"A","click":{"actions":[{"type":"publishText","text":"a"}]}}]`,
 			want: []Choice{{Title: "A", Text: "a", QuickReply: true}},
+		},
+		{
+			name: "one reply sent as the reply itself (Protocol Overview)",
+			qr:   `{"type":"quickReplies","itemsPerRow":1,"replies":{"type":"button","title":"Skip","click":{"actions":{"type":"publishText","text":"Skip"}}}}`,
+			want: []Choice{{Title: "Skip", Text: "Skip", QuickReply: true}},
+			per:  1,
 		},
 		{name: "garbage", qr: `{"replies":"x"}`},
 	}

@@ -241,7 +241,11 @@ func TestAgentMessaging(t *testing.T) {
 	if strings.Contains(string(n.Body), `"sequence"`) {
 		t.Errorf("chat state with a sequence: %s", n.Body)
 	}
-	// The consumer socket shows PIds only.
+	// The consumer socket shows PIds only: in the replay (after the live
+	// events of its implicit subscription, which are set aside first) and
+	// in every frame.
+	c.barrier()
+	c.seqsOf(conv)
 	c.ok("ms.SubscribeMessagingEvents", protocol.SubscribeMessagingEvents{DialogID: conv})
 	replay := decode[protocol.MessagingEventNotification](t, c.notif("ms.MessagingEventNotification"))
 	if got := replay.Changes[1]; got.OriginatorID != l.Config.UserPID || strings.Contains(string(c.dump()), oldID) {

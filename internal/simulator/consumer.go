@@ -123,6 +123,12 @@ func (s *Service) requestConversation(c *socket, f protocol.Frame) {
 	}
 	cv := s.createConversation(c.consumerID, skill)
 	s.log.Info("conversation opened", "conversation_id", cv.id, "consumer_id", c.consumerID)
+	// The implicit subscription (docs/simulator.md, Consumer socket): the
+	// socket that created the conversation gets its MAIN dialog's live
+	// events without subscribing. It is the same entry an explicit
+	// ms.SubscribeMessagingEvents makes, so subscribing as well never
+	// sends an event twice.
+	s.subscribeDialog(c, s.dialogs[cv.id])
 	c.respond(f, 200, protocol.TypeRequestConversationResponse, protocol.RequestConversationResponse{ConversationID: cv.id})
 	s.convChanged(cv)
 	s.offer(cv)
@@ -173,8 +179,19 @@ func (s *Service) unsubscribeConversations(c *socket, f protocol.Frame, typ stri
 	c.fail(f, 404, "unknown subscription")
 }
 
+// subscribeDialog registers c for d's live events. A socket is in d.subs
+// at most once, however it got there (implicitly, or by one or more
+// explicit subscriptions), and distribute sends each event once per entry.
+func (s *Service) subscribeDialog(c *socket, d *dialog) {
+	d.subs[c] = struct{}{}
+	c.dialogSubs[d] = struct{}{}
+}
+
 // subscribeMessagingEvents replays the dialog from fromSeq and registers the
-// socket for live events, under the same lock: no gap, no duplicate.
+// socket for live events, under the same lock: no gap, no duplicate. The
+// replay is what fromSeq asks for, even where the socket already had those
+// events live through its implicit subscription (Get Messages step 4 and
+// PCS step 7 replay the agent's lines sent before the subscription).
 func (s *Service) subscribeMessagingEvents(c *socket, f protocol.Frame) {
 	var b protocol.SubscribeMessagingEvents
 	if err := f.DecodeBody(&b); err != nil {
@@ -198,8 +215,7 @@ func (s *Service) subscribeMessagingEvents(c *socket, f protocol.Frame) {
 		}
 		c.notify(protocol.TypeMessagingEventNotification, protocol.MessagingEventNotification{Changes: changes})
 	}
-	d.subs[c] = struct{}{}
-	c.dialogSubs[d] = struct{}{}
+	s.subscribeDialog(c, d)
 }
 
 // lookupDialog finds a dialog by its id or, without one, by the

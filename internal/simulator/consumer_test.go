@@ -44,10 +44,14 @@ func TestDomainAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
-			for _, svc := range []string{"asyncMessagingEnt", "idp", "agentVep"} {
+			// facadeMsg: node-agent-sdk 1.4 dials its agent socket there.
+			for _, svc := range []string{"asyncMessagingEnt", "facadeMsg", "idp", "agentVep"} {
 				if got, ok := b.Lookup(svc); !ok || got != host {
 					t.Errorf("%s = %q, want %q", svc, got, host)
 				}
+			}
+			if len(b.BaseURIs) != 4 {
+				t.Errorf("%d services listed, want 4: %+v", len(b.BaseURIs), b.BaseURIs)
 			}
 		})
 	}
@@ -583,8 +587,13 @@ func TestSlowSocketIsCut(t *testing.T) {
 	defer small.Close()
 
 	token := e.signup()
+	// The socket that creates the conversation gets its events (the
+	// implicit subscription) and would be cut too by the bursts below:
+	// it leaves, and c, which never subscribes, publishes.
+	creator := e.consumer(token)
+	conv := creator.openConversation()
+	_ = creator.conn.Close(websocket.StatusNormalClosure, "")
 	c := e.consumer(token)
-	conv := c.openConversation()
 	h := http.Header{}
 	h.Set("Authorization", "jwt "+token)
 	ctx, cancel := contextWithTimeout()
@@ -610,6 +619,8 @@ func TestSlowSocketIsCut(t *testing.T) {
 		defer e.svc.mu.Unlock()
 		return len(e.svc.sockets) + len(e.svc.dialogs[conv].subs)
 	}
+	// Until the creator is gone and the slow peer subscribed: c and slow,
+	// and slow's subscription.
 	for sockets() != 3 {
 		time.Sleep(10 * time.Millisecond)
 	}

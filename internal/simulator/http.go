@@ -65,6 +65,11 @@ func decodeJSON(r *http.Request, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// domainServices are the services the domain API lists: the consumer
+// socket's, the IDP's, the agent login's, and facadeMsg, where
+// node-agent-sdk 1.4 dials the agent socket (1.2 dials asyncMessagingEnt).
+var domainServices = []string{protocol.ServiceAsyncMessagingEnt, protocol.ServiceFacadeMsg, protocol.ServiceIDP, protocol.ServiceAgentVep}
+
 // handleDomain is the domain API (CSDS). Every service is advertised at the
 // request's own host, so the same handler works behind httptest, a real
 // port and TLS.
@@ -84,7 +89,7 @@ func (s *Service) handleDomain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out protocol.BaseURIs
-	for _, svc := range []string{protocol.ServiceAsyncMessagingEnt, protocol.ServiceIDP, protocol.ServiceAgentVep} {
+	for _, svc := range domainServices {
 		out.BaseURIs = append(out.BaseURIs, protocol.BaseURI{Service: svc, Account: protocol.ID(s.cfg.Account), BaseURI: r.Host})
 	}
 	writeJSON(w, http.StatusOK, out)

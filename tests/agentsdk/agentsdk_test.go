@@ -1,9 +1,9 @@
 // Package agentsdk_test proves that independent peers run unchanged against
 // `chatwindow simulate` over TLS: the brand's side is a bot written with
-// LivePerson's own Node.js agent SDK (node-agent-sdk 1.2.0, bot.js), and the
-// consumer is played twice: by a client that knows only LivePerson's
-// documented frames, sent one by one as the tutorial does with wscat, and by
-// the project's own client (internal/messaging).
+// LivePerson's own Node.js agent SDK (bot.js), run on two releases of it
+// (sdks), and the consumer is played twice: by a client that knows only
+// LivePerson's documented frames, sent one by one as the tutorial does
+// with wscat, and by the project's own client (internal/messaging).
 package agentsdk_test
 
 import (
@@ -29,8 +29,25 @@ const (
 	agentPassword = "secret"
 )
 
+// sdk is a release of node-agent-sdk that bot.js runs on.
+type sdk struct {
+	version string
+	dir     string // the installed package, relative to this directory
+	install string // what installs it
+}
+
+// sdks are the releases the bot runs on: the last one on npm, and the head
+// of LivePerson's repository, packed in tests/agentsdk14/vendor (it dials
+// the agent socket at the domain API's facadeMsg, where 1.2.0 dials
+// asyncMessagingEnt).
+var sdks = []sdk{
+	{version: "1.2.0", dir: filepath.Join("node_modules", "node-agent-sdk"), install: "`npm ci` in tests/agentsdk"},
+	{version: "1.4.11", dir: filepath.Join("..", "agentsdk14", "node_modules", "node-agent-sdk"), install: "`npm ci` in tests/agentsdk14"},
+}
+
 // env is one running service, and the SDK bot that serves it as its agent.
 type env struct {
+	sdk      sdk
 	base     string       // https://127.0.0.1:PORT, the domain API
 	host     string       // 127.0.0.1:PORT
 	client   *http.Client // trusts the service's certificate
@@ -40,45 +57,55 @@ type env struct {
 }
 
 func TestAgentSDK(t *testing.T) {
-	requirePeers(t)
+	requirePeers(t, sdks...)
 	bin := buildChatwindow(t)
+	for _, v := range sdks {
+		t.Run(v.version, func(t *testing.T) {
+			// One service and one bot for the first scenarios: the bot
+			// serves them one after the other, as a bot serves many
+			// conversations.
+			e := startService(t, bin, v)
+			startBot(t, e)
 
-	// One service and one bot for the first scenarios: the bot serves them
-	// one after the other, as a bot serves many conversations.
-	e := startService(t, bin)
-	startBot(t, e)
-
-	t.Run("TutorialFrames", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		tutorial(ctx, t, e)
-	})
-	t.Run("MessagingClient", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		viaClient(ctx, t, e)
-	})
-	t.Run("ConsumerWritesFirst", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		consumerFirst(ctx, t, startService(t, bin))
-	})
-	t.Run("WrongPassword", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		wrongPassword(ctx, t, e)
-	})
+			t.Run("TutorialFrames", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				tutorial(ctx, t, e)
+			})
+			t.Run("MessagingClient", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				viaClient(ctx, t, e)
+			})
+			t.Run("ConsumerWritesFirst", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				consumerFirst(ctx, t, startService(t, bin, v))
+			})
+			t.Run("WrongPassword", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				wrongPassword(ctx, t, e)
+			})
+		})
+	}
 }
 
-// requirePeers skips without Node.js or the installed SDK, unless
+// requirePeers skips without Node.js or an installed SDK, unless
 // E2E_REQUIRED=1 says the peers must run.
-func requirePeers(t *testing.T) {
+func requirePeers(t *testing.T, need ...sdk) {
 	t.Helper()
 	var missing string
 	if _, err := exec.LookPath("node"); err != nil {
 		missing = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join("node_modules", "node-agent-sdk", "package.json")); err != nil {
-		missing = "node_modules/node-agent-sdk is missing: run `npm ci` in tests/agentsdk (or `make test`)"
+	}
+	for _, v := range need {
+		if missing != "" {
+			break
+		}
+		if _, err := os.Stat(filepath.Join(v.dir, "package.json")); err != nil {
+			missing = fmt.Sprintf("node-agent-sdk %s is missing at %s: run %s (or `make test`)", v.version, v.dir, v.install)
+		}
 	}
 	if missing == "" {
 		return
@@ -111,7 +138,7 @@ func buildChatwindow(t *testing.T) string {
 
 // startService starts `chatwindow simulate` over TLS with a fresh
 // certificate and checks what it prints.
-func startService(t *testing.T, bin string) *env {
+func startService(t *testing.T, bin string, v sdk) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -152,12 +179,19 @@ func startService(t *testing.T, bin string) *env {
 		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
 	t.Cleanup(transport.CloseIdleConnections)
-	return &env{base: u.String(), host: u.Host, client: &http.Client{Transport: transport}, certFile: certFile}
+	return &env{sdk: v, base: u.String(), host: u.Host, client: &http.Client{Transport: transport}, certFile: certFile}
 }
 
-// botEnv is the environment of bot.js against e, as a brand would set it.
-func botEnv(e *env, password string) []string {
+// botEnv is the environment of bot.js against e, as a brand would set it,
+// and the SDK release it runs on.
+func botEnv(t *testing.T, e *env, password string) []string {
+	t.Helper()
+	dir, err := filepath.Abs(e.sdk.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return append(os.Environ(),
+		"AGENT_SDK="+dir,
 		"NODE_EXTRA_CA_CERTS="+e.certFile,
 		"LP_ACCOUNT="+account,
 		"LP_CSDS="+e.host,
@@ -172,10 +206,13 @@ func startBot(t *testing.T, e *env) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e.bot = startProc(t, "bot", ".", botEnv(e, agentPassword), true, "node", "bot.js")
+	e.bot = startProc(t, "bot", ".", botEnv(t, e, agentPassword), true, "node", "bot.js")
 	connected, err := waitBot(ctx, e.bot, "the bot connected", func(l botLine) bool { return l.Step == "connected" })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if connected.SDKVersion != e.sdk.version {
+		t.Fatalf("the bot runs node-agent-sdk %q, want %s", connected.SDKVersion, e.sdk.version)
 	}
 	if connected.AgentID == "" {
 		t.Fatalf("the SDK has no agentId (login's config.userPid) after login")
@@ -189,7 +226,7 @@ func startBot(t *testing.T, e *env) {
 // wrongPassword: the SDK must see the refused login as an error (it reads
 // only the body's "error"), and the bot exits non-zero.
 func wrongPassword(ctx context.Context, t *testing.T, e *env) {
-	bot := startProc(t, "bot-wrong-password", ".", botEnv(e, "not-the-password"), false, "node", "bot.js")
+	bot := startProc(t, "bot-wrong-password", ".", botEnv(t, e, "not-the-password"), false, "node", "bot.js")
 	if _, err := bot.out.wait(ctx, "the bot to report the refused login", func(s string) (bool, error) {
 		var l botLine
 		return json.Unmarshal([]byte(s), &l) == nil && l.Step == "error" && l.Where == "sdk", nil

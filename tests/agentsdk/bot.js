@@ -3,8 +3,12 @@
 // would write one. It proves that `chatwindow simulate` serves the real SDK
 // unchanged. It logs one JSON object per line on stdout for every step, so a
 // test can follow it. Config: LP_ACCOUNT, LP_CSDS (host:port of the domain
-// API), AGENT_USER, AGENT_PASSWORD; BOT_TRACE=1 also logs every frame.
-const { Agent } = require('node-agent-sdk');
+// API), AGENT_USER, AGENT_PASSWORD; AGENT_SDK, the SDK's directory (default:
+// node-agent-sdk from this directory's node_modules); BOT_TRACE=1 also logs
+// every frame.
+const sdk = process.env.AGENT_SDK || 'node-agent-sdk';
+const { Agent } = require(sdk);
+const sdkVersion = require(`${sdk}/package.json`).version;
 
 for (const name of ['LP_ACCOUNT', 'LP_CSDS', 'AGENT_USER', 'AGENT_PASSWORD']) {
   if (!process.env[name]) { console.error(`bot: ${name} is not set`); process.exit(2); }
@@ -42,7 +46,7 @@ agent.on('warn', (w) => log({ step: 'warn', message: w && w.message }));
 agent.on('closed', (code) => { if (!stopping) { log({ step: 'closed', code }); process.exit(1); } });
 
 agent.on('connected', async () => {
-  log({ step: 'connected', agentId: agent.agentId });
+  log({ step: 'connected', agentId: agent.agentId, sdkVersion });
   const clock = await call('getClock', {});
   log({ step: 'clock', currentTime: clock && clock.currentTime });
   await call('setAgentState', { availability: 'ONLINE' });

@@ -199,6 +199,7 @@ type botLine struct {
 	Where          string  `json:"where"`
 	Error          string  `json:"error"`
 	AgentID        string  `json:"agentId"`
+	SDKVersion     string  `json:"sdkVersion"`
 	ConversationID string  `json:"conversationId"`
 	DialogID       string  `json:"dialogId"`
 	Sequence       *int64  `json:"sequence"`
