@@ -32,6 +32,7 @@ type simulateConfig struct {
 	rateLimit        float64
 	rateBurst        int
 	consoleAncestors string
+	survey           bool
 	// agents are the service's agents, the bot's last when there is one;
 	// generatedAgent: the one agent was made up, its password is shown.
 	agents         []simulator.Agent
@@ -47,7 +48,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	logger := newLogger(stderr, cfg.logLevel)
-	svc, err := simulator.New(simulator.Config{Account: cfg.account, Agents: cfg.agents, Logger: logger, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst})
+	svc, err := simulator.New(simulator.Config{Account: cfg.account, Agents: cfg.agents, Logger: logger, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, Survey: cfg.survey})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
@@ -112,6 +113,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	rateLimit := fs.Float64("rate-limit", 50, "requests per second each socket may send (docs/protocol.md, Limits); raise it for load tests that drive one agent socket hard")
 	rateBurst := fs.Int("rate-burst", 200, "the burst each socket may send above -rate-limit")
 	consoleAncestors := fs.String("console-frame-ancestors", envOr(getenv, "CHATWINDOW_CONSOLE_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the agent console: the chat window's exact origin, for its QA view (e.g. http://localhost:8080)")
+	survey := fs.Bool("survey", false, "run a post-conversation survey bot after a conversation an agent took is closed (docs/simulator.md, Surveys); without it the legacy CSAT is the only survey")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
@@ -129,7 +131,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	c := simulateConfig{
 		addr: *addr, account: *account, tlsCert: *tlsCert, tlsKey: *tlsKey, logLevel: level,
-		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors,
+		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors, survey: *survey,
 		agents: agents, generatedAgent: len(agents) == 0,
 	}
 	if c.generatedAgent {
