@@ -35,8 +35,14 @@ type Phase string
 const (
 	PhaseNew    Phase = "new"    // no conversation: the first message creates one
 	PhaseOpen   Phase = "open"   // chatting
-	PhaseClosed Phase = "closed" // ended; a rating is offered
-	PhaseRated  Phase = "rated"  // ended and rated
+	PhaseClosed Phase = "closed" // ended; the legacy rating is offered
+	PhaseRated  Phase = "rated"  // ended and rated (or the rating declined)
+	// PhaseSurvey: the MAIN dialog is closed and a post-conversation
+	// survey runs in its POST_SURVEY dialog: the customer answers there.
+	PhaseSurvey Phase = "survey"
+	// PhaseEnded: ended after its survey; no legacy rating (PCS: the
+	// two never work together).
+	PhaseEnded Phase = "ended"
 )
 
 // Message is one bubble of the conversation: the transcript's message
@@ -65,6 +71,9 @@ type Message struct {
 	// answerMeta is the metadata of the click a customer's message answers
 	// (sent again on a retry).
 	answerMeta json.RawMessage
+	// target is the dialog a customer's message is published to, fixed
+	// at its first publish: a retry goes where the message was written.
+	target string
 }
 
 // Conversation is the state of a session's conversation, as pure data: it
@@ -83,6 +92,8 @@ type Conversation struct {
 
 	log        transcript.Transcript[Message, *Message]
 	lastUpdate int64
+	// survey is the open POST_SURVEY dialog while Phase is PhaseSurvey.
+	survey string
 	// earlyActions are the customer's ACTIONs on messages not known yet
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
@@ -139,21 +150,14 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 	}
 	c.lastUpdate = max(c.lastUpdate, ts)
 	c.ID = r.ConvID
-	phase := c.Phase
-	if ch.Type == protocol.ChangeDelete || r.ConversationDetails.Stage == protocol.StateClose || r.ConversationDetails.State == protocol.StateClose {
-		if c.Phase != PhaseRated {
-			phase = PhaseClosed
-		}
-		if r.ConversationDetails.CSAT != nil && r.ConversationDetails.CSAT.CSATRate > 0 {
-			phase, c.Rating = PhaseRated, r.ConversationDetails.CSAT.CSATRate
-		}
-	} else {
-		phase = PhaseOpen
-	}
+	phase := c.conversationPhase(ch)
 	if phase != c.Phase {
 		c.Phase, out.Phase = phase, true
-		if phase == PhaseClosed {
+		switch phase {
+		case PhaseClosed, PhaseEnded:
 			out.Announce = "The conversation has ended."
+		case PhaseSurvey:
+			out.Announce = "The conversation has ended. Please answer a few questions about it."
 		}
 		if c.Typing {
 			c.Typing, out.Typing = false, true
@@ -172,6 +176,71 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 		}
 	}
 	return out, true
+}
+
+// conversationPhase is the phase a metadata change shows (PCS: state is
+// the MAIN dialog's, stage the conversation's): open; MAIN closed and a
+// survey dialog open; ended after a survey; or ended without one (the
+// legacy rating, kept once given). A payload without a stage ends with
+// its state. It records the survey dialog and a rating.
+func (c *Conversation) conversationPhase(ch protocol.ConversationChange) Phase {
+	d := ch.Result.ConversationDetails
+	c.survey = ""
+	surveyed := c.Phase == PhaseSurvey || c.Phase == PhaseEnded
+	for _, dl := range d.Dialogs {
+		if dl.DialogType != protocol.DialogPostSurvey {
+			continue
+		}
+		surveyed = true
+		if dl.State == protocol.StateOpen {
+			c.survey = dl.DialogID
+		}
+	}
+	ended := ch.Type == protocol.ChangeDelete || d.Stage == protocol.StateClose ||
+		(d.State == protocol.StateClose && c.survey == "")
+	switch {
+	case !ended && d.State == protocol.StateClose:
+		return PhaseSurvey
+	case !ended:
+		return PhaseOpen
+	case surveyed:
+		c.survey = ""
+		return PhaseEnded
+	case d.CSAT != nil:
+		c.Rating = d.CSAT.CSATRate
+		return PhaseRated
+	case c.Phase == PhaseRated:
+		return PhaseRated
+	}
+	return PhaseClosed
+}
+
+// Dialog is the dialog the customer writes in: the survey's while one
+// runs, else the MAIN dialog (whose id is the conversation's).
+func (c *Conversation) Dialog() string {
+	if c.Phase == PhaseSurvey && c.survey != "" {
+		return c.survey
+	}
+	return c.ID
+}
+
+// Writable reports whether the customer may write (and click, and type):
+// in an open conversation, and in its survey until the survey ends.
+func (c *Conversation) Writable() bool {
+	return c.Phase == PhaseOpen || c.Phase == PhaseSurvey
+}
+
+// target is the dialog a local message is published to: the one the
+// customer writes in when it is first published, then always that one.
+func (c *Conversation) target(localID string) string {
+	m, ok := c.log.Local(localID)
+	if !ok {
+		return c.Dialog()
+	}
+	if m.target == "" {
+		m.target = c.Dialog()
+	}
+	return m.target
 }
 
 // SetAgentName records the assigned agent's display name (without
@@ -363,8 +432,13 @@ var ErrChoice = errors.New("not a choice on offer")
 // as the agent sent it, so what is published never comes from the page.
 func (c *Conversation) Choose(dialogID string, seq int64, index int, text string) (richcontent.Choice, Change, error) {
 	var out Change
-	if c.Phase != PhaseOpen {
+	if !c.Writable() {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: the conversation is %s", ErrChoice, c.Phase)
+	}
+	if dialogID != c.Dialog() {
+		// Answers go to the dialog the customer writes in: a closed
+		// dialog's offers are over (the survey's, once MAIN closed).
+		return richcontent.Choice{}, out, fmt.Errorf("%w: dialog %s is not the one open", ErrChoice, dialogID)
 	}
 	m, ok := c.log.Get(dialogID, seq)
 	if !ok {
@@ -459,9 +533,12 @@ func (c *Conversation) StopTyping() Change {
 	return Change{Typing: true}
 }
 
-// SetRating records the customer's satisfaction answer.
+// SetRating records the customer's satisfaction answer (0: declined).
 func (c *Conversation) SetRating(n int) Change {
 	c.Rating, c.Phase = n, PhaseRated
+	if n == 0 {
+		return Change{Phase: true, Announce: "Thank you."}
+	}
 	return Change{Phase: true, Announce: "Thank you for your rating."}
 }
 
