@@ -69,14 +69,15 @@ func TestConversationPhases(t *testing.T) {
 }
 
 // TestSurveyChoice: in the survey, the survey's quick replies answer and
-// MAIN's offers are over; a message written goes to the dialog it was
+// MAIN's offers are over (a card's buttons too, which outlive newer
+// messages); a message written goes to the dialog it was
 // first published to, even once the phase moved on.
 func TestSurveyChoice(t *testing.T) {
 	c := NewConversation(me)
 	c.ApplyConversation(metadata(1, protocol.ChangeUpsert, protocol.StateOpen, protocol.StateOpen, "", nil))
-	offer := text(0, agentID, "Shall we?")
-	offer.Event.QuickReplies = json.RawMessage(demoReplies)
-	c.Apply(offer)
+	card := text(0, agentID, "")
+	card.Event = protocol.Event{Type: protocol.EventRichContent, Content: json.RawMessage(demoCard)}
+	c.Apply(card)
 	c.Sending("1", "written in MAIN", c.log.Messages()[0].At)
 	if got := c.target("1"); got != conv {
 		t.Fatalf("a message written while open goes to %s", got)
@@ -89,7 +90,7 @@ func TestSurveyChoice(t *testing.T) {
 	c.Apply(q)
 
 	if _, _, err := c.Choose(conv, 0, 0, ""); err == nil {
-		t.Error("a MAIN quick reply was taken during the survey")
+		t.Error("a MAIN card's button was taken during the survey")
 	}
 	choice, _, err := c.Choose(survey, 1, 0, "Yes")
 	if err != nil || choice.Text != "Yes" || string(choice.Metadata) != `[{"id":"fcr-1","questionId":"fcr","type":"Answer"}]` {
