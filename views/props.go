@@ -23,9 +23,11 @@ type Window struct {
 	Messages   []Message
 	Typing     bool
 	// Phase is where the conversation is: "new" (none yet: the first message
-	// creates it), "open", "closed" (rating offered) or "rated".
+	// creates it), "open", "survey" (its post-conversation survey runs:
+	// the composer answers it), "closed" (the legacy rating offered),
+	// "rated" or "ended" (after its survey).
 	Phase string
-	// Rating is the customer's 1–5 answer once given.
+	// Rating is the customer's 1–5 answer once given (0: declined).
 	Rating int
 	// Anonymous: the visitor has no identity yet, so the page opens no
 	// socket; its composer's first message asks for one (Page.StartURL)

@@ -61,6 +61,9 @@ func TestRenderGolden(t *testing.T) {
 		{"change-open", change("plain", phase(relay.PhaseOpen, 0))},
 		{"change-closed", change("plain", phase(relay.PhaseClosed, 0))},
 		{"change-rated", change("plain", phase(relay.PhaseRated, 5))},
+		{"change-rated-skipped", change("plain", phase(relay.PhaseRated, 0))},
+		{"change-survey", change("plain", phase(relay.PhaseSurvey, 0))},
+		{"change-ended", change("plain", phase(relay.PhaseEnded, 0))},
 		{"change-card-answered", change("plain", func(v *relay.View, ch *relay.Change) {
 			card := v.Messages[1]
 			card.Answered, card.Chosen, card.RepliesOpen = true, 0, false

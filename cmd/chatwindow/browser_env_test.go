@@ -86,8 +86,10 @@ func testMain(m *testing.M) int {
 	env.logs = &lockedBuffer{}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	// No demo bot: the tests play the agent themselves (TestBrowserDemoBot
-	// runs its own program with one).
-	runDone, err := startProgram(runCtx, &env, "-bot-delay", "0")
+	// runs its own program with one). No survey: a closed conversation
+	// offers the legacy rating (TestBrowserSurvey runs its own program
+	// with one).
+	runDone, err := startProgram(runCtx, &env, "-bot-delay", "0", "-survey=false")
 	if err != nil {
 		stopRun()
 		if runDone != nil {

@@ -44,6 +44,8 @@ type windowConfig struct {
 	signupsPerClient int
 	bodyTimeout      time.Duration
 	botDelay         time.Duration
+	// survey: the embedded service runs a post-conversation survey.
+	survey bool
 	// keys are the session cookies' keys; generatedKeys: made up for this
 	// run, not set in the environment.
 	keys          [][]byte
@@ -76,6 +78,11 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	bodyTimeout := fs.Duration("body-timeout", envDuration(getenv, "CHATWINDOW_BODY_TIMEOUT", connlimit.DefaultBodyTimeout), "a request's body must have arrived within this of its handler's start")
 	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
+	surveyDefault, err := envBool(getenv, "CHATWINDOW_SURVEY", true)
+	if err != nil {
+		return windowConfig{}, err
+	}
+	survey := fs.Bool("survey", surveyDefault, "embedded service: a survey bot asks a few questions after a conversation an agent took is closed (false: the legacy rating only)")
 	if err := fs.Parse(args); err != nil {
 		return windowConfig{}, err
 	}
@@ -89,9 +96,8 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 		grace:     *grace, backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
 		frameAncestors: *frameAncestors, debugAddr: *debugAddr,
 		connsPerClient: *connsPerClient, socketsPerClient: *socketsPerClient, signupsPerClient: *signupsPerClient,
-		bodyTimeout: *bodyTimeout, botDelay: *botDelay,
+		bodyTimeout: *bodyTimeout, botDelay: *botDelay, survey: *survey,
 	}
-	var err error
 	if c.logLevel, err = parseLevel(*logLevel); err != nil {
 		return windowConfig{}, err
 	}
@@ -191,6 +197,19 @@ func envInt(getenv func(string) string, key string, def int) int {
 		return n
 	}
 	return def
+}
+
+// envBool reads a boolean setting; a value that is not one is an error.
+func envBool(getenv func(string) string, key string, def bool) (bool, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", key, v)
+	}
+	return b, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -49,7 +49,7 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 		e.bot = simulator.Agent{Name: botName, Password: randomPassword()}
 		agents = append(agents, e.bot)
 	}
-	svc, err := simulator.New(simulator.Config{Account: e.account, Agents: agents, Logger: logger.With("component", "simulator")})
+	svc, err := simulator.New(simulator.Config{Account: e.account, Agents: agents, Logger: logger.With("component", "simulator"), Survey: cfg.survey})
 	if err != nil {
 		return nil, fmt.Errorf("embedded service: %w", err)
 	}

@@ -34,6 +34,7 @@ type simulateConfig struct {
 	rateLimit        float64
 	rateBurst        int
 	consoleAncestors string
+	survey           bool
 	// agents are the service's agents, the bot's last when there is one;
 	// generatedAgent: the one agent was made up, its password is shown.
 	agents         []simulator.Agent
@@ -126,6 +127,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	connector := fs.String("connector", "", "serve the unauthenticated connector with this id (anonymous/authorize, app/ID/authenticate)")
 	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "lifetime of the consumer tokens that open sockets (a brand token's own exp is kept when sooner); an open socket is closed at its token's expiry")
 	extTokenTTL := fs.Duration("ext-token-ttl", 10*time.Minute, "lifetime of the unauthenticated connector's id_token (LivePerson's default: 10 min)")
+	survey := fs.Bool("survey", false, "run a post-conversation survey bot after a conversation an agent took is closed (docs/simulator.md, Surveys); without it the legacy CSAT is the only survey")
 	var agents agentFlags
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
 	if err := fs.Parse(args); err != nil {
@@ -146,7 +148,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	c := simulateConfig{
 		addr: *addr, account: *account, tlsCert: *tlsCert, tlsKey: *tlsKey, logLevel: level,
-		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors,
+		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors, survey: *survey,
 		agents: agents, generatedAgent: len(agents) == 0,
 		authKeyFile: *authKey, authIssuer: *authIssuer, connector: *connector, tokenTTL: *tokenTTL, extTokenTTL: *extTokenTTL,
 	}

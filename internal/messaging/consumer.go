@@ -235,10 +235,21 @@ func (c *Consumer) Publish(ctx context.Context, dialogID, conversationID string,
 	return resp.Sequence, nil
 }
 
-// CloseConversation closes the conversation and all its dialogs.
+// CloseConversation closes the conversation (Close Conversation): its
+// state, the MAIN dialog, which starts the post-conversation survey where
+// the brand has one; without one the conversation ends.
 func (c *Consumer) CloseConversation(ctx context.Context, conversationID string) error {
 	return c.updateField(ctx, conversationID, protocol.ConversationField{
 		Field:             protocol.FieldConversationState,
+		ConversationState: protocol.StateClose,
+	})
+}
+
+// EndConversation closes the whole conversation, every dialog at once,
+// with no survey (PCS, Additional Notes: the Stage field).
+func (c *Consumer) EndConversation(ctx context.Context, conversationID string) error {
+	return c.updateField(ctx, conversationID, protocol.ConversationField{
+		Field:             protocol.FieldStage,
 		ConversationState: protocol.StateClose,
 	})
 }

@@ -116,7 +116,10 @@ const (
 
 // Conversation fields of cm.UpdateConversationField.
 const (
-	FieldConversationState  = "ConversationStateField"
+	FieldConversationState = "ConversationStateField"
+	// FieldStage closes the whole conversation, survey included (PCS,
+	// Additional Notes).
+	FieldStage              = "Stage"
 	FieldDialogChange       = "DialogChange"
 	FieldCSATRate           = "CSATRate"
 	FieldParticipantsChange = "ParticipantsChange"

@@ -89,6 +89,8 @@ func (u *procUpstream) PublishWithMetadata(context.Context, string, string, prot
 }
 func (u *procUpstream) CloseConversation(context.Context, string) error           { return nil }
 func (u *procUpstream) RateCSAT(context.Context, string, int, bool, string) error { return nil }
+func (u *procUpstream) EndConversation(context.Context, string) error             { return nil }
+func (u *procUpstream) CloseDialog(context.Context, string, string, string) error { return nil }
 func (u *procUpstream) GetUserProfile(context.Context, string) (protocol.UserProfile, error) {
 	return protocol.UserProfile{Nickname: "Alice"}, nil
 }

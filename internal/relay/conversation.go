@@ -35,8 +35,14 @@ type Phase string
 const (
 	PhaseNew    Phase = "new"    // no conversation: the first message creates one
 	PhaseOpen   Phase = "open"   // chatting
-	PhaseClosed Phase = "closed" // ended; a rating is offered
-	PhaseRated  Phase = "rated"  // ended and rated
+	PhaseClosed Phase = "closed" // ended; the legacy rating is offered
+	PhaseRated  Phase = "rated"  // ended and rated (or the rating declined)
+	// PhaseSurvey: the MAIN dialog is closed and a post-conversation
+	// survey runs in its POST_SURVEY dialog: the customer answers there.
+	PhaseSurvey Phase = "survey"
+	// PhaseEnded: ended after its survey; no legacy rating (PCS: the
+	// two never work together).
+	PhaseEnded Phase = "ended"
 )
 
 // Message is one bubble of the conversation: the transcript's message
@@ -65,6 +71,9 @@ type Message struct {
 	// answerMeta is the metadata of the click a customer's message answers
 	// (sent again on a retry).
 	answerMeta json.RawMessage
+	// target is the dialog a customer's message is published to, fixed
+	// at its first publish: a retry goes where the message was written.
+	target string
 }
 
 // Conversation is the state of a session's conversation, as pure data: it
@@ -83,6 +92,8 @@ type Conversation struct {
 
 	log        transcript.Transcript[Message, *Message]
 	lastUpdate int64
+	// survey is the open POST_SURVEY dialog while Phase is PhaseSurvey.
+	survey string
 	// earlyActions are the customer's ACTIONs on messages not known yet
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
@@ -139,21 +150,14 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 	}
 	c.lastUpdate = max(c.lastUpdate, ts)
 	c.ID = r.ConvID
-	phase := c.Phase
-	if ch.Type == protocol.ChangeDelete || r.ConversationDetails.Stage == protocol.StateClose || r.ConversationDetails.State == protocol.StateClose {
-		if c.Phase != PhaseRated {
-			phase = PhaseClosed
-		}
-		if r.ConversationDetails.CSAT != nil && r.ConversationDetails.CSAT.CSATRate > 0 {
-			phase, c.Rating = PhaseRated, r.ConversationDetails.CSAT.CSATRate
-		}
-	} else {
-		phase = PhaseOpen
-	}
+	phase := c.conversationPhase(ch)
 	if phase != c.Phase {
 		c.Phase, out.Phase = phase, true
-		if phase == PhaseClosed {
+		switch phase {
+		case PhaseClosed, PhaseEnded:
 			out.Announce = "The conversation has ended."
+		case PhaseSurvey:
+			out.Announce = "The conversation has ended. Please answer a few questions about it."
 		}
 		if c.Typing {
 			c.Typing, out.Typing = false, true
@@ -363,8 +367,13 @@ var ErrChoice = errors.New("not a choice on offer")
 // as the agent sent it, so what is published never comes from the page.
 func (c *Conversation) Choose(dialogID string, seq int64, index int, text string) (richcontent.Choice, Change, error) {
 	var out Change
-	if c.Phase != PhaseOpen {
+	if !c.Writable() {
 		return richcontent.Choice{}, out, fmt.Errorf("%w: the conversation is %s", ErrChoice, c.Phase)
+	}
+	if dialogID != c.Dialog() {
+		// Answers go to the dialog the customer writes in: a closed
+		// dialog's offers are over (the survey's, once MAIN closed).
+		return richcontent.Choice{}, out, fmt.Errorf("%w: dialog %s is not the one open", ErrChoice, dialogID)
 	}
 	m, ok := c.log.Get(dialogID, seq)
 	if !ok {
@@ -459,9 +468,12 @@ func (c *Conversation) StopTyping() Change {
 	return Change{Typing: true}
 }
 
-// SetRating records the customer's satisfaction answer.
+// SetRating records the customer's satisfaction answer (0: declined).
 func (c *Conversation) SetRating(n int) Change {
 	c.Rating, c.Phase = n, PhaseRated
+	if n == 0 {
+		return Change{Phase: true, Announce: "Thank you."}
+	}
 	return Change{Phase: true, Announce: "Thank you for your rating."}
 }
 

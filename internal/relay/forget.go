@@ -61,7 +61,7 @@ func (s *Session) forget() {
 		})
 	})
 	switch {
-	case s.conv.ID != "" && s.conv.Phase == PhaseOpen:
+	case s.conv.ID != "" && s.conv.Writable():
 		s.closeForgotten()
 	case s.conv.ID != "":
 		s.endForgotten() // already closed
@@ -80,7 +80,7 @@ func (s *Session) closeForgotten() {
 	if s.forgetClosing {
 		return
 	}
-	s.forgetClosing = s.closeConversation(func(error) { s.endForgotten() })
+	s.forgetClosing = s.closeConversation(true, func(error) { s.endForgotten() })
 }
 
 // endForgotten ends a forgotten session: its tabs are told, and let go

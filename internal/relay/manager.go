@@ -103,6 +103,10 @@ type Upstream interface {
 	// structured content (docs/richcontent.md).
 	PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error)
 	CloseConversation(ctx context.Context, conversationID string) error
+	// EndConversation closes every dialog at once, with no survey;
+	// CloseDialog closes one dialog (a survey's).
+	EndConversation(ctx context.Context, conversationID string) error
+	CloseDialog(ctx context.Context, conversationID, dialogID, cause string) error
 	RateCSAT(ctx context.Context, conversationID string, rate int, resolved bool, status string) error
 	GetUserProfile(ctx context.Context, userID string) (protocol.UserProfile, error)
 	Sync(ctx context.Context) error

@@ -29,7 +29,7 @@ func (s *Session) send(text string) {
 		s.broadcast(Change{Announce: "Your message is too long."})
 		return
 	}
-	if s.conv.Phase == PhaseClosed || s.conv.Phase == PhaseRated || s.forgetting {
+	if (s.conv.Phase != PhaseNew && !s.conv.Writable()) || s.forgetting {
 		return
 	}
 	s.nextLocal++
@@ -134,24 +134,25 @@ func (s *Session) publishText(localID, text string) {
 		return
 	}
 	meta := s.conv.answerMetadata(localID)
+	dialog := s.conv.target(localID)
 	live.Call(s.loop, func(ctx context.Context) (int64, error) {
-		return s.up.PublishWithMetadata(ctx, conv, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
+		return s.up.PublishWithMetadata(ctx, dialog, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
 	}, func(seq int64, err error) {
 		switch messaging.Classify(err) {
 		case messaging.OK:
 			delete(s.unsure, localID)
-			s.broadcast(s.conv.Sent(localID, conv, seq, s.cfg.Now()))
+			s.broadcast(s.conv.Sent(localID, dialog, seq, s.cfg.Now()))
 		case messaging.Retry, messaging.RefreshToken:
 			// The socket died or no answer came (the message may have
 			// landed), or the service refused the token, not the
 			// message (the connection is getting a fresh one). It
 			// stays pending until the catch-up says (its echo matched
 			// by text), then goes out again only if it did not.
-			s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "error", err)
+			s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "dialog_id", dialog, "error", err)
 			s.unsure[localID]++
 			s.syncSoon()
 		case messaging.GiveUp:
-			s.log.Info("publish text refused", "conversation_id", conv, "error", err)
+			s.log.Info("publish text refused", "conversation_id", conv, "dialog_id", dialog, "error", err)
 			delete(s.unsure, localID)
 			s.broadcast(s.conv.Failed(localID))
 		case messaging.Cancelled:
@@ -225,7 +226,7 @@ func (s *Session) typing(state string) {
 	default:
 		return
 	}
-	if s.conv.ID == "" || s.conv.Phase != PhaseOpen {
+	if s.conv.ID == "" || !s.conv.Writable() {
 		return
 	}
 	now := s.cfg.Now()
@@ -240,13 +241,15 @@ func (s *Session) typing(state string) {
 	s.publishChatState(state)
 }
 
+// publishChatState publishes the customer's chat state to the dialog they
+// write in.
 func (s *Session) publishChatState(state string) {
-	conv := s.conv.ID
+	conv, dialog := s.conv.ID, s.conv.Dialog()
 	if conv == "" {
 		return
 	}
 	s.loop.Ops.Push(func(ctx context.Context) func() {
-		_, err := s.up.Publish(ctx, conv, conv, protocol.Event{Type: protocol.EventChatState, ChatState: state})
+		_, err := s.up.Publish(ctx, dialog, conv, protocol.Event{Type: protocol.EventChatState, ChatState: state})
 		return func() {
 			if err != nil {
 				s.log.Debug("publish chat state", "state", state, "error", err)

@@ -155,7 +155,9 @@ func (s *Session) setConn(st messaging.State) {
 func (s *Session) conversation(ch protocol.ConversationChange) {
 	r := ch.Result
 	d := r.ConversationDetails
-	open := ch.Type == protocol.ChangeUpsert && d.Stage != protocol.StateClose && d.State != protocol.StateClose
+	// Open is the stage (PCS): a conversation in its survey still is.
+	open := ch.Type == protocol.ChangeUpsert && d.Stage != protocol.StateClose &&
+		(d.Stage != "" || d.State != protocol.StateClose)
 	// Only the current conversation, or an open one when there is none.
 	if s.conv.ID == "" && !open {
 		return
@@ -282,31 +284,15 @@ func (s *Session) Command(c any) {
 	case actionCmd:
 		s.action(c)
 	case closeCmd:
-		s.closeConversation(func(err error) {
+		s.closeConversation(false, func(err error) {
 			if err != nil {
 				s.broadcast(Change{Announce: "The conversation could not be ended. Please try again."})
 			}
 		})
 	case rateCmd:
-		id := s.conv.ID
-		if id == "" || s.conv.Phase != PhaseClosed || c.n < 1 || c.n > 5 {
-			return
-		}
-		n := c.n
-		s.loop.Request(func(ctx context.Context) error {
-			return s.up.RateCSAT(ctx, id, n, true, "FILLED")
-		}, func(err error) {
-			if err != nil {
-				s.log.Warn("rate conversation", "conversation_id", id, "error", err)
-				s.broadcast(Change{Announce: "Your rating could not be sent. Please try again."})
-				return
-			}
-			if s.conv.ID == id {
-				s.broadcast(s.conv.SetRating(n))
-			}
-		})
+		s.rate(c.r)
 	case newCmd:
-		if s.conv.Phase != PhaseClosed && s.conv.Phase != PhaseRated {
+		if s.conv.Phase != PhaseClosed && s.conv.Phase != PhaseRated && s.conv.Phase != PhaseEnded {
 			return
 		}
 		s.leaveConversation()
@@ -316,15 +302,27 @@ func (s *Session) Command(c any) {
 
 // closeConversation asks the service to close the open conversation, and
 // calls done on the loop with the answer (a refusal is logged); false when
-// there is no open conversation to close.
-func (s *Session) closeConversation(done func(error)) bool {
+// there is no open conversation to close. An open one is closed as Close
+// Conversation says, which starts its survey if the brand has one; with
+// noSurvey it is closed whole (PCS's Stage field). A survey is skipped by
+// closing its dialog (PCS, Multi-Dialog Conversation).
+func (s *Session) closeConversation(noSurvey bool, done func(error)) bool {
 	id := s.conv.ID
-	if id == "" || s.conv.Phase != PhaseOpen {
+	var req func(ctx context.Context) error
+	switch {
+	case id == "":
+		return false
+	case s.conv.Phase == PhaseSurvey:
+		survey := s.conv.Dialog()
+		req = func(ctx context.Context) error { return s.up.CloseDialog(ctx, id, survey, "Closed by consumer") }
+	case s.conv.Phase == PhaseOpen && noSurvey:
+		req = func(ctx context.Context) error { return s.up.EndConversation(ctx, id) }
+	case s.conv.Phase == PhaseOpen:
+		req = func(ctx context.Context) error { return s.up.CloseConversation(ctx, id) }
+	default:
 		return false
 	}
-	s.loop.Request(func(ctx context.Context) error {
-		return s.up.CloseConversation(ctx, id)
-	}, func(err error) {
+	s.loop.Request(req, func(err error) {
 		if err != nil {
 			s.log.Warn("close conversation", "conversation_id", id, "error", err)
 		}

@@ -38,8 +38,8 @@ func (t *Tab) Typing(state string) { t.Do(typingCmd{state}) }
 // CloseConversation ends the conversation.
 func (t *Tab) CloseConversation() { t.Do(closeCmd{}) }
 
-// Rate answers the satisfaction survey (1–5).
-func (t *Tab) Rate(n int) { t.Do(rateCmd{n}) }
+// Rate answers the legacy satisfaction survey of a closed conversation.
+func (t *Tab) Rate(r Rating) { t.Do(rateCmd{r}) }
 
 // NewConversation leaves a closed conversation for a fresh window.
 func (t *Tab) NewConversation() { t.Do(newCmd{}) }
@@ -61,7 +61,7 @@ type (
 		text     string
 	}
 	closeCmd   struct{}
-	rateCmd    struct{ n int }
+	rateCmd    struct{ r Rating }
 	newCmd     struct{}
 	watchCmd   struct{ reply chan<- error }
 	unwatchCmd struct{}

@@ -265,10 +265,16 @@ func (s *Service) publishEvent(c *socket, f protocol.Frame, caller member, typ s
 		c.fail(f, 403, "not a participant of the conversation")
 		return
 	}
+	if d.survey != nil && !from.isConsumer() {
+		// The survey is the consumer's and the bot's: the agent reads it.
+		c.fail(f, 403, "only the consumer answers the survey")
+		return
+	}
 	if code, text := validateEvent(d, &b.Event); code != 0 {
 		c.fail(f, code, text)
 		return
 	}
+	s.surveyDue(d)
 	if d.state != protocol.StateOpen {
 		c.fail(f, 409, fmt.Sprintf("dialog %s is closed", d.id))
 		return
@@ -280,6 +286,9 @@ func (s *Service) publishEvent(c *socket, f protocol.Frame, caller member, typ s
 	}
 	c.respond(f, 200, typ, protocol.PublishEventResponse{Sequence: seq})
 	s.distribute(e)
+	if d.survey != nil {
+		s.surveyHears(d, e)
+	}
 }
 
 // updateConversationField applies the fields in order and stops at the
@@ -308,11 +317,12 @@ func (s *Service) updateConversationField(c *socket, f protocol.Frame, caller me
 		var code int
 		var text string
 		switch field.Field {
-		case protocol.FieldConversationState:
+		case protocol.FieldConversationState, protocol.FieldStage:
 			code, text = s.fieldConversationState(cv, caller, field)
-			reply = "OK Conversation resolved successfully"
+			reply = resolved
 		case protocol.FieldDialogChange:
 			code, text = s.fieldDialogChange(cv, caller, field)
+			reply = resolved
 		case protocol.FieldCSATRate:
 			code, text = s.fieldCSAT(cv, caller, field)
 		case protocol.FieldParticipantsChange:
@@ -328,6 +338,15 @@ func (s *Service) updateConversationField(c *socket, f protocol.Frame, caller me
 	c.respond(f, 200, typ, reply)
 }
 
+// resolved is the answer to a close, of the conversation or of a dialog
+// (PCS step 9: "OK Conversation resolved successfully").
+const resolved = "OK Conversation resolved successfully"
+
+// fieldConversationState closes the conversation. ConversationStateField
+// closes its state, the MAIN dialog, which starts the survey when there is
+// one; once MAIN is closed it closes what is left (a survey the consumer
+// leaves). The Stage field closes the whole conversation at once, with no
+// survey (PCS, Additional Notes).
 func (s *Service) fieldConversationState(cv *conversation, caller member, field protocol.ConversationField) (int, string) {
 	if field.ConversationState != protocol.StateClose {
 		return 400, fmt.Sprintf("conversationState %q: only CLOSE", field.ConversationState)
@@ -339,8 +358,12 @@ func (s *Service) fieldConversationState(cv *conversation, caller member, field 
 	if !cv.isOpen() {
 		return 409, fmt.Sprintf("conversation %s is already closed", cv.id)
 	}
-	s.closeConversation(cv, by, "")
-	s.log.Info("conversation closed", "conversation_id", cv.id, "by", by.role)
+	if field.Field == protocol.FieldConversationState && cv.main().state == protocol.StateOpen {
+		s.closeDialog(cv.main(), by, "")
+	} else {
+		s.closeConversation(cv, by, "")
+	}
+	s.log.Info("conversation closed", "conversation_id", cv.id, "by", by.role, "field", field.Field, "stage", cv.stage)
 	return 0, ""
 }
 

@@ -227,22 +227,24 @@ func eventsFrom(d *dialog, from int64) []*storedEvent {
 	return d.events[from:]
 }
 
-// closedByRole is the closedBy of a dialog closed by m.
+// closedByRole is the closedBy of a dialog closed by m: AGENT for agents
+// and the survey bot (PCS shows the survey dialog "closedBy":"AGENT").
 func closedByRole(m member) string {
-	if m.agent != nil {
+	if !m.isConsumer() {
 		return "AGENT"
 	}
 	return protocol.RoleConsumer
 }
 
 func defaultCause(m member) string {
-	if m.agent != nil {
+	if !m.isConsumer() {
 		return "Closed by agent"
 	}
 	return "Closed by consumer"
 }
 
-// closeConversation closes the conversation and every open dialog of it.
+// closeConversation closes the conversation and every open dialog of it:
+// no survey follows.
 func (s *Service) closeConversation(cv *conversation, by member, cause string) {
 	now := s.now()
 	if cause == "" {
@@ -256,18 +258,25 @@ func (s *Service) closeConversation(cv *conversation, by member, cause string) {
 	s.endConversation(cv, by, now)
 }
 
+// endConversation closes the conversation (its stage). Its closeReason
+// stays the one of its MAIN dialog's close when that came first: PCS's
+// last notification has "closeReason":"CONSUMER" after the survey bot
+// closed the survey.
 func (s *Service) endConversation(cv *conversation, by member, now int64) {
 	cv.stage = protocol.StateClose
 	cv.endTs = now
 	cv.lastUpdate = now
-	cv.closeReason = closedByRole(by)
+	if cv.closeReason == "" {
+		cv.closeReason = closedByRole(by)
+	}
 	s.endTask(cv)
 	s.convChanged(cv)
 }
 
-// closeDialog closes one dialog. Closing MAIN opens a POST_SURVEY dialog
-// (the conversation stays open, in its survey); closing the last open
-// dialog closes the conversation.
+// closeDialog closes one dialog. Closing MAIN starts the post-conversation
+// survey when the service has one and an agent was assigned (the
+// conversation stays open, in its survey); else, as closing the last open
+// dialog does, it closes the conversation.
 func (s *Service) closeDialog(d *dialog, by member, cause string) {
 	cv := d.conv
 	now := s.now()
@@ -276,11 +285,15 @@ func (s *Service) closeDialog(d *dialog, by member, cause string) {
 	}
 	d.state, d.endTs, d.closedBy, d.closedCause = protocol.StateClose, now, closedByRole(by), cause
 	if d.typ == protocol.DialogMain {
-		s.newDialog(cv, s.cfg.NewID(), protocol.DialogPostSurvey, now)
-		cv.lastUpdate = now
-		s.endTask(cv)
-		s.convChanged(cv)
-		return
+		cv.closeReason = closedByRole(by)
+		if s.cfg.Survey && cv.assignedAgent() != nil {
+			sd := s.openSurvey(cv, now)
+			cv.lastUpdate = now
+			s.endTask(cv)
+			s.convChanged(cv)
+			s.askSurvey(sd)
+			return
+		}
 	}
 	for _, o := range cv.dialogs {
 		if o.state == protocol.StateOpen {

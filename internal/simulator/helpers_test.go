@@ -380,6 +380,12 @@ func closeConv(id string) protocol.UpdateConversationField {
 		ConversationField: protocol.List[protocol.ConversationField]{{Field: protocol.FieldConversationState, ConversationState: protocol.StateClose}}}
 }
 
+// closeDialog closes one dialog of conversation conv (DialogChange).
+func closeDialog(conv, dialogID string) protocol.UpdateConversationField {
+	return protocol.UpdateConversationField{ConversationID: conv, ConversationField: protocol.List[protocol.ConversationField]{
+		{Field: protocol.FieldDialogChange, Type: "UPDATE", Dialog: &protocol.DialogChange{DialogID: dialogID, State: protocol.StateClose, ClosedCause: "Closed by consumer"}}}}
+}
+
 // onlineAgent opens an agent socket that is ONLINE and subscribed to
 // routing tasks.
 func (e *env) onlineAgent(name string) (*client, protocol.LoginResponse) {

@@ -86,6 +86,13 @@ type Config struct {
 	// SigningKey signs consumer tokens; generated once per Service when nil.
 	// Tests share one key to save the generation time.
 	SigningKey *rsa.PrivateKey
+	// Survey runs a post-conversation survey bot when an assigned
+	// conversation's MAIN dialog closes (survey.go); without it a close
+	// ends the conversation and the legacy CSAT is the only survey.
+	Survey bool
+	// SurveyTimeout closes a survey the consumer left unfinished, on the
+	// Now clock; default 1 h (Conversation Builder's survey timeout).
+	SurveyTimeout time.Duration
 }
 
 // LoginLimits bound failed agent logins (docs/simulator.md): after
@@ -163,6 +170,7 @@ type Service struct {
 	dialogs       map[string]*dialog
 	convSubs      map[string]map[*convSub]struct{} // by convSub.key
 	rings         map[string]*ring
+	surveys       surveyRuns
 
 	// loginMu makes a login's lockout check, password check and count one
 	// step, so that logins sent together cannot pass the threshold.
@@ -214,6 +222,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.LoginLimits.PerAddr.Threshold <= 0 {
 		cfg.LoginLimits.PerAddr.Threshold = 30
+	}
+	if cfg.SurveyTimeout <= 0 {
+		cfg.SurveyTimeout = time.Hour
 	}
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = 50
@@ -293,6 +304,7 @@ func (s *Service) Close() {
 		for _, r := range s.rings {
 			r.stop()
 		}
+		s.surveys.stop()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

@@ -43,26 +43,38 @@ type consumerRec struct {
 	profile *protocol.SetUserProfile
 }
 
-// member is a participant of a conversation: a consumer or an agent.
+// member is a participant of a conversation: a consumer, an agent or the
+// survey bot.
 type member struct {
 	role       string
 	consumerID string        // when a consumer
 	agent      *agentAccount // when an agent
+	bot        *surveyBot    // when the survey bot (survey.go)
 }
 
-// pid is the id the consumer socket shows: the consumer id or the agent PId.
+// isConsumer reports whether m is the conversation's consumer.
+func (m member) isConsumer() bool { return m.agent == nil && m.bot == nil }
+
+// pid is the id the consumer socket shows: the consumer id or the agent's
+// (or bot's) PId.
 func (m member) pid() string {
-	if m.agent != nil {
+	switch {
+	case m.agent != nil:
 		return m.agent.pid
+	case m.bot != nil:
+		return m.bot.pid
 	}
 	return m.consumerID
 }
 
 // oldID is the id the agent socket shows in originatorId and participants:
-// the consumer id or the agent's old id.
+// the consumer id or the agent's (or bot's) old id.
 func (m member) oldID() string {
-	if m.agent != nil {
+	switch {
+	case m.agent != nil:
 		return m.agent.oldID
+	case m.bot != nil:
+		return m.bot.oldID
 	}
 	return m.consumerID
 }
@@ -77,7 +89,7 @@ type conversation struct {
 	startTs     int64
 	endTs       int64
 	lastUpdate  int64
-	closeReason string
+	closeReason string // who closed it: set when its MAIN dialog closes
 	members     []member
 	dialogs     []*dialog
 	csat        *protocol.CSAT
@@ -130,6 +142,7 @@ type dialog struct {
 	closedCause string
 	events      []*storedEvent
 	subs        map[*socket]struct{}
+	survey      *survey // a POST_SURVEY dialog's survey (survey.go)
 }
 
 func (d *dialog) nextSeq() int64 { return int64(len(d.events)) }
@@ -266,7 +279,7 @@ func conversationView(cv *conversation, agentView bool) protocol.ConversationRes
 	}
 	for _, d := range cv.dialogs {
 		var pd []protocol.Participant
-		for _, m := range cv.members {
+		for _, m := range dialogMembers(cv, d) {
 			pd = append(pd, protocol.Participant{ID: m.pid(), Role: m.role, State: "ACTIVE"})
 		}
 		details.Dialogs = append(details.Dialogs, protocol.Dialog{

@@ -1,6 +1,9 @@
 package window
 
-import "github.com/chatwindow/chatwindow/web/pagesocket"
+import (
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/web/pagesocket"
+)
 
 // Hooks for the external tests (package window_test): the browser frame
 // parser, which the fuzz target drives directly.
@@ -15,7 +18,7 @@ func ParseBrowserFrame(b []byte) (BrowserFrame, error) { return parseBrowserFram
 var ErrFrame = pagesocket.ErrFrame
 
 // Rating is the frame's rating (csat frames).
-func (f browserFrame) Rating() (int, error) { return f.rating() }
+func (f browserFrame) Rating() (relay.Rating, error) { return f.rating() }
 
 // Action is the frame's sequence and choice index (action frames).
 func (f browserFrame) Action() (seq int64, index int, err error) { return f.action() }

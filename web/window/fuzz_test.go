@@ -29,6 +29,8 @@ func FuzzBrowserFrame(f *testing.F) {
 		"{\"type\":\"send\",\"text\":\"\xff\"}",
 		`{"type":"action","dialogId":"C1","seq":99999999999999999999,"index":0}`,
 		`{"type":"csat","rate":"-0"}`, `{"type":"action","dialogId":"C1","seq":"+4","index":"0"}`,
+		`{"type":"csat","rate":"4","resolved":"yes"}`, `{"type":"csat","rate":"2","resolved":"no"}`,
+		`{"type":"csat","status":"SKIPPED"}`, `{"type":"csat","rate":"4","resolved":"maybe"}`, `{"type":"csat","status":"FILLED","rate":"4"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -78,9 +80,9 @@ func checkAccepted(t *testing.T, f window.BrowserFrame) {
 			t.Fatal("typing accepted without state")
 		}
 	case "csat":
-		n, err := f.Rating()
-		if err != nil || n < 1 || n > 5 {
-			t.Fatalf("csat accepted with rating %d, %v", n, err)
+		r, err := f.Rating()
+		if err != nil || (r.Skipped && (r.Rate != 0 || r.Resolved != nil)) || (!r.Skipped && (r.Rate < 1 || r.Rate > 5)) {
+			t.Fatalf("csat accepted with rating %+v, %v", r, err)
 		}
 	case "action":
 		seq, index, err := f.Action()

@@ -54,9 +54,9 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 		comps = append(comps, views.Typing(w.Typing, true))
 	}
 	if ch.Phase {
-		// new → open keeps the composer (and what is being typed in it);
-		// closing swaps the whole footer for the rating.
-		if v.Phase == relay.PhaseNew || v.Phase == relay.PhaseOpen {
+		// new → open → survey keeps the composer (and what is being
+		// typed in it); the end swaps the whole footer.
+		if v.Phase == relay.PhaseNew || v.Phase == relay.PhaseOpen || v.Phase == relay.PhaseSurvey {
 			comps = append(comps, views.CloseControl(w.Phase, w.ForgetURL, true))
 		} else {
 			comps = append(comps, views.Footer(w, true))

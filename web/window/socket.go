@@ -21,8 +21,11 @@ type browserFrame struct {
 	Text    string `json:"text"`
 	LocalID string `json:"localId"`
 	pagesocket.Report
-	State string          `json:"state"`
-	Rate  json.RawMessage `json:"rate"`
+	State string `json:"state"`
+	// A rating (the legacy CSAT): rate 1..5 and resolved "yes"/"no"
+	// (optional), or the report's status field SKIPPED alone.
+	Rate     json.RawMessage `json:"rate"`
+	Resolved string          `json:"resolved"`
 	// An action (a click on a quick reply or a card button): the agent
 	// message's dialog and sequence and the choice's index, as numbers or
 	// (from a ws-send form) strings.
@@ -69,17 +72,35 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 	return f, nil
 }
 
-// rating reads rate as 1..5, sent as a string by forms or a number.
-func (f browserFrame) rating() (int, error) {
+// rating reads a rating: status SKIPPED (the customer declined), or rate
+// as 1..5 (sent as a string by forms, or a number) with resolved "yes",
+// "no" or nothing (not answered).
+func (f browserFrame) rating() (relay.Rating, error) {
+	switch f.Status {
+	case "SKIPPED":
+		return relay.Rating{Skipped: true}, nil
+	case "":
+	default:
+		return relay.Rating{}, fmt.Errorf("%w: rating status %q", pagesocket.ErrFrame, f.Status)
+	}
 	var s string
 	if err := json.Unmarshal(f.Rate, &s); err != nil {
 		s = string(f.Rate)
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 5 {
-		return 0, fmt.Errorf("%w: rating %q", pagesocket.ErrFrame, s)
+		return relay.Rating{}, fmt.Errorf("%w: rating %q", pagesocket.ErrFrame, s)
 	}
-	return n, nil
+	r := relay.Rating{Rate: n}
+	switch f.Resolved {
+	case "yes", "no":
+		yes := f.Resolved == "yes"
+		r.Resolved = &yes
+	case "":
+	default:
+		return relay.Rating{}, fmt.Errorf("%w: resolved %q", pagesocket.ErrFrame, f.Resolved)
+	}
+	return r, nil
 }
 
 // maxChoiceIndex bounds an action's index (richcontent keeps fewer).
@@ -156,8 +177,8 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 		case "close":
 			tab.CloseConversation()
 		case "csat":
-			n, _ := f.rating()
-			tab.Rate(n)
+			r, _ := f.rating()
+			tab.Rate(r)
 		case "new":
 			tab.NewConversation()
 		case "action":
