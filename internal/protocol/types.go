@@ -120,6 +120,7 @@ const (
 	FieldDialogChange       = "DialogChange"
 	FieldCSATRate           = "CSATRate"
 	FieldParticipantsChange = "ParticipantsChange"
+	FieldSkill              = "Skill"
 )
 
 // Agent availability and ring states (docs/protocol.md, Routing and agent

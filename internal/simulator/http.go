@@ -159,11 +159,17 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		consumerID, exp = cl.Sub, cl.Exp
 	}
+	props, err := parseClientProperties(r.Header.Get("Client-Properties"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	var initDeadline time.Duration
 	if consumerID == "" {
 		initDeadline = s.cfg.InitTimeout
 	}
 	s.serveSocket(w, r, consumerSocket, initDeadline, func(c *socket) {
+		c.clientProps = props
 		if consumerID != "" {
 			c.consumerID, c.tokenExp = consumerID, exp
 			c.authed.Store(true)
