@@ -60,16 +60,18 @@ type socket struct {
 	limiter    limiter      // touched by the reading goroutine only
 
 	// Guarded by Service.mu.
-	consumerID string // consumer socket, once authenticated
-	tokenExp   int64  // consumer socket: its token's exp (epoch seconds)
-	// clientProps are the consumer socket's client properties (its
+	consumerID string        // consumer socket, once authenticated
+	tokenExp   int64         // consumer socket: its token's exp (epoch seconds)
+	agent      *agentAccount // agent socket
+	session    *agentSession // agent socket: the login it was opened with
+	routingSub string        // agent socket: routing subscription id, "" when none
+	subs       map[*convSub]struct{}
+	dialogSubs map[*dialog]struct{}
+
+	// clientProps are a consumer socket's client properties (its
 	// Client-Properties header, or InitConnection's), if it sent any.
+	// Guarded by Service.mu.
 	clientProps *protocol.Header
-	agent       *agentAccount // agent socket
-	session     *agentSession // agent socket: the login it was opened with
-	routingSub  string        // agent socket: routing subscription id, "" when none
-	subs        map[*convSub]struct{}
-	dialogSubs  map[*dialog]struct{}
 }
 
 func newSocket(s *Service, conn *websocket.Conn, kind socketKind, log *slog.Logger) *socket {
