@@ -88,8 +88,8 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 		Web: console.Config{
 			SessionKeys: cfg.keys, Secure: !isLoopback(cfg.simAddr), FrameAncestors: origins,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
-			Skills:           svc.Skills(),
 		},
+		Skills: svc.Skills(),
 	})
 	if err != nil {
 		ln.Close()

@@ -85,8 +85,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		Web: console.Config{
 			SessionKeys: keys, Secure: tlsOn || !isLoopback(cfg.addr), FrameAncestors: cfg.consoleAncestors,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
-			Skills:           svc.Skills(),
 		},
+		Skills: svc.Skills(),
 	})
 	if err != nil {
 		ln.Close()

@@ -55,8 +55,6 @@ type Config struct {
 	SignInLimits SignInLimits
 	// Now is the clock of the sign-in lockouts; default time.Now.
 	Now func() time.Time
-	// Skills are the skill ids an agent may transfer a conversation to.
-	Skills []string
 }
 
 // SignInLimits bound failed sign-ins per browser address (c.RealIP(): the

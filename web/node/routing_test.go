@@ -3,7 +3,9 @@ package node_test
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -116,13 +118,25 @@ func TestConversationRequestCarriesVisit(t *testing.T) {
 // conversations until the test ends.
 func watchConversations(t *testing.T, lp *testenv.Service) *testenv.Collector {
 	t.Helper()
-	a, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: lp.EP, Username: "a", Password: "p", HTTPClient: lp.Srv.Client(),
+	_, ups := runAgent(t, lp, "a", "p", func(a *messaging.Agent) error {
+		return a.SubscribeConversations(t.Context(), protocol.SubscribeExConversations{})
+	})
+	return ups
+}
+
+// runAgent runs an agent of lp until the test ends, once connected; setup
+// (if any) subscribes it before it connects.
+func runAgent(t *testing.T, lp *testenv.Service, name, password string, setup func(*messaging.Agent) error) (*messaging.Agent, *testenv.Collector) {
+	t.Helper()
+	a, err := messaging.NewAgent(messaging.AgentConfig{Endpoints: lp.EP, Username: name, Password: password, HTTPClient: lp.Srv.Client(),
 		SessionOptions: messaging.SessionOptions{Backoff: testenv.FastBackoff}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SubscribeConversations(t.Context(), protocol.SubscribeExConversations{}); err != nil {
-		t.Fatal(err)
+	if setup != nil {
+		if err := setup(a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -135,5 +149,65 @@ func watchConversations(t *testing.T, lp *testenv.Service) *testenv.Collector {
 		cancel()
 		<-done
 	})
-	return testenv.Collect(a.Updates())
+	ups := testenv.Collect(a.Updates())
+	ups.WaitFor(t, name+" connected", func(us []messaging.Update) bool {
+		return slices.ContainsFunc(us, func(u messaging.Update) bool {
+			s, ok := u.(messaging.StateChange)
+			return ok && s.State == messaging.StateOpen
+		})
+	})
+	return a, ups
+}
+
+// TestWindowQueueState: the window tells the waiting customer when the
+// contact center opens, that the agent left and that they are being
+// transferred, from the metadata alone.
+func TestWindowQueueState(t *testing.T) {
+	opens := time.Now().Add(2 * time.Hour).Truncate(time.Minute)
+	lp := testenv.NewService(t, simulator.Config{Account: "1", ClosedUntil: opens,
+		Agents: []simulator.Agent{{Name: "ann", Password: "p", Skills: []string{"7"}}}})
+	n, err := node.New(t.Context(), node.Config{Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Backoff: testenv.FastBackoff,
+		Web: window.Config{SessionKeys: sessionKeys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(n)
+	t.Cleanup(func() {
+		srv.Close()
+		n.Close()
+	})
+	tab, err := pageclient.Open(t.Context(), srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	if err := tab.Send("anyone?"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.WaitLimit)
+	defer cancel()
+	closed := "We're closed now. An agent will answer after " + opens.UTC().Format("Mon 2 Jan 15:04") + " UTC."
+	if v, err := tab.WaitFor(ctx, func(v pageclient.View) bool { return v.Agent == closed }); err != nil {
+		t.Fatalf("the closed text: %v; header %q", err, v.Agent)
+	}
+
+	ann, _ := runAgent(t, lp, "ann", "p", nil)
+	v, err := tab.WaitFor(ctx, func(v pageclient.View) bool { return len(v.Messages) == 1 && v.Messages[0].DialogID != "" })
+	if err != nil {
+		t.Fatalf("the message in its conversation: %v", err)
+	}
+	conv := v.Messages[0].DialogID
+	if err := ann.Join(ctx, conv, protocol.RoleAssignedAgent); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tab.WaitFor(ctx, func(v pageclient.View) bool { return v.Agent == "You are chatting with ann" }); err != nil {
+		t.Fatalf("ann joined: %v; header %q", err, v.Agent)
+	}
+	if err := ann.TransferToSkill(ctx, conv, "8"); err != nil {
+		t.Fatal(err)
+	}
+	want := "ann left the conversation. Transferring you to another agent… " + closed
+	if v, err := tab.WaitFor(ctx, func(v pageclient.View) bool { return v.Agent == want }); err != nil {
+		t.Fatalf("the transfer: %v; header %q, want %q", err, v.Agent, want)
+	}
 }
