@@ -54,7 +54,7 @@ func (s *Service) ringable(a *agentAccount) bool {
 // offer rings every ringable agent that has no ring yet for cv, when cv
 // waits for an agent.
 func (s *Service) offer(cv *conversation) {
-	if s.closed || !cv.needsAgent() || s.holding(cv) {
+	if s.closed || !cv.needsAgent() || s.held == cv {
 		return
 	}
 	if cv.task == nil {

@@ -236,8 +236,8 @@ func (s *Service) fieldSkill(cv *conversation, caller member, wasParticipant boo
 // hold starts holding the changes of cv.
 func (s *Service) hold(cv *conversation) { s.held = cv }
 
-// holding reports whether cv's changes are held (and remembers that one
-// was).
+// holding reports whether cv's changes are held, and remembers that a
+// change was (offer, which only routes, looks at s.held itself).
 func (s *Service) holding(cv *conversation) bool {
 	if s.held == nil || s.held != cv {
 		return false
