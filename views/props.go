@@ -46,9 +46,18 @@ type Connection struct {
 	Detail string
 }
 
-// Agent is the agent assigned to the conversation, if any.
+// Agent is the agent assigned to the conversation, if any, and what the
+// customer waiting for one is told (docs/protocol.md, Queue state).
 type Agent struct {
 	Name string
+	// Left names the agent who left; Transferring: to another skill.
+	Left         string
+	Transferring bool
+	// Wait is how soon an agent usually answers ("10 minutes"; empty:
+	// unknown); ClosedUntil (and its ISO form) when the contact center
+	// opens again, if it is closed.
+	Wait                        string
+	ClosedUntil, ClosedUntilISO string
 }
 
 // Message is one bubble.

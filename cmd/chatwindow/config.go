@@ -15,6 +15,8 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/simulator"
 )
 
 // windowConfig is what the chat window's flags and environment decide.
@@ -50,6 +52,11 @@ type windowConfig struct {
 	// run, not set in the environment.
 	keys          [][]byte
 	generatedKeys bool
+
+	// campaign, when set, is every conversation request's campaignInfo
+	// (LP_CAMPAIGN_ID, LP_ENGAGEMENT_ID); the embedded service routes it
+	// to the demo skill, and uses a demo campaign when it is not set.
+	campaign *protocol.CampaignInfo
 }
 
 // embedded reports whether the window runs on the embedded service.
@@ -116,7 +123,25 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	if c.keys, c.generatedKeys, err = sessionKeys(getenv("CHATWINDOW_SESSION_KEYS")); err != nil {
 		return windowConfig{}, err
 	}
+	if c.campaign, err = campaign(getenv("LP_CAMPAIGN_ID"), getenv("LP_ENGAGEMENT_ID")); err != nil {
+		return windowConfig{}, err
+	}
 	return c, nil
+}
+
+// campaign parses LP_CAMPAIGN_ID and LP_ENGAGEMENT_ID: both or neither,
+// numbers as LivePerson's ids are.
+func campaign(campaignID, engagementID string) (*protocol.CampaignInfo, error) {
+	campaignID, engagementID = strings.TrimSpace(campaignID), strings.TrimSpace(engagementID)
+	switch {
+	case campaignID == "" && engagementID == "":
+		return nil, nil
+	case campaignID == "" || engagementID == "":
+		return nil, errors.New("LP_CAMPAIGN_ID and LP_ENGAGEMENT_ID go together: set both (the engagement of the campaign the window is for) or neither")
+	case !simulator.ValidSkillID(campaignID) || !simulator.ValidSkillID(engagementID):
+		return nil, fmt.Errorf("LP_CAMPAIGN_ID %q and LP_ENGAGEMENT_ID %q: LivePerson's ids are numbers", campaignID, engagementID)
+	}
+	return &protocol.CampaignInfo{CampaignID: protocol.ID(campaignID), EngagementID: protocol.ID(engagementID)}, nil
 }
 
 // autoBool parses a flag that is auto, true or false; auto is def.

@@ -14,6 +14,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/connlimit"
 	"github.com/chatwindow/chatwindow/internal/demobot"
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
 	"github.com/chatwindow/chatwindow/web/console"
 	"github.com/chatwindow/chatwindow/web/node"
@@ -25,6 +26,15 @@ const embeddedAccount = "12345678"
 // botName is the demo bot's agent.
 const botName = "bot"
 
+// The embedded service's demo routing: its one engagement (of its one
+// campaign) routes to the demo skill, which the console's agent and the
+// demo bot have (docs/simulator.md, Routing).
+const (
+	demoSkill      = "1000"
+	demoCampaign   = "2000"
+	demoEngagement = "2001"
+)
+
 // embedded is the messaging service the window runs in this process, on
 // loopback, when no LivePerson account is set, with the agent console in
 // front of it.
@@ -34,6 +44,10 @@ type embedded struct {
 	consoleURL string
 	// bot is the demo bot's account (no Name: no bot).
 	bot simulator.Agent
+	// campaign is the engagement the window's conversations come from:
+	// the configured one (LP_CAMPAIGN_ID, LP_ENGAGEMENT_ID) or the demo's,
+	// routed to the demo skill.
+	campaign *protocol.CampaignInfo
 }
 
 // startEmbedded starts the embedded service and its agent console on
@@ -42,14 +56,22 @@ type embedded struct {
 // counts that goroutine). origins may frame the console (the window's QA
 // view).
 func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg windowConfig, logger *slog.Logger, hc *http.Client, origins string, stdout io.Writer) (*embedded, error) {
-	e := &embedded{upstream: upstream{account: embeddedAccount}}
+	e := &embedded{upstream: upstream{account: embeddedAccount}, campaign: cfg.campaign}
+	if e.campaign == nil {
+		e.campaign = &protocol.CampaignInfo{CampaignID: demoCampaign, EngagementID: demoEngagement}
+	}
 	password := randomPassword()
-	agents := []simulator.Agent{{Name: "agent", Password: password}}
+	skills := []string{demoSkill}
+	agents := []simulator.Agent{{Name: "agent", Password: password, Skills: skills}}
 	if cfg.botDelay > 0 {
-		e.bot = simulator.Agent{Name: botName, Password: randomPassword()}
+		e.bot = simulator.Agent{Name: botName, Password: randomPassword(), Skills: skills}
 		agents = append(agents, e.bot)
 	}
-	svc, err := simulator.New(simulator.Config{Account: e.account, Agents: agents, Logger: logger.With("component", "simulator"), Survey: cfg.survey})
+	svc, err := simulator.New(simulator.Config{
+		Account: e.account, Agents: agents, Logger: logger.With("component", "simulator"),
+		Engagements: []simulator.Engagement{{CampaignID: string(e.campaign.CampaignID), EngagementID: string(e.campaign.EngagementID), SkillID: demoSkill}},
+		Survey:      cfg.survey,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded service: %w", err)
 	}
@@ -68,6 +90,7 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 			SessionKeys: cfg.keys, Secure: !isLoopback(cfg.simAddr), FrameAncestors: origins,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
 		},
+		Skills: svc.Skills(),
 	})
 	if err != nil {
 		ln.Close()

@@ -132,8 +132,9 @@ func listenWindow(cfg windowConfig) (net.Listener, error) {
 func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *http.Client, ep messaging.Endpoints, mx *metrics.Metrics, emb *embedded) (*node.Node, error) {
 	// consoleURL stays empty on LivePerson, and /qa says so.
 	var consoleURL string
+	campaign := cfg.campaign
 	if emb != nil {
-		consoleURL = emb.consoleURL
+		consoleURL, campaign = emb.consoleURL, emb.campaign
 	}
 	// Nil: every new visitor signs up with the service.
 	var signup func(context.Context) (string, error)
@@ -146,6 +147,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 		HTTPClient: hc,
 		Grace:      cfg.grace,
 		Backoff:    cfg.backoff,
+		Campaign:   campaign,
 		Web: window.Config{
 			SessionKeys:      cfg.keys,
 			Secure:           cfg.secure,

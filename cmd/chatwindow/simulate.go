@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ type simulateConfig struct {
 	authKeyFile, authIssuer, connector string
 	authKey                            *rsa.PublicKey
 	tokenTTL, extTokenTTL              time.Duration
+	// engagements route conversations to skills; closedUntil, when set,
+	// is when the contact center opens (conversations show a delay).
+	engagements []simulator.Engagement
+	closedUntil time.Time
 }
 
 // runSimulate runs the embedded messaging service alone, with the agent
@@ -57,7 +62,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	logger := newLogger(stderr, cfg.logLevel)
 	svc, err := simulator.New(simulator.Config{Account: cfg.account, Agents: cfg.agents, Logger: logger, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst,
-		AuthKey: cfg.authKey, AuthIssuer: cfg.authIssuer, ConnectorID: cfg.connector, TokenTTL: cfg.tokenTTL, ExtTokenTTL: cfg.extTokenTTL})
+		AuthKey: cfg.authKey, AuthIssuer: cfg.authIssuer, ConnectorID: cfg.connector, TokenTTL: cfg.tokenTTL, ExtTokenTTL: cfg.extTokenTTL,
+		Survey: cfg.survey, Engagements: cfg.engagements, ClosedUntil: cfg.closedUntil})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
@@ -90,6 +96,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 			SessionKeys: keys, Secure: tlsOn || !isLoopback(cfg.addr), FrameAncestors: cfg.consoleAncestors,
 			SocketsPerClient: connlimit.DefaultSocketsPerClient,
 		},
+		Skills: svc.Skills(),
 	})
 	if err != nil {
 		ln.Close()
@@ -129,7 +136,10 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	extTokenTTL := fs.Duration("ext-token-ttl", 10*time.Minute, "lifetime of the unauthenticated connector's id_token (LivePerson's default: 10 min)")
 	survey := fs.Bool("survey", false, "run a post-conversation survey bot after a conversation an agent took is closed (docs/simulator.md, Surveys); without it the legacy CSAT is the only survey")
 	var agents agentFlags
-	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD (repeatable); none: one agent \"agent\" with a random password")
+	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD[:SKILL[,SKILL]] (repeatable; skills are numbers; without skills it takes only conversations of no skill); none: one agent \"agent\" with a random password and every engagement's skill")
+	var engagements engagementFlags
+	fs.Var(&engagements, "engagement", "an engagement as CAMPAIGN:ENGAGEMENT:SKILL (repeatable): conversations requested with that campaignInfo go to that skill's agents")
+	closedUntil := fs.String("closed-until", "", "the contact center is closed until this time (RFC 3339, or a duration from now): conversations show a delay until then")
 	if err := fs.Parse(args); err != nil {
 		return simulateConfig{}, err
 	}
@@ -149,7 +159,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	c := simulateConfig{
 		addr: *addr, account: *account, tlsCert: *tlsCert, tlsKey: *tlsKey, logLevel: level,
 		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors, survey: *survey,
-		agents: agents, generatedAgent: len(agents) == 0,
+		agents: agents, generatedAgent: len(agents) == 0, engagements: engagements,
 		authKeyFile: *authKey, authIssuer: *authIssuer, connector: *connector, tokenTTL: *tokenTTL, extTokenTTL: *extTokenTTL,
 	}
 	if c.authKeyFile != "" {
@@ -161,11 +171,16 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 			return simulateConfig{}, fmt.Errorf("simulate: -auth-key %s: %w", c.authKeyFile, err)
 		}
 	}
+	if c.closedUntil, err = parseClosedUntil(*closedUntil, time.Now()); err != nil {
+		return simulateConfig{}, err
+	}
 	if c.generatedAgent {
-		c.agents = []simulator.Agent{{Name: "agent", Password: randomPassword()}}
+		c.agents = []simulator.Agent{{Name: "agent", Password: randomPassword(), Skills: engagementSkills(engagements)}}
 	}
 	if c.botDelay > 0 {
-		c.agents = append(c.agents, simulator.Agent{Name: botName, Password: randomPassword()})
+		// [ours] The demo bot takes every skill there is: it stands in for
+		// whoever is not there.
+		c.agents = append(c.agents, simulator.Agent{Name: botName, Password: randomPassword(), Skills: allSkills(c.agents, engagements)})
 	}
 	return c, nil
 }
@@ -206,11 +221,21 @@ func printService(stdout io.Writer, cfg simulateConfig, base string) {
 		agents = agents[:len(agents)-1] // the bot's, not shown
 	}
 	for _, a := range agents {
-		if cfg.generatedAgent {
-			fmt.Fprintf(stdout, "agent %s password %s\n", a.Name, a.Password)
-		} else {
-			fmt.Fprintf(stdout, "agent %s\n", a.Name)
+		skills := ""
+		if len(a.Skills) > 0 {
+			skills = " skills " + strings.Join(a.Skills, ",")
 		}
+		if cfg.generatedAgent {
+			fmt.Fprintf(stdout, "agent %s password %s%s\n", a.Name, a.Password, skills)
+		} else {
+			fmt.Fprintf(stdout, "agent %s%s\n", a.Name, skills)
+		}
+	}
+	for _, e := range cfg.engagements {
+		fmt.Fprintf(stdout, "engagement %s of campaign %s routes to skill %s\n", e.EngagementID, e.CampaignID, e.SkillID)
+	}
+	if !cfg.closedUntil.IsZero() {
+		fmt.Fprintf(stdout, "closed until %s\n", cfg.closedUntil.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(stdout, "agent console on %s%s/\n", base, console.Prefix)
 	if cfg.authKeyFile != "" {
@@ -234,11 +259,93 @@ func (a *agentFlags) String() string {
 	return strings.Join(names, ",")
 }
 
+// Set parses NAME:PASSWORD[:SKILL[,SKILL]]. The first colon ends the name;
+// with a second one, the last colon starts the skills, so a password with
+// a colon in it needs the skills part (a trailing ":" for none).
 func (a *agentFlags) Set(v string) error {
-	name, password, ok := strings.Cut(v, ":")
-	if !ok || name == "" || password == "" {
-		return fmt.Errorf("want NAME:PASSWORD, got %q", v)
+	name, rest, ok := strings.Cut(v, ":")
+	password, skills := rest, ""
+	if i := strings.LastIndex(rest, ":"); i >= 0 {
+		password, skills = rest[:i], rest[i+1:]
 	}
-	*a = append(*a, simulator.Agent{Name: name, Password: password})
+	if !ok || name == "" || password == "" {
+		return fmt.Errorf("want NAME:PASSWORD[:SKILL[,SKILL]], got %q", v)
+	}
+	ag := simulator.Agent{Name: name, Password: password}
+	for sk := range strings.SplitSeq(skills, ",") {
+		if sk = strings.TrimSpace(sk); sk == "" {
+			continue
+		}
+		if !simulator.ValidSkillID(sk) {
+			return fmt.Errorf("agent %s: skill %q is not a skill id (a positive number; a password with \":\" needs the skills part: NAME:PASSWORD:SKILLS, or a trailing \":\" for none)", name, sk)
+		}
+		ag.Skills = append(ag.Skills, sk)
+	}
+	*a = append(*a, ag)
 	return nil
+}
+
+// engagementFlags collects repeated -engagement CAMPAIGN:ENGAGEMENT:SKILL
+// flags.
+type engagementFlags []simulator.Engagement
+
+func (e *engagementFlags) String() string {
+	var out []string
+	for _, g := range *e {
+		out = append(out, g.CampaignID+":"+g.EngagementID+":"+g.SkillID)
+	}
+	return strings.Join(out, ",")
+}
+
+func (e *engagementFlags) Set(v string) error {
+	f := strings.Split(v, ":")
+	if len(f) != 3 {
+		return fmt.Errorf("want CAMPAIGN:ENGAGEMENT:SKILL, got %q", v)
+	}
+	for _, id := range f {
+		if !simulator.ValidSkillID(strings.TrimSpace(id)) {
+			return fmt.Errorf("engagement %q: %q is not an id (a positive number)", v, id)
+		}
+	}
+	*e = append(*e, simulator.Engagement{CampaignID: strings.TrimSpace(f[0]), EngagementID: strings.TrimSpace(f[1]), SkillID: strings.TrimSpace(f[2])})
+	return nil
+}
+
+// parseClosedUntil reads -closed-until: an RFC 3339 time, or a duration
+// from now; empty: open.
+func parseClosedUntil(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("simulate: -closed-until %q: want an RFC 3339 time (2026-01-05T09:00:00Z) or a duration (12h)", v)
+}
+
+// engagementSkills are the skills the engagements route to.
+func engagementSkills(es []simulator.Engagement) []string {
+	var out []string
+	for _, e := range es {
+		if !slices.Contains(out, e.SkillID) {
+			out = append(out, e.SkillID)
+		}
+	}
+	return out
+}
+
+// allSkills are every skill of the agents and the engagements.
+func allSkills(agents []simulator.Agent, es []simulator.Engagement) []string {
+	out := engagementSkills(es)
+	for _, a := range agents {
+		for _, sk := range a.Skills {
+			if !slices.Contains(out, sk) {
+				out = append(out, sk)
+			}
+		}
+	}
+	return out
 }

@@ -35,6 +35,8 @@ func (d *Desk) Command(c any) {
 		d.report(c.status, c.items)
 	case closeCmd:
 		d.closeConversation(c.t, c.conv)
+	case transferCmd:
+		d.transfer(c.t, c.conv, c.skill)
 	case signOutCmd:
 		d.log.Info("signed out")
 		d.signedOut()

@@ -62,12 +62,18 @@ type world struct {
 	stop context.CancelFunc
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld's mods change the service's and the desks' configurations.
+func newWorld(t *testing.T, mods ...func(*simulator.Config, *desks.Config)) *world {
 	t.Helper()
-	svc, err := simulator.New(simulator.Config{
+	scfg := simulator.Config{
 		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw"}},
 		Logger: testLogger(), SigningKey: testKey(),
-	})
+	}
+	var dcfg desks.Config
+	for _, m := range mods {
+		m(&scfg, &dcfg)
+	}
+	svc, err := simulator.New(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +85,7 @@ func newWorld(t *testing.T) *world {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &world{srv: srv, ep: ep, stop: cancel}
 	w.mgr = desks.NewManager(ctx, desks.Config{
+		Skills:        dcfg.Skills,
 		Logger:        testLogger(),
 		Renderer:      jsonRenderer{},
 		Grace:         time.Second,

@@ -58,6 +58,8 @@ type View struct {
 	Conversations []Summary
 	// Selected is the tab's open conversation; nil for none.
 	Selected *Pane
+	// Skills are the skills its conversation may be transferred to.
+	Skills []string
 }
 
 // Summary is a conversation's entry in the list.
@@ -109,6 +111,8 @@ type Upstream interface {
 	CloseConversation(ctx context.Context, conversationID string) error
 	GetUserProfile(ctx context.Context, consumerID string) (protocol.UserProfile, error)
 	Sync(ctx context.Context) error
+	TransferToSkill(ctx context.Context, conversationID, skillID string) error
+	BackToQueue(ctx context.Context, conversationID string) error
 }
 
 var _ Upstream = (*messaging.Agent)(nil)
@@ -134,6 +138,8 @@ type Config struct {
 	TypingTimeout time.Duration
 	// Now is the clock for local message times.
 	Now func() time.Time
+	// Skills are the skill ids an agent may transfer a conversation to.
+	Skills []string
 }
 
 func (c *Config) defaults() {

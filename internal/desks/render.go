@@ -7,7 +7,7 @@ import (
 
 // view is the desk as a tab whose conversation is selected shows it.
 func (d *Desk) view(selected string, withMessages bool) View {
-	v := View{AgentName: d.name, Connection: d.conn, Rings: d.inbox.Rings()}
+	v := View{AgentName: d.name, Connection: d.conn, Rings: d.inbox.Rings(), Skills: d.cfg.Skills}
 	for _, t := range d.inbox.Threads() {
 		s := Summary{ID: t.ID, ConsumerName: t.ConsumerName, Unread: t.Unread(), Closed: t.Closed, Selected: t.ID == selected}
 		s.Last, s.HasLast = t.Last()

@@ -32,6 +32,10 @@ func (t *Tab) Report(status string, items []receipts.Item) { t.Do(reportCmd{stat
 // Close closes a conversation (the tab's own when conversationID is empty).
 func (t *Tab) Close(conversationID string) { t.Do(closeCmd{t.Tab, conversationID}) }
 
+// Transfer hands a conversation (the tab's own when conversationID is
+// empty) over to the agents of skill; no skill: back to the queue.
+func (t *Tab) Transfer(conversationID, skill string) { t.Do(transferCmd{t.Tab, conversationID, skill}) }
+
 // SignOut ends the desk.
 func (t *Tab) SignOut() { t.Do(signOutCmd{}) }
 
@@ -61,5 +65,9 @@ type (
 		t    *live.Tab[page]
 		conv string
 	}
-	signOutCmd struct{}
+	signOutCmd  struct{}
+	transferCmd struct {
+		t           *live.Tab[page]
+		conv, skill string
+	}
 )

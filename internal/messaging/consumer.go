@@ -44,6 +44,7 @@ type Consumer struct {
 
 	// Guarded by session.mu.
 	token    string
+	props    *protocol.Header      // client properties of the next connection
 	dialogs  map[string]*dialogSeq // followed dialogs
 	convSeen map[string]int64      // conversation id → newest metaDataLastUpdateTs delivered
 	attempts uint64                // subscription requests sent, for dialogSeq.attempt
@@ -91,6 +92,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	c := &Consumer{
 		session:  newSession(cfg.SessionOptions),
 		cfg:      cfg,
+		props:    cfg.ClientProperties,
 		dialogs:  map[string]*dialogSeq{},
 		convSeen: map[string]int64{},
 	}
@@ -104,10 +106,13 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		return t, err
 	}
 	c.session.dial = func(ctx context.Context, token string, onNote func(protocol.Frame, time.Time)) (*Conn, error) {
+		c.mu.Lock()
+		props := c.props
+		c.mu.Unlock()
 		return Dial(ctx, cfg.Endpoints.ConsumerURL(), DialOptions{
 			Token:            token,
 			InitConnection:   cfg.InitConnection,
-			ClientProperties: cfg.ClientProperties,
+			ClientProperties: props,
 			HTTPClient:       cfg.HTTPClient,
 			Logger:           c.log,
 			RequestTimeout:   cfg.RequestTimeout,
@@ -125,6 +130,17 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 // it gives up (see session errors: refused credentials, too many refused
 // tokens). Call it once; Updates is closed when it returns.
 func (c *Consumer) Run(ctx context.Context) error { return c.run(ctx) }
+
+// SetClientProperties replaces the client properties announced from the
+// next connection on (the customer's browser, known once a tab attached).
+func (c *Consumer) SetClientProperties(p *protocol.Header) {
+	if p == nil {
+		return
+	}
+	c.mu.Lock()
+	c.props = p
+	c.mu.Unlock()
+}
 
 // Token is the token of the current (or last) connection.
 func (c *Consumer) Token() string {

@@ -8,11 +8,15 @@ import (
 )
 
 // ConsumerRequestConversation is the body of cm.ConsumerRequestConversation.
-// Every field is optional (the tutorial sends no body).
+// Every field is optional (the tutorial sends no body); PCS step 5 and the
+// Connector API's examples show them all (docs/protocol.md, Conversations).
 type ConsumerRequestConversation struct {
-	ChannelType         string               `json:"channelType,omitempty"`
-	BrandID             ID                   `json:"brandId,omitempty"`
-	SkillID             ID                   `json:"skillId,omitempty"`
+	ChannelType string `json:"channelType,omitempty"`
+	BrandID     ID     `json:"brandId,omitempty"`
+	SkillID     ID     `json:"skillId,omitempty"`
+	// TTRDefName asks for a time-to-respond policy: NORMAL, PRIORITIZED,
+	// URGENT or CUSTOM (null or absent: NORMAL).
+	TTRDefName          string               `json:"ttrDefName,omitempty"`
 	CampaignInfo        *CampaignInfo        `json:"campaignInfo,omitempty"`
 	ConversationContext *ConversationContext `json:"conversationContext,omitempty"`
 }
@@ -23,13 +27,20 @@ type CampaignInfo struct {
 	EngagementID ID `json:"engagementId"`
 }
 
-// ConversationContext describes the consumer's visit.
+// ConversationContext describes the consumer's visit ("SharkContext" for a
+// web visitor). On the agent socket the conversation's context also
+// carries the client properties of the consumer's socket.
 type ConversationContext struct {
-	Type      string `json:"type,omitempty"`
-	Lang      string `json:"lang,omitempty"`
-	VisitorID string `json:"visitorId,omitempty"`
-	SessionID string `json:"sessionId,omitempty"`
+	Type                 string  `json:"type,omitempty"`
+	Lang                 string  `json:"lang,omitempty"`
+	VisitorID            string  `json:"visitorId,omitempty"`
+	SessionID            string  `json:"sessionId,omitempty"`
+	InteractionContextID string  `json:"interactionContextId,omitempty"`
+	ClientProperties     *Header `json:"clientProperties,omitempty"`
 }
+
+// ContextShark is the conversationContext type of a web visitor.
+const ContextShark = "SharkContext"
 
 // RequestConversationResponse is the body of cm.RequestConversationResponse.
 type RequestConversationResponse struct {
@@ -98,10 +109,15 @@ type ConversationDetails struct {
 	MetaDataLastUpdateTs int64        `json:"metaDataLastUpdateTs,omitempty"`
 	CloseReason          string       `json:"closeReason,omitempty"`
 	TTR                  *TTR         `json:"ttr,omitempty"`
+	Delay                *Delay       `json:"delay,omitempty"`
 	Participants         Participants `json:"participants,omitzero"`
 	ParticipantsPID      Participants `json:"participantsPId,omitzero"`
 	Dialogs              List[Dialog] `json:"dialogs,omitempty"`
 	CSAT                 *CSAT        `json:"csat,omitempty"`
+	// CampaignInfo and Context are the request's, shown on the agent
+	// socket only (docs/protocol.md, Agent conversations and events).
+	CampaignInfo *CampaignInfo        `json:"campaignInfo,omitempty"`
+	Context      *ConversationContext `json:"context,omitempty"`
 }
 
 // Members returns the conversation's participants by their ids as the
@@ -115,10 +131,27 @@ func (d ConversationDetails) Members() []Participant {
 	return d.Participants.List
 }
 
-// TTR is a conversation's time to respond.
+// TTR is a conversation's time to respond: the contact center's answer
+// SLA, Value seconds from the consumer's input.
 type TTR struct {
 	TTRType string `json:"ttrType,omitempty"`
 	Value   int64  `json:"value"`
+}
+
+// TTR types (schema/aam/subscribeExConversationsNotification.json).
+const (
+	TTRNormal      = "NORMAL"
+	TTRPrioritized = "PRIORITIZED"
+	TTRUrgent      = "URGENT"
+	TTRCustom      = "CUSTOM"
+)
+
+// Delay says that the contact center is not available (Type NIGHT,
+// WEEKEND or HOLIDAY) until TillWhen (epoch milliseconds): the time to
+// respond counts from then.
+type Delay struct {
+	Type     string `json:"type"`
+	TillWhen int64  `json:"tillWhen"`
 }
 
 // CSAT is a closed conversation's satisfaction answer.
@@ -265,6 +298,9 @@ type ConversationField struct {
 	Dialog *DialogChange `json:"dialog,omitempty"`
 	Role   string        `json:"role,omitempty"`
 	UserID string        `json:"userId,omitempty"`
+
+	// Skill ("type":"UPDATE"): the skill the conversation is transferred to.
+	Skill string `json:"skill,omitempty"`
 
 	// CSATRate.
 	CSATRate                   int    `json:"csatRate,omitempty"`

@@ -49,6 +49,10 @@ type Header struct {
 	Integration  string  `json:"integration,omitempty"`
 	Features     Strings `json:"features,omitempty"`
 	JWT          string  `json:"jwt,omitempty"`
+	// More client properties (schema/infra/clientPropertiesHeader.json).
+	OSVersion      string `json:"osVersion,omitempty"`
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browserVersion,omitempty"`
 }
 
 // ErrMalformed is returned (wrapped) for frames that are not JSON objects,

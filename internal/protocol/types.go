@@ -123,6 +123,7 @@ const (
 	FieldDialogChange       = "DialogChange"
 	FieldCSATRate           = "CSATRate"
 	FieldParticipantsChange = "ParticipantsChange"
+	FieldSkill              = "Skill"
 )
 
 // Agent availability and ring states (docs/protocol.md, Routing and agent

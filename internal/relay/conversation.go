@@ -94,6 +94,7 @@ type Conversation struct {
 	lastUpdate int64
 	// survey is the open POST_SURVEY dialog while Phase is PhaseSurvey.
 	survey string
+	queue      queueState // queue.go
 	// earlyActions are the customer's ACTIONs on messages not known yet
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
@@ -169,11 +170,16 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 			agent = p.ID
 		}
 	}
+	before, name := c.AgentID, c.AgentName
 	if agent != c.AgentID {
 		c.AgentID, out.Agent = agent, true
 		if agent == "" {
 			c.AgentName = ""
 		}
+	}
+	if changed, say := c.applyQueue(r.ConversationDetails, before, name); changed || say != "" {
+		out.Agent = true
+		out = merge(out, Change{Announce: say})
 	}
 	return out, true
 }

@@ -41,6 +41,8 @@ type View struct {
 	Messages []Message
 	// Notice is a system message shown above the conversation, if any.
 	Notice string
+	// Queue is what the customer waiting for an agent is told.
+	Queue Queue
 }
 
 // Config configures the sessions of one server node.
@@ -67,6 +69,12 @@ type Config struct {
 	// Metrics, if any, counts sessions, tabs, upstream connects and
 	// receipts, and measures receipt latency.
 	Metrics *metrics.Metrics
+	// Campaign, if any, is the campaignInfo of every conversation request
+	// (LP_CAMPAIGN_ID, LP_ENGAGEMENT_ID).
+	Campaign *protocol.CampaignInfo
+	// ClientProperties, if any, are the client properties announced for a
+	// browser's User-Agent (messaging.BrowserClientProperties).
+	ClientProperties func(userAgent string) *protocol.Header
 	// NoInspector keeps no frames for the QA protocol inspector: in
 	// production a busy session would otherwise hold up to inspector.Frames
 	// copies of its traffic, and every frame would be copied once more.
@@ -142,17 +150,7 @@ func (m *Manager) session(id Identity) (*Session, error) {
 
 // Attach adds a tab to the session of id, starting the session (and its
 // upstream connection) if it is not running.
-func (m *Manager) Attach(id Identity) (*Tab, error) {
-	s, err := m.session(id)
-	if err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
-	}
-	t, err := s.loop.Attach(struct{}{})
-	if err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
-	}
-	return &Tab{t}, nil
-}
+func (m *Manager) Attach(id Identity) (*Tab, error) { return m.AttachVisit(id, Visit{}) }
 
 // Token returns the token a running session's upstream uses now: not the
 // cookie's any more when the service refused that one and a fresh one was
@@ -220,7 +218,11 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 // start starts the session of id: its upstream, its sender and its loop
 // run until the session's context ends (grace expired, End, or the
 // manager stopped); then it leaves the manager.
-func (m *Manager) start(id Identity) (*Session, error) {
+func (m *Manager) start(id Identity) (*Session, error) { return m.startWith(id, nil) }
+
+// startWith is start with the client properties its upstream announces
+// (nil: the upstream's own).
+func (m *Manager) startWith(id Identity, props *protocol.Header) (*Session, error) {
 	self, err := messaging.Subject(id.Token)
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
@@ -234,6 +236,9 @@ func (m *Manager) start(id Identity) (*Session, error) {
 	up, err := m.cfg.Consumer(id.Token, tap)
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
+	}
+	if cp, ok := up.(clientPropertiesSetter); ok && props != nil {
+		cp.SetClientProperties(props)
 	}
 	ctx, cancel := context.WithCancel(m.sessions.Context())
 	s := &Session{

@@ -55,8 +55,9 @@ func (s *Session) createConversation() {
 		return
 	}
 	s.creating = true
+	req := s.conversationRequest()
 	live.Call(s.loop, func(ctx context.Context) (string, error) {
-		id, err := s.up.RequestConversation(ctx, protocol.ConsumerRequestConversation{ChannelType: "MESSAGING"})
+		id, err := s.up.RequestConversation(ctx, req)
 		var perr *protocol.Error
 		if errors.As(err, &perr) && perr.Code == 409 {
 			// One was open after all: its id is in the text

@@ -55,6 +55,8 @@ type Session struct {
 	// reportedAt is when each receipt now due was first reported (receipt
 	// latency, measured when the service answers its publish).
 	reportedAt map[receiptKey]time.Time
+	// visit is what the last tab that attached said of its browser.
+	visit Visit
 }
 
 // receiptKey names one receipt: a sequence of a dialog, and a status.
@@ -102,7 +104,7 @@ func (s *Session) Ending(why live.End) {
 }
 
 func (s *Session) view(withMessages bool) View {
-	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice}
+	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice, Queue: s.conv.Queue()}
 	if withMessages {
 		v.Messages = s.conv.Messages()
 	}
@@ -268,6 +270,8 @@ func (s *Session) Command(c any) {
 		s.loop.DropPage()
 	case forgetCmd:
 		s.forget()
+	case visitCmd:
+		s.visit = c.v
 	case sendCmd:
 		s.send(c.text)
 	case retryCmd:

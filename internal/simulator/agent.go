@@ -135,16 +135,17 @@ func (s *Service) updateRingState(c *socket, f protocol.Frame, rt string) {
 }
 
 // fieldParticipants adds or removes an agent (by old id, PId or user id;
-// the caller when none), on the agent socket only.
-func (s *Service) fieldParticipants(cv *conversation, caller member, field protocol.ConversationField) (int, string) {
+// the caller when none), on the agent socket only. reply is the answer
+// node-agent-sdk's README shows for it.
+func (s *Service) fieldParticipants(cv *conversation, caller member, field protocol.ConversationField) (code int, text, reply string) {
 	if caller.agent == nil {
-		return 403, "consumers cannot change participants"
+		return 403, "consumers cannot change participants", ""
 	}
 	target := caller.agent
 	if field.UserID != "" {
 		target = s.agentByID(field.UserID)
 		if target == nil {
-			return 400, fmt.Sprintf("unknown agent %q", field.UserID)
+			return 400, fmt.Sprintf("unknown agent %q", field.UserID), ""
 		}
 	}
 	switch field.Type {
@@ -154,24 +155,25 @@ func (s *Service) fieldParticipants(cv *conversation, caller member, field proto
 			role = protocol.RoleAssignedAgent
 		}
 		if !slices.Contains([]string{protocol.RoleAssignedAgent, protocol.RoleAgent, protocol.RoleManager, protocol.RoleReader, protocol.RoleController}, role) {
-			return 400, fmt.Sprintf("role %q cannot be added", role)
+			return 400, fmt.Sprintf("role %q cannot be added", role), ""
 		}
 		if !cv.isOpen() {
-			return 409, fmt.Sprintf("conversation %s is closed", cv.id)
+			return 409, fmt.Sprintf("conversation %s is closed", cv.id), ""
 		}
 		if a := cv.assignedAgent(); role == protocol.RoleAssignedAgent && a != nil && a != target {
-			return 409, "the conversation already has an assigned agent"
+			return 409, "the conversation already has an assigned agent", ""
 		}
 		s.join(cv, target, role)
+		return 0, "", "OK Agent added successfully"
 	case "REMOVE":
 		if _, ok := cv.agentMember(target); !ok {
-			return 400, "the agent is not a participant"
+			return 400, "the agent is not a participant", ""
 		}
 		s.leave(cv, target)
+		return 0, "", "OK Agent removed successfully"
 	default:
-		return 400, fmt.Sprintf("ParticipantsChange type %q: only ADD or REMOVE", field.Type)
+		return 400, fmt.Sprintf("ParticipantsChange type %q: only ADD or REMOVE", field.Type), ""
 	}
-	return 0, ""
 }
 
 func (s *Service) agentByID(id string) *agentAccount {

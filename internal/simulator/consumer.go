@@ -69,6 +69,7 @@ func (s *Service) initConnection(c *socket, f protocol.Frame) {
 	}
 	if token == "" && c.authed.Load() {
 		// Authenticated by header: the frame only brings client properties.
+		c.noteClientProperties(f.Headers)
 		c.respond(f, 200, protocol.TypeStringResponse, "OK")
 		return
 	}
@@ -97,6 +98,7 @@ func (s *Service) initConnection(c *socket, f protocol.Frame) {
 	c.consumerID = cl.Sub
 	c.life.Store(lifeOf(cl))
 	c.authed.Store(true)
+	c.noteClientProperties(f.Headers)
 	s.ensureConsumer(cl.Sub)
 	c.respond(f, 200, protocol.TypeStringResponse, "OK")
 }
@@ -113,16 +115,23 @@ func (s *Service) requestConversation(c *socket, f protocol.Frame) {
 		c.fail(f, 400, fmt.Sprintf("brandId %q is not this account", b.BrandID))
 		return
 	}
+	skill, code, text := s.requestSkill(b)
+	if code != 0 {
+		c.fail(f, code, text)
+		return
+	}
+	ttr, err := requestTTR(b.TTRDefName)
+	if err != nil {
+		c.fail(f, 400, err.Error())
+		return
+	}
 	if open := s.openConversationOf(c.consumerID); open != nil {
 		c.fail(f, 409, fmt.Sprintf("conversation %s is already open", open.id))
 		return
 	}
-	skill := string(b.SkillID)
-	if skill == "" {
-		skill = "-1"
-	}
 	cv := s.createConversation(c.consumerID, skill)
-	s.log.Info("conversation opened", "conversation_id", cv.id, "consumer_id", c.consumerID)
+	cv.ttrType, cv.campaign, cv.context = ttr, b.CampaignInfo, requestContext(b, c.clientProps)
+	s.log.Info("conversation opened", "conversation_id", cv.id, "consumer_id", c.consumerID, "skill", skill)
 	// The implicit subscription (docs/simulator.md, Consumer socket): the
 	// socket that created the conversation gets its MAIN dialog's live
 	// events without subscribing. It is the same entry an explicit
@@ -313,6 +322,14 @@ func (s *Service) updateConversationField(c *socket, f protocol.Frame, caller me
 		return
 	}
 	reply := "OK"
+	// A transfer's caller removes itself first (node-agent-sdk's README):
+	// it must have been a participant when the request came.
+	_, wasParticipant := isParticipant(cv, caller)
+	if transfers(b.ConversationField) {
+		// Released (the change sent, the conversation routed) before the
+		// answer, as every change of a request is.
+		s.hold(cv)
+	}
 	for _, field := range b.ConversationField {
 		var code int
 		var text string
@@ -326,15 +343,19 @@ func (s *Service) updateConversationField(c *socket, f protocol.Frame, caller me
 		case protocol.FieldCSATRate:
 			code, text = s.fieldCSAT(cv, caller, field)
 		case protocol.FieldParticipantsChange:
-			code, text = s.fieldParticipants(cv, caller, field)
+			code, text, reply = s.fieldParticipants(cv, caller, field)
+		case protocol.FieldSkill:
+			code, text = s.fieldSkill(cv, caller, wasParticipant, field)
 		default:
 			code, text = 400, fmt.Sprintf("unknown field %q", field.Field)
 		}
 		if code != 0 {
+			s.release()
 			c.fail(f, code, text)
 			return
 		}
 	}
+	s.release()
 	c.respond(f, 200, typ, reply)
 }
 

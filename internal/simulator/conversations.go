@@ -59,6 +59,10 @@ func (s *Service) openConversationOf(consumerID string) *conversation {
 // convChanged tells every conversation subscription that cv changed: an
 // UPSERT while it matches the filter, one DELETE when it stops matching.
 func (s *Service) convChanged(cv *conversation) {
+	if s.holding(cv) {
+		return
+	}
+	cv.delay = s.delayNow()
 	// Only the agents' subscriptions and the conversation's consumer's can
 	// match: a change costs what it concerns, not every consumer's
 	// subscription (10,000 customers in the load test).
@@ -107,6 +111,7 @@ func (s *Service) snapshot(sub *convSub, minLastUpdated int64) {
 		if cv.lastUpdate < minLastUpdated || !sub.matches(cv) {
 			continue
 		}
+		cv.delay = s.delayNow()
 		ch, _ := sub.change(cv)
 		changes = append(changes, ch)
 	}

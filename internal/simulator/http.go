@@ -134,11 +134,17 @@ func (s *Service) handleConsumerSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	props, err := parseClientProperties(r.Header.Get("Client-Properties"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	var initDeadline time.Duration
 	if cl.Sub == "" {
 		initDeadline = s.cfg.InitTimeout
 	}
 	s.serveSocket(w, r, consumerSocket, initDeadline, func(c *socket) {
+		c.clientProps = props
 		if cl.Sub != "" {
 			c.consumerID = cl.Sub
 			c.life.Store(lifeOf(cl))

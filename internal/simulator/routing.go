@@ -8,7 +8,8 @@ import (
 
 // Routing (docs/protocol.md, Routing and agent state): a conversation without
 // an assigned agent has a routing task, which rings every ONLINE agent
-// subscribed to routing tasks. The first ACCEPTED ring wins; the others turn
+// subscribed to routing tasks that takes the conversation's skill
+// (skills.go). The first ACCEPTED ring wins; the others turn
 // CANCELLED. A ring left unanswered (or rejected) for RingTimeout ends
 // (EXPIRED) and the agent is rung again while the conversation still waits.
 
@@ -53,14 +54,14 @@ func (s *Service) ringable(a *agentAccount) bool {
 // offer rings every ringable agent that has no ring yet for cv, when cv
 // waits for an agent.
 func (s *Service) offer(cv *conversation) {
-	if s.closed || !cv.needsAgent() {
+	if s.closed || !cv.needsAgent() || s.held == cv {
 		return
 	}
 	if cv.task == nil {
 		cv.task = &task{id: s.cfg.NewID(), conv: cv, rings: map[*agentAccount]*ring{}}
 	}
 	for _, a := range s.agents {
-		if cv.task.rings[a] == nil && s.ringable(a) {
+		if cv.task.rings[a] == nil && s.ringable(a) && a.takes(cv.skillID) {
 			s.ring(cv.task, a)
 		}
 	}
@@ -106,7 +107,7 @@ func (s *Service) expire(r *ring) {
 		r.state = protocol.RingExpired
 		s.notifyRing(r, nil)
 	}
-	if t.conv.task == t && t.conv.needsAgent() && s.ringable(r.agent) {
+	if t.conv.task == t && t.conv.needsAgent() && s.ringable(r.agent) && r.agent.takes(t.conv.skillID) {
 		s.ring(t, r.agent)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,7 +24,12 @@ import (
 )
 
 // Agent is an agent account that may log in through the agent login.
-type Agent struct{ Name, Password string }
+// Skills are the skill ids it is rung for besides conversations of no
+// skill (docs/simulator.md, Routing); none: only those.
+type Agent struct {
+	Name, Password string
+	Skills         []string
+}
 
 // Config configures a Service. Zero values take the defaults named on each
 // field.
@@ -93,6 +99,14 @@ type Config struct {
 	// SurveyTimeout closes a survey the consumer left unfinished, on the
 	// Now clock; default 1 h (Conversation Builder's survey timeout).
 	SurveyTimeout time.Duration
+	// Engagements route the conversations requested with their
+	// campaignInfo to their skill (docs/simulator.md, Routing).
+	Engagements []Engagement
+	// ClosedUntil, when later than Now, is when the contact center opens
+	// again: conversations show a delay of ClosedType (NIGHT, WEEKEND or
+	// HOLIDAY; default NIGHT) until then.
+	ClosedUntil time.Time
+	ClosedType  string
 }
 
 // LoginLimits bound failed agent logins (docs/simulator.md): after
@@ -171,6 +185,10 @@ type Service struct {
 	convSubs      map[string]map[*convSub]struct{} // by convSub.key
 	rings         map[string]*ring
 	surveys       surveyRuns
+	// held is the conversation a transfer request holds the changes of,
+	// heldDirty whether one was held (skills.go).
+	held      *conversation
+	heldDirty bool
 
 	// loginMu makes a login's lockout check, password check and count one
 	// step, so that logins sent together cannot pass the threshold.
@@ -254,6 +272,9 @@ func New(cfg Config) (*Service, error) {
 		byUser:        lockout.New(cfg.LoginLimits.PerUser, cfg.Now),
 		byAddr:        lockout.New(cfg.LoginLimits.PerAddr, cfg.Now),
 	}
+	if err := checkRouting(&cfg); err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
 	seen := map[string]bool{}
 	for _, a := range cfg.Agents {
 		if a.Name == "" {
@@ -271,6 +292,7 @@ func New(cfg Config) (*Service, error) {
 			userID:       userID,
 			oldID:        cfg.Account + "." + userID,
 			pid:          cfg.NewID(),
+			skills:       slices.Clone(a.Skills),
 			availability: "OFFLINE",
 			sockets:      map[*socket]struct{}{},
 		})

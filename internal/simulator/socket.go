@@ -70,6 +70,11 @@ type socket struct {
 	routingSub string        // agent socket: routing subscription id, "" when none
 	subs       map[*convSub]struct{}
 	dialogSubs map[*dialog]struct{}
+
+	// clientProps are a consumer socket's client properties (its
+	// Client-Properties header, or InitConnection's), if it sent any.
+	// Guarded by Service.mu.
+	clientProps *protocol.Header
 }
 
 func newSocket(s *Service, conn *websocket.Conn, kind socketKind, log *slog.Logger) *socket {

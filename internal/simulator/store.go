@@ -19,6 +19,7 @@ type agentAccount struct {
 	userID                 string // numeric, config.userId
 	oldID                  string // account.userId
 	pid                    string // config.userPid
+	skills                 []string
 	availability           string
 	sockets                map[*socket]struct{}
 }
@@ -94,6 +95,14 @@ type conversation struct {
 	dialogs     []*dialog
 	csat        *protocol.CSAT
 	task        *task // the routing task while the conversation waits for an agent
+	// ttrType is the time-to-respond policy asked for; campaign and
+	// context are the request's (context with the client properties of
+	// the socket that asked).
+	ttrType  string
+	campaign *protocol.CampaignInfo
+	context  *protocol.ConversationContext
+	// delay is the contact center's closure as of the last change shown.
+	delay *protocol.Delay
 }
 
 func (cv *conversation) main() *dialog { return cv.dialogs[0] }
@@ -268,12 +277,14 @@ func conversationView(cv *conversation, agentView bool) protocol.ConversationRes
 		EndTs:                cv.endTs,
 		MetaDataLastUpdateTs: cv.lastUpdate,
 		CloseReason:          cv.closeReason,
-		TTR:                  &protocol.TTR{TTRType: "NORMAL", Value: 3600},
+		TTR:                  cv.ttr(),
+		Delay:                cv.delay,
 		CSAT:                 cv.csat,
 	}
 	if agentView {
 		details.Participants = protocol.Participants{List: byOld, AsMap: true}
 		details.ParticipantsPID = protocol.Participants{List: byPID, AsMap: true}
+		details.CampaignInfo, details.Context = cv.campaign, cv.context
 	} else {
 		details.Participants = protocol.Participants{List: byPID}
 	}

@@ -97,7 +97,7 @@ func deskProps(v desks.View) views.Desk {
 		d.Conversations = append(d.Conversations, item)
 	}
 	if p := v.Selected; p != nil {
-		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages)}
+		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages), Skills: v.Skills}
 	}
 	return d
 }

@@ -21,6 +21,7 @@ type consoleFrame struct {
 	ConversationID string `json:"conversationId"`
 	Text           string `json:"text"`
 	State          string `json:"state"`
+	Skill          string `json:"skill"`
 	pagesocket.Report
 }
 
@@ -51,7 +52,11 @@ func parseConsoleFrame(b []byte) (consoleFrame, error) {
 		if err := f.Report.Check(); err != nil {
 			return f, err
 		}
-	case "close", "sign-out":
+	case "transfer":
+		if f.Skill == "" || len(f.Skill) > 20 {
+			return f, fmt.Errorf("%w: transfer skill %q", pagesocket.ErrFrame, f.Skill)
+		}
+	case "close", "back-to-queue", "sign-out":
 	default:
 		return f, fmt.Errorf("%w: unknown type %q", pagesocket.ErrFrame, f.Type)
 	}
@@ -102,6 +107,10 @@ func (c *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.T
 			tab.Report(f.Status, f.Report.Receipts())
 		case "close":
 			tab.Close(f.ConversationID)
+		case "transfer":
+			tab.Transfer(f.ConversationID, f.Skill)
+		case "back-to-queue":
+			tab.Transfer(f.ConversationID, "")
 		case "sign-out":
 			tab.SignOut()
 		}

@@ -29,6 +29,9 @@ type ConsoleConfig struct {
 	HTTPClient          *http.Client
 	// Web configures the console's web server.
 	Web console.Config
+	// Skills are the skill ids an agent may transfer a conversation to
+	// (the service's).
+	Skills []string
 	// Grace is how long a desk stays signed in after its last tab left;
 	// SignInTimeout bounds a sign-in's wait for its first connection
 	// (zero: console's defaults).
@@ -54,6 +57,7 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 		Renderer:      console.NewRenderer(),
 		Grace:         cfg.Grace,
 		SignInTimeout: cfg.SignInTimeout,
+		Skills:        cfg.Skills,
 		Agent: func(ctx context.Context, username, password string) (desks.Upstream, error) {
 			ep, err := messaging.Discover(ctx, cfg.HTTPClient, cfg.ServiceURL, cfg.Account, messaging.Overrides{})
 			if err != nil {

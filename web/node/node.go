@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/messaging"
+	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web/window"
@@ -40,6 +41,8 @@ type Config struct {
 	MaxTabs int
 	// Backoff paces the upstream reconnects (zero: messaging's default).
 	Backoff messaging.Backoff
+	// Campaign, if any, is the campaignInfo of every conversation request.
+	Campaign *protocol.CampaignInfo
 }
 
 // Upstream settings of every session.
@@ -86,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Grace:       cfg.Grace,
 		MaxTabs:     cfg.MaxTabs,
 		Consumer:    consumers(cfg, logger),
+		Campaign:    cfg.Campaign,
+		// Each session announces its customer's browser.
+		ClientProperties: messaging.BrowserClientProperties,
 	})
 	srv, err := window.New(logger.With("component", "web"), cfg.Web, assets, mgr)
 	if err != nil {

@@ -76,7 +76,7 @@ func windowProps(v relay.View, img cardImages) views.Window {
 	}
 	return views.Window{
 		Connection: views.Connection{State: v.Connection.String()},
-		Agent:      views.Agent{Name: v.AgentName},
+		Agent:      agentProps(v),
 		Messages:   msgs,
 		Typing:     v.Typing,
 		Phase:      string(v.Phase),

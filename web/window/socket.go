@@ -149,7 +149,7 @@ func (s *Server) handleSocket(c echo.Context) error {
 	if sock == nil {
 		return err
 	}
-	tab, err := s.relay.Attach(id)
+	tab, err := s.relay.AttachVisit(id, visitOf(c.Request()))
 	if err != nil {
 		sock.Refuse(websocket.StatusTryAgainLater, "try again")
 		return nil

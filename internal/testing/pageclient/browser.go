@@ -36,6 +36,9 @@ type BrowserOptions struct {
 	// (its tab visible and focused) to count as seen; 0: at once. The
 	// model has no scrolling: every bubble of the page is in view.
 	Dwell time.Duration
+	// UserAgent and AcceptLanguage, when set, are the browser's headers on
+	// its tabs' sockets.
+	UserAgent, AcceptLanguage string
 }
 
 // Browser is one customer's browser: what its tabs of the window share.

@@ -227,10 +227,14 @@ func (t *Tab) load(ctx context.Context) error {
 }
 
 func (t *Tab) dial(ctx context.Context) (*websocket.Conn, error) {
-	conn, _, err := websocket.Dial(ctx, t.wsURL, &websocket.DialOptions{
-		HTTPClient: t.hc,
-		HTTPHeader: http.Header{"Origin": {t.origin}},
-	})
+	h := http.Header{"Origin": {t.origin}}
+	if ua := t.b.opts.UserAgent; ua != "" {
+		h.Set("User-Agent", ua)
+	}
+	if lang := t.b.opts.AcceptLanguage; lang != "" {
+		h.Set("Accept-Language", lang)
+	}
+	conn, _, err := websocket.Dial(ctx, t.wsURL, &websocket.DialOptions{HTTPClient: t.hc, HTTPHeader: h})
 	if err != nil {
 		return nil, fmt.Errorf("pageclient: dial %s: %w", t.wsURL, err)
 	}

@@ -1,0 +1,120 @@
+package window
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
+	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
+)
+
+// visitOf is what a tab's request says of the customer's browser: its
+// User-Agent (the session's client properties) and the page's language,
+// the best of its Accept-Language (its conversations' SharkContext).
+func visitOf(r *http.Request) relay.Visit {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return relay.Visit{UserAgent: ua, Language: pageLanguage(r.Header.Get("Accept-Language"))}
+}
+
+// maxUserAgent bounds what is kept of a User-Agent (real ones are a few
+// hundred bytes).
+const maxUserAgent = 512
+
+// pageLanguage is the language tag the browser prefers most (highest q,
+// the first of equals), or "" when it names none: "fr-CH, fr;q=0.9,
+// en;q=0.8" is "fr-CH". Tags that are not BCP 47-shaped and "*" are
+// skipped.
+func pageLanguage(accept string) string {
+	best, bestQ := "", 0.0
+	for part := range strings.SplitSeq(accept, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.TrimSpace(tag)
+		if !languageTag(tag) {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				continue
+			}
+			q = f
+		}
+		if q > bestQ {
+			best, bestQ = tag, q
+		}
+	}
+	return best
+}
+
+// languageTag reports whether tag looks like a BCP 47 tag: subtags of 1 to
+// 8 letters or digits, the first letters only, 35 characters at most.
+func languageTag(tag string) bool {
+	if tag == "" || len(tag) > 35 {
+		return false
+	}
+	for i, sub := range strings.Split(tag, "-") {
+		if sub == "" || len(sub) > 8 {
+			return false
+		}
+		for _, r := range sub {
+			letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+			if !letter && (i == 0 || r < '0' || r > '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// agentProps is the window's header: the assigned agent, or what the
+// customer waiting for one is told (only while the conversation is open).
+func agentProps(v relay.View) views.Agent {
+	a := views.Agent{Name: v.AgentName}
+	if a.Name != "" || v.Phase != relay.PhaseOpen {
+		return a
+	}
+	q := v.Queue
+	a.Left, a.Transferring = q.Left, q.Transferring
+	if !q.ClosedUntil.IsZero() {
+		a.ClosedUntil, a.ClosedUntilISO = closedUntil(q.ClosedUntil)
+	}
+	a.Wait = waitText(q.TTR)
+	return a
+}
+
+// closedUntil is when the contact center opens, in UTC with its day (the
+// server knows no zone of the customer's): "Mon 6 Jan 09:00 UTC".
+func closedUntil(t time.Time) (text, iso string) {
+	clock, iso := web.Clock(t)
+	return t.UTC().Format("Mon 2 Jan") + " " + clock + " UTC", iso
+}
+
+// waitText says a time to respond in words: "a minute", "10 minutes",
+// "1 hour", "2 hours"; "" for none.
+func waitText(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d <= time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return plural(int((d+time.Minute-1)/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return plural(int((d+time.Hour-1)/time.Hour), "hour")
+	}
+	return plural(int((d+24*time.Hour-1)/(24*time.Hour)), "day")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
