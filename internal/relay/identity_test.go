@@ -51,7 +51,7 @@ func newIDWorld(t *testing.T, renew func(w *idWorld, ctx context.Context, id rel
 			sc.ExpiryCheck = 20 * time.Millisecond
 		}
 		if rc != nil {
-			rc.Connect = func(tokens messaging.TokenSource, tap func(bool, []byte)) (relay.Upstream, error) {
+			rc.Connect = func(_ relay.Identity, tokens messaging.TokenSource, tap func(bool, []byte)) (relay.Upstream, error) {
 				return messaging.NewConsumer(messaging.ConsumerConfig{
 					Endpoints: iw.ep, HTTPClient: iw.srv.Client(), Tap: tap, Token: tokens,
 					SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},

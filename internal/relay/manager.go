@@ -57,12 +57,12 @@ type Config struct {
 	// is refused). tap records the session's frames for its protocol
 	// inspector: pass it as the connection's messaging Tap.
 	Consumer func(token string, tap func(out bool, data []byte)) (Upstream, error)
-	// Connect, if set, builds a session's upstream instead of Consumer,
-	// with the session's own token source (pass tokens as the
-	// connection's messaging Token): the cookie's token first, then the
-	// renewals of Renew or, with SignInByPage, of the customer's page
+	// Connect, if set, builds the upstream of a session of identity id
+	// instead of Consumer, with the session's own token source (pass
+	// tokens as the connection's messaging Token): id's token first, then
+	// the renewals of Renew or, with SignInByPage, of the customer's page
 	// (identity.go; docs/protocol.md, Identity).
-	Connect func(tokens messaging.TokenSource, tap func(out bool, data []byte)) (Upstream, error)
+	Connect func(id Identity, tokens messaging.TokenSource, tap func(out bool, data []byte)) (Upstream, error)
 	// Renew gives a session of Connect whose token the service refused a
 	// fresh identity: the same consumer when its identity can be extended
 	// (the connector's id_token), else a new one (a demo signup; the
@@ -276,7 +276,7 @@ func (m *Manager) startWith(id Identity, props *protocol.Header) (*Session, erro
 	}
 	var up Upstream
 	if m.cfg.Connect != nil {
-		up, err = m.cfg.Connect(s.token, tap)
+		up, err = m.cfg.Connect(id, s.token, tap)
 	} else {
 		up, err = m.cfg.Consumer(id.Token, tap)
 	}

@@ -148,7 +148,7 @@ func connect(cfg Config, logger *slog.Logger) func(relay.Identity, messaging.Tok
 	}
 }
 
-// ServeHTTP serves the chat window.// ServeHTTP serves the chat window.
+// ServeHTTP serves the chat window.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) { n.server.ServeHTTP(w, r) }
 
 // Relay is the node's sessions.
