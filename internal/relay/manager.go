@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/inspector"
@@ -67,6 +68,9 @@ type Config struct {
 	// Metrics, if any, counts sessions, tabs, upstream connects and
 	// receipts, and measures receipt latency.
 	Metrics *metrics.Metrics
+	// HTTPClient fetches shared files from the file storage (Download);
+	// nil: http.DefaultClient.
+	HTTPClient *http.Client
 	// NoInspector keeps no frames for the QA protocol inspector: in
 	// production a busy session would otherwise hold up to inspector.Frames
 	// copies of its traffic, and every frame would be copied once more.
@@ -106,6 +110,9 @@ type Upstream interface {
 	RateCSAT(ctx context.Context, conversationID string, rate int, resolved bool, status string) error
 	GetUserProfile(ctx context.Context, userID string) (protocol.UserProfile, error)
 	Sync(ctx context.Context) error
+	// GenerateDownloadURL asks for a signed URL of a shared file
+	// (docs/protocol.md, Files).
+	GenerateDownloadURL(ctx context.Context, relativePath string) (messaging.StorageURL, error)
 }
 
 // Manager holds this node's sessions by session id.
