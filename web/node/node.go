@@ -86,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Grace:       cfg.Grace,
 		MaxTabs:     cfg.MaxTabs,
 		Consumer:    consumers(cfg, logger),
+		HTTPClient:  cfg.HTTPClient,
 	})
 	srv, err := window.New(logger.With("component", "web"), cfg.Web, assets, mgr)
 	if err != nil {
