@@ -64,10 +64,11 @@ type storedFile struct {
 // own lock, so that uploads and downloads never wait for the service's;
 // the service's lock, when held, is taken first.
 type fileStore struct {
-	key   []byte // signs the temporary URLs
-	limit int64
-	ttl   time.Duration
-	now   func() time.Time
+	key        []byte // signs the temporary URLs
+	limit      int64
+	ttl        time.Duration
+	now        func() time.Time
+	maxPending int // maxPendingFiles; tests lower it
 
 	mu      sync.Mutex
 	files   map[string]*storedFile
@@ -76,7 +77,7 @@ type fileStore struct {
 }
 
 func newFileStore(limit int64, ttl time.Duration, now func() time.Time) *fileStore {
-	return &fileStore{key: []byte(randomToken()), limit: limit, ttl: ttl, now: now, files: map[string]*storedFile{}}
+	return &fileStore{key: []byte(randomToken()), limit: limit, ttl: ttl, now: now, maxPending: maxPendingFiles, files: map[string]*storedFile{}}
 }
 
 // sign is a temporary URL's signature: the hex HMAC-SHA1 of the method,
@@ -106,7 +107,7 @@ func (fs *fileStore) issue(path, fileType string, size int64, owner member) (pro
 	defer fs.mu.Unlock()
 	now := fs.now()
 	fs.prunePending(now)
-	if len(fs.pending) >= maxPendingFiles {
+	if len(fs.pending) >= fs.maxPending {
 		return protocol.GenerateURLResponse{}, 429, "too many uploads waiting: try again in a minute"
 	}
 	f := &storedFile{path: path, owner: owner, fileType: fileType, size: size, uploadBy: now.Add(fs.ttl), consumers: map[string]bool{}}

@@ -276,3 +276,19 @@ func TestFileStorageBounded(t *testing.T) {
 		t.Errorf("kept %v with %d waiting; want %v with 1", paths, pending, want)
 	}
 }
+
+// TestPendingUploadsBounded: upload URLs waiting to be used are bounded
+// (429 beyond, the socket stays open); those that expire unused make room.
+func TestPendingUploadsBounded(t *testing.T) {
+	e := newEnv(t)
+	e.svc.files.mu.Lock()
+	e.svc.files.maxPending = 2
+	e.svc.files.mu.Unlock()
+	cons := e.consumer(e.signup())
+	body := protocol.GenerateURLForUploadFile{FileSize: "10", FileType: "PNG"}
+	cons.ok(protocol.TypeGenerateURLForUploadFile, body)
+	cons.ok(protocol.TypeGenerateURLForUploadFile, body)
+	cons.wantCode(429, protocol.TypeGenerateURLForUploadFile, body)
+	e.clock.Advance(time.Minute)
+	cons.ok(protocol.TypeGenerateURLForUploadFile, body)
+}
