@@ -94,7 +94,7 @@ func (s *Server) handleFile(c echo.Context) error {
 		h.Set("Retry-After", "1")
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Too many downloads at once. Please try again.")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), fileTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.fileTimeout)
 	defer cancel()
 	f, err := s.relay.Download(ctx, id, p)
 	if err != nil {
