@@ -97,7 +97,7 @@ type Conversation struct {
 	lastUpdate int64
 	// survey is the open POST_SURVEY dialog while Phase is PhaseSurvey.
 	survey string
-	queue      queueState // queue.go
+	queue  queueState // queue.go
 	// earlyActions are the customer's ACTIONs on messages not known yet
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
