@@ -96,6 +96,8 @@ type Message struct {
 	// Card is an agent's structured content, shown instead of Text; nil
 	// for a plain message.
 	Card *CardNode
+	// File is a shared file, shown instead of Text; nil for others.
+	File *File
 	// QuickReplies are the answers offered under the message, while they
 	// are open.
 	QuickReplies []Choice

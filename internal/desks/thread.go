@@ -2,6 +2,7 @@ package desks
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
@@ -178,8 +179,12 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		if e.Type == protocol.EventRichContent {
 			text = "[structured content]"
 		}
+		if e.File != nil {
+			// A shared file: its type and caption (docs/protocol.md, Files).
+			text = strings.TrimSpace("[file " + bidi.Strip(e.File.FileType) + "] " + bidi.Strip(e.File.Caption))
+		}
 		m, placed := t.log.Add(Message{
-			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: mine, Text: text, At: at},
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: mine, Text: text, At: at, Attachment: e.File != nil},
 			From:    from,
 		})
 		out.Summary = true

@@ -33,6 +33,9 @@ type Endpoints struct {
 	AsyncMessagingEnt string // host[:port] of the messaging sockets
 	IDP               string // host[:port] of the consumer token service
 	AgentVep          string // host[:port] of the agent login service
+	// Swift is the host[:port] of the file storage (docs/protocol.md,
+	// Files); empty when the domain API lists none, or was not asked.
+	Swift string
 }
 
 // Overrides replace discovered hosts (LP_ASYNCMESSAGINGENT, LP_IDP). Empty
@@ -118,6 +121,7 @@ func Discover(ctx context.Context, hc *http.Client, csdsURL, account string, ov 
 	fill(&ep.AsyncMessagingEnt, protocol.ServiceAsyncMessagingEnt)
 	fill(&ep.IDP, protocol.ServiceIDP)
 	fill(&ep.AgentVep, protocol.ServiceAgentVep)
+	fill(&ep.Swift, protocol.ServiceSwift)
 	if ep.AsyncMessagingEnt == "" {
 		return Endpoints{}, fmt.Errorf("discover %s: %w: %s, for account %s", u.String(), ErrNoMessaging, protocol.ServiceAsyncMessagingEnt, account)
 	}

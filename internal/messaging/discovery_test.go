@@ -15,7 +15,7 @@ import (
 func TestDiscoverCarriesSchemeToSockets(t *testing.T) {
 	e := newEnv(t)
 	host := strings.TrimPrefix(e.srv.URL, "http://")
-	want := messaging.Endpoints{Scheme: "http", Account: account, AsyncMessagingEnt: host, IDP: host, AgentVep: host}
+	want := messaging.Endpoints{Scheme: "http", Account: account, AsyncMessagingEnt: host, IDP: host, AgentVep: host, Swift: host}
 	if diff := cmp.Diff(want, e.ep); diff != "" {
 		t.Fatalf("endpoints (-want +got):\n%s", diff)
 	}
@@ -46,7 +46,7 @@ func TestDiscoverOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := messaging.Endpoints{Scheme: "http", Account: account, AsyncMessagingEnt: "msg.example:9", IDP: "idp.example", AgentVep: host}
+	want := messaging.Endpoints{Scheme: "http", Account: account, AsyncMessagingEnt: "msg.example:9", IDP: "idp.example", AgentVep: host, Swift: host}
 	if diff := cmp.Diff(want, ep); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}

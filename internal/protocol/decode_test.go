@@ -375,6 +375,38 @@ func TestEventDecode(t *testing.T) {
 			want:    Event{Type: EventContent, Message: "<b>bold</b> & co"},
 			wantOut: `{"type":"ContentEvent","message":"<b>bold</b> & co"}`,
 		},
+		{
+			// File Sharing, Step 5 (the tutorial puts message before contentType).
+			name:    "hosted file",
+			in:      `{"type":"ContentEvent","message":{"caption":"LivePerson logo","relativePath":"/v1/AUTH_async-images/1/a.PNG","fileType":"PNG","preview":"data:image/png;base64,AA=="},"contentType":"hosted/file"}`,
+			want:    Event{Type: EventContent, ContentType: "hosted/file", File: &HostedFile{Caption: "LivePerson logo", RelativePath: "/v1/AUTH_async-images/1/a.PNG", FileType: "PNG", Preview: "data:image/png;base64,AA=="}},
+			wantOut: `{"type":"ContentEvent","contentType":"hosted/file","message":{"caption":"LivePerson logo","relativePath":"/v1/AUTH_async-images/1/a.PNG","fileType":"PNG","preview":"data:image/png;base64,AA=="}}`,
+		},
+		{
+			// node-agent-sdk's README: no preview.
+			name:    "hosted file without preview, schema spelling",
+			in:      `{"type":".ams.ms.ContentEvent","contentType":"HostedFile","message":{"caption":"yay!","relativePath":"/p.JPEG","fileType":"JPEG","preview":null,"extra":1}}`,
+			want:    Event{Type: EventContent, ContentType: "HostedFile", File: &HostedFile{Caption: "yay!", RelativePath: "/p.JPEG", FileType: "JPEG"}},
+			wantOut: `{"type":"ContentEvent","contentType":"HostedFile","message":{"caption":"yay!","relativePath":"/p.JPEG","fileType":"JPEG"}}`,
+		},
+		{
+			name:    "hosted file of another shape kept as its JSON",
+			in:      `{"type":"ContentEvent","contentType":"hosted/file","message":{"caption":"x","preview":{"w":1}}}`,
+			want:    Event{Type: EventContent, ContentType: "hosted/file", Message: `{"caption":"x","preview":{"w":1}}`},
+			wantOut: `{"type":"ContentEvent","contentType":"hosted/file","message":"{\"caption\":\"x\",\"preview\":{\"w\":1}}"}`,
+		},
+		{
+			name:    "hosted file as a string stays text",
+			in:      `{"type":"ContentEvent","contentType":"hosted/file","message":"a.png"}`,
+			want:    Event{Type: EventContent, ContentType: "hosted/file", Message: "a.png"},
+			wantOut: `{"type":"ContentEvent","contentType":"hosted/file","message":"a.png"}`,
+		},
+		{
+			name:    "an object of text stays its JSON",
+			in:      `{"type":"ContentEvent","contentType":"text/plain","message":{"caption":"x","relativePath":"/p","fileType":"PNG"}}`,
+			want:    Event{Type: EventContent, ContentType: "text/plain", Message: `{"caption":"x","relativePath":"/p","fileType":"PNG"}`},
+			wantOut: `{"type":"ContentEvent","contentType":"text/plain","message":"{\"caption\":\"x\",\"relativePath\":\"/p\",\"fileType\":\"PNG\"}"}`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -707,5 +739,27 @@ func TestPath(t *testing.T) {
 	}
 	if _, ok := b.Lookup("AsyncMessagingEnt"); ok {
 		t.Error("service names are case sensitive")
+	}
+}
+
+// TestHostedFileEncode: a file built in code is written as the object
+// LivePerson's tutorials send, contentType included when left empty.
+func TestHostedFileEncode(t *testing.T) {
+	ev := Event{Type: EventContent, File: &HostedFile{Caption: "<b>", RelativePath: "/v1/AUTH_async-images/123/x.PNG", FileType: "PNG"}}
+	out, err := Marshal(PublishEvent{DialogID: "C1", Event: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"dialogId":"C1","event":{"type":"ContentEvent","contentType":"hosted/file","message":{"caption":"<b>","relativePath":"/v1/AUTH_async-images/123/x.PNG","fileType":"PNG"}}}`
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	var back PublishEvent
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	ev.ContentType = ContentTypeHostedFile
+	if diff := cmp.Diff(ev, back.Event); diff != "" {
+		t.Errorf("decoded again (-want +got):\n%s", diff)
 	}
 }

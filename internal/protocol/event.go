@@ -12,9 +12,11 @@ import (
 type Event struct {
 	Type string
 
-	// ContentEvent.
+	// ContentEvent. Message is the text; File the object a shared file's
+	// message is (contentType hosted/file), nil for any other event.
 	ContentType  string
 	Message      string
+	File         *HostedFile
 	QuickReplies json.RawMessage
 
 	// RichContentEvent: the card, received under "content" or "message".
@@ -80,6 +82,14 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		// Some docs put the card under "message" (docs/protocol.md,
 		// Publishing).
 		e.Content = msg
+	case e.Type == EventContent && IsHostedFile(e.ContentType) && msg[0] == '{':
+		// A shared file (docs/protocol.md, Files). An object that is not
+		// one (a field of another JSON type) is kept as its text below.
+		if f, ok := decodeHostedFile(msg); ok {
+			e.File = f
+			break
+		}
+		e.Message = strings.ToValidUTF8(string(bytes.TrimSpace(msg)), "\uFFFD")
 	default:
 		// Anything else is kept as its JSON text rather than refused, made
 		// valid UTF-8 as encoding/json does for strings, so that it
@@ -90,9 +100,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 }
 
 type eventOut struct {
-	Type         string          `json:"type"`
-	ContentType  string          `json:"contentType,omitempty"`
-	Message      *string         `json:"message,omitempty"`
+	Type        string `json:"type"`
+	ContentType string `json:"contentType,omitempty"`
+	// Message is a *string, or a *HostedFile for a shared file.
+	Message      any             `json:"message,omitempty"`
 	QuickReplies json.RawMessage `json:"quickReplies,omitempty"`
 	Content      json.RawMessage `json:"content,omitempty"`
 	Status       string          `json:"status,omitempty"`
@@ -103,13 +114,19 @@ type eventOut struct {
 }
 
 // MarshalJSON encodes only the fields of the event's type; a text message
-// is written even when empty.
+// is written even when empty, a shared file's message as its object.
 func (e Event) MarshalJSON() ([]byte, error) {
 	out := eventOut{Type: e.Type}
 	switch e.Type {
 	case EventContent:
 		msg := e.Message
 		out.ContentType, out.Message, out.QuickReplies = e.ContentType, &msg, e.QuickReplies
+		if e.File != nil {
+			out.Message = e.File
+			if !IsHostedFile(e.ContentType) {
+				out.ContentType = ContentTypeHostedFile
+			}
+		}
 	case EventRichContent:
 		out.Content = e.Content
 	case EventAcceptStatus:

@@ -121,6 +121,8 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"type":"AcceptStatusEvent","sequenceList":"3"}`,
 		`{"participants":{"CONSUMER":"a"},"participantsPId":{}}`,
 		`{"type":".ams. .ms.ContentEvent","message":"x"}`,
+		`{"type":"ContentEvent","contentType":"hosted/file","message":{"caption":"c","relativePath":"/p","fileType":"PNG","preview":"data:,"}}`,
+		`{"type":"ContentEvent","contentType":"HostedFile","message":{"caption":1}}`,
 	} {
 		f.Add([]byte(s), uint8(len(types)-1))
 	}

@@ -44,6 +44,8 @@ var bodyTypes = map[string]func() any{
 	TypeUpdateRingState:                 func() any { return new(UpdateRingState) },
 	TypeQueryMessages:                   func() any { return new(QueryMessages) },
 	TypeGetUserProfile:                  func() any { return new(string) },
+	TypeGenerateURLForUploadFile:        func() any { return new(GenerateURLForUploadFile) },
+	TypeGenerateURLForDownloadFile:      func() any { return new(GenerateURLForDownloadFile) },
 
 	TypeMessagingEventNotification: func() any { return new(MessagingEventNotification) },
 	TypeExConversationChange:       func() any { return new(ExConversationChangeNotification) },
@@ -63,6 +65,8 @@ var respTypes = map[string]func() any{
 	TypePublishEventResponse:                func() any { return new(PublishEventResponse) },
 	TypeUpdateConversationFieldResp:         func() any { return new(string) },
 	"":                                      noBody, // a plain ack: KeepAlive's 200
+	TypeGenerateURLResponse:                 func() any { return new(GenerateURLResponse) },
+	"ms.BaseGenerateURLResponse":            func() any { return new(GenerateURLResponse) }, // the tutorials' spelling
 
 	// The agent dialect: <request type>$Response.
 	TypeSetAgentState + "$Response":                 func() any { return new(string) },
@@ -73,6 +77,8 @@ var respTypes = map[string]func() any{
 	TypePublishEvent + "$Response":                  func() any { return new(PublishEventResponse) },
 	Canonical(TypeQueryMessagesResponse):            func() any { return new(List[MessagingEvent]) },
 	Canonical(TypeGetUserProfileResponse):           func() any { return new(UserProfile) },
+	TypeGenerateURLForUploadFile + "$Response":      func() any { return new(GenerateURLResponse) },
+	TypeGenerateURLForDownloadFile + "$Response":    func() any { return new(GenerateURLResponse) },
 }
 
 // httpTypes maps a golden HTTP body's name to its typed body.

@@ -10,6 +10,10 @@ const (
 	// ServiceFacadeMsg is where node-agent-sdk 1.4 dials the agent socket
 	// (docs/protocol.md, Discovery).
 	ServiceFacadeMsg = "facadeMsg"
+	// ServiceSwift is the file storage's host (Connector API, Send API
+	// Examples, File Sharing: "providing the following service name:
+	// swift"); docs/protocol.md, Files.
+	ServiceSwift = "swift"
 )
 
 // Paths of the HTTP services and sockets, with the account (and bearer)

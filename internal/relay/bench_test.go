@@ -95,6 +95,9 @@ func (u *procUpstream) GetUserProfile(context.Context, string) (protocol.UserPro
 	return protocol.UserProfile{Nickname: "Alice"}, nil
 }
 func (u *procUpstream) Sync(context.Context) error { return nil }
+func (u *procUpstream) GenerateDownloadURL(context.Context, string) (messaging.StorageURL, error) {
+	return messaging.StorageURL{}, nil
+}
 
 // benchTab is one attached tab whose socket is a pipe.
 type benchTab struct {

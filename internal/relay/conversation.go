@@ -67,6 +67,9 @@ type Message struct {
 	// (docs/richcontent.md); it means nothing unless Answered.
 	Answered bool
 	Chosen   int
+	// File is a shared file (files.go); nil for other messages. Text is
+	// then the file's plain text.
+	File *File
 
 	// answerMeta is the metadata of the click a customer's message answers
 	// (sent again on a retry).
@@ -94,7 +97,7 @@ type Conversation struct {
 	lastUpdate int64
 	// survey is the open POST_SURVEY dialog while Phase is PhaseSurvey.
 	survey string
-	queue      queueState // queue.go
+	queue  queueState // queue.go
 	// earlyActions are the customer's ACTIONs on messages not known yet
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
@@ -248,9 +251,14 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 				text = rich.Text()
 			}
 		}
+		var file *File
+		if e.File != nil {
+			file = newFile(*e.File)
+			text = file.Text()
+		}
 		m, placed := c.log.Add(Message{
-			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at},
-			From:    from, Rich: rich, Chosen: -1,
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at, Attachment: file != nil},
+			From:    from, Rich: rich, Chosen: -1, File: file,
 		})
 		if placed != transcript.Matched {
 			if meta, ok := c.earlyActions[actionKey{ev.DialogID, seq}]; ok {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/inspector"
@@ -95,6 +96,9 @@ type Config struct {
 	// ClientProperties, if any, are the client properties announced for a
 	// browser's User-Agent (messaging.BrowserClientProperties).
 	ClientProperties func(userAgent string) *protocol.Header
+	// HTTPClient fetches shared files from the file storage (Download);
+	// nil: http.DefaultClient.
+	HTTPClient *http.Client
 	// NoInspector keeps no frames for the QA protocol inspector: in
 	// production a busy session would otherwise hold up to inspector.Frames
 	// copies of its traffic, and every frame would be copied once more.
@@ -138,6 +142,9 @@ type Upstream interface {
 	RateCSAT(ctx context.Context, conversationID string, rate int, resolved bool, status string) error
 	GetUserProfile(ctx context.Context, userID string) (protocol.UserProfile, error)
 	Sync(ctx context.Context) error
+	// GenerateDownloadURL asks for a signed URL of a shared file
+	// (docs/protocol.md, Files).
+	GenerateDownloadURL(ctx context.Context, relativePath string) (messaging.StorageURL, error)
 }
 
 // Manager holds this node's sessions by session id.

@@ -62,6 +62,10 @@ func (s *Service) handleAgent(c *socket, f protocol.Frame) {
 		s.queryMessages(c, f, rt, id, b.FromSeq, 0)
 	case protocol.TypeGetUserProfile:
 		s.getUserProfile(c, f, rt)
+	case protocol.TypeGenerateURLForUploadFile:
+		s.generateUploadURL(c, f, me, rt)
+	case protocol.TypeGenerateURLForDownloadFile:
+		s.generateDownloadURL(c, f, me, rt)
 	default:
 		c.fail(f, 400, fmt.Sprintf("unknown request type %q", f.Type))
 	}

@@ -52,6 +52,10 @@ func (s *Service) handleConsumer(c *socket, f protocol.Frame) {
 		s.agentProfile(c, f)
 	case protocol.TypeSetUserProfile:
 		s.setUserProfile(c, f)
+	case protocol.TypeGenerateURLForUploadFile:
+		s.generateUploadURL(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypeGenerateURLResponse)
+	case protocol.TypeGenerateURLForDownloadFile:
+		s.generateDownloadURL(c, f, member{role: protocol.RoleConsumer, consumerID: c.consumerID}, protocol.TypeGenerateURLResponse)
 	default:
 		c.fail(f, 400, fmt.Sprintf("unknown request type %q", f.Type))
 	}
@@ -283,12 +287,22 @@ func (s *Service) publishEvent(c *socket, f protocol.Frame, caller member, typ s
 		c.fail(f, code, text)
 		return
 	}
+	hosted := b.Event.Type == protocol.EventContent && protocol.IsHostedFile(b.Event.ContentType)
+	if hosted {
+		if code, text := s.checkHostedFile(b.Event, from); code != 0 {
+			c.fail(f, code, text)
+			return
+		}
+	}
 	s.surveyDue(d)
 	if d.state != protocol.StateOpen {
 		c.fail(f, 409, fmt.Sprintf("dialog %s is closed", d.id))
 		return
 	}
 	e := s.record(d, from, b.Event, f.Metadata)
+	if hosted {
+		s.files.share(b.Event.File.RelativePath, d.conv.consumerID)
+	}
 	var seq int64
 	if e.seq != nil {
 		seq = *e.seq

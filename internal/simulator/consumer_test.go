@@ -44,14 +44,15 @@ func TestDomainAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			host := strings.TrimPrefix(e.srv.URL, "http://")
-			// facadeMsg: node-agent-sdk 1.4 dials its agent socket there.
-			for _, svc := range []string{"asyncMessagingEnt", "facadeMsg", "idp", "agentVep"} {
+			// facadeMsg: node-agent-sdk 1.4 dials its agent socket there;
+			// swift: the file storage.
+			for _, svc := range []string{"asyncMessagingEnt", "facadeMsg", "idp", "agentVep", "swift"} {
 				if got, ok := b.Lookup(svc); !ok || got != host {
 					t.Errorf("%s = %q, want %q", svc, got, host)
 				}
 			}
-			if len(b.BaseURIs) != 4 {
-				t.Errorf("%d services listed, want 4: %+v", len(b.BaseURIs), b.BaseURIs)
+			if len(b.BaseURIs) != 5 {
+				t.Errorf("%d services listed, want 5: %+v", len(b.BaseURIs), b.BaseURIs)
 			}
 		})
 	}

@@ -26,6 +26,8 @@ func (s *Service) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/account/{account}/refresh", s.handleRefresh)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/consumer", s.handleConsumerSocket)
 	mux.HandleFunc("GET /ws_api/account/{account}/messaging/brand/{bearer}", s.handleAgentSocket)
+	mux.HandleFunc("PUT "+storageContainer+"{account}/{name}", s.handleFilePut)
+	mux.HandleFunc("GET "+storageContainer+"{account}/{name}", s.handleFileGet)
 	return mux
 }
 
@@ -66,9 +68,10 @@ func decodeJSON(r *http.Request, v any) error {
 }
 
 // domainServices are the services the domain API lists: the consumer
-// socket's, the IDP's, the agent login's, and facadeMsg, where
-// node-agent-sdk 1.4 dials the agent socket (1.2 dials asyncMessagingEnt).
-var domainServices = []string{protocol.ServiceAsyncMessagingEnt, protocol.ServiceFacadeMsg, protocol.ServiceIDP, protocol.ServiceAgentVep}
+// socket's, the IDP's, the agent login's, facadeMsg, where node-agent-sdk
+// 1.4 dials the agent socket (1.2 dials asyncMessagingEnt), and swift, the
+// file storage (storage.go).
+var domainServices = []string{protocol.ServiceAsyncMessagingEnt, protocol.ServiceFacadeMsg, protocol.ServiceIDP, protocol.ServiceAgentVep, protocol.ServiceSwift}
 
 // handleDomain is the domain API (CSDS). Every service is advertised at the
 // request's own host, so the same handler works behind httptest, a real

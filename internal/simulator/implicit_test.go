@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -123,30 +124,30 @@ func TestImplicitSubscription(t *testing.T) {
 // dialog's; the post-survey dialog needs its own subscription (PCS step
 // 10).
 func TestImplicitSubscriptionIsMainOnly(t *testing.T) {
-	e := newEnv(t)
-	c := e.consumer(e.signup())
-	conv := c.openConversation()
-	agent, _ := e.assign("alice")
-	c.ok("cm.UpdateConversationField", protocol.UpdateConversationField{ConversationID: conv,
-		ConversationField: protocol.List[protocol.ConversationField]{{Field: protocol.FieldDialogChange, Type: "UPDATE",
-			Dialog: &protocol.DialogChange{DialogID: conv, State: protocol.StateClose}}}})
-	e.svc.mu.Lock()
-	survey := e.svc.conversations[conv].dialogs[1].id
-	e.svc.mu.Unlock()
-	inSurvey := func(msg string) protocol.PublishEvent {
-		p := text(survey, msg)
-		p.ConversationID = conv
-		return p
+	e := newEnv(t, withSurvey)
+	c, _, conv := surveyConversation(t, e)
+	survey := startSurvey(t, c, conv)
+	// The survey bot greets and asks in its dialog meanwhile.
+	deadline := time.Now().Add(waitLimit)
+	for len(e.svc.DialogEvents(survey)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the survey bot asked nothing")
+		}
+		time.Sleep(time.Millisecond)
 	}
-	agent.ok(".ams.ms.PublishEvent", inSurvey("how did we do?"))
 	c.barrier()
 	if got := c.seqsOf(survey); len(got) != 0 {
 		t.Fatalf("survey events %v without a subscription", got)
 	}
 	c.ok("ms.SubscribeMessagingEvents", protocol.SubscribeMessagingEvents{DialogID: survey, ConversationID: conv})
-	agent.ok(".ams.ms.PublishEvent", inSurvey("1 to 5?"))
 	c.barrier()
-	if diff := cmp.Diff([]int64{0, 1}, c.seqsOf(survey)); diff != "" {
+	var want []int64
+	for _, ev := range e.svc.DialogEvents(survey) {
+		if seq, ok := ev.Seq(); ok {
+			want = append(want, seq)
+		}
+	}
+	if diff := cmp.Diff(want, c.seqsOf(survey)); diff != "" {
 		t.Errorf("survey events once subscribed (-want +got):\n%s", diff)
 	}
 }

@@ -89,6 +89,13 @@ type Config struct {
 	// requests per second with bursts of 200 (docs/protocol.md, Limits).
 	RateLimit float64
 	RateBurst int
+	// FileURLTTL is how long the signed URLs of file sharing live;
+	// default 1 min (File Sharing: "File expiration is set to 1 minute by
+	// default").
+	FileURLTTL time.Duration
+	// FileStorage bounds the bytes of the files kept in memory; default
+	// 128 MiB [ours]. A full store refuses uploads (507).
+	FileStorage int64
 	// SigningKey signs consumer tokens; generated once per Service when nil.
 	// Tests share one key to save the generation time.
 	SigningKey *rsa.PrivateKey
@@ -167,6 +174,8 @@ type Service struct {
 	outbox int
 	tokens *tokenIssuer
 	mux    *http.ServeMux
+	// files is the file storage (files.go); its own lock.
+	files *fileStore
 
 	// wg counts socket handlers still running; Close waits for them.
 	wg sync.WaitGroup
@@ -250,6 +259,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = 200
 	}
+	if cfg.FileURLTTL <= 0 {
+		cfg.FileURLTTL = time.Minute
+	}
+	if cfg.FileStorage <= 0 {
+		cfg.FileStorage = 128 << 20
+	}
 	key := cfg.SigningKey
 	if key == nil {
 		var err error
@@ -271,6 +286,7 @@ func New(cfg Config) (*Service, error) {
 		rings:         map[string]*ring{},
 		byUser:        lockout.New(cfg.LoginLimits.PerUser, cfg.Now),
 		byAddr:        lockout.New(cfg.LoginLimits.PerAddr, cfg.Now),
+		files:         newFileStore(cfg.FileStorage, cfg.FileURLTTL, cfg.Now),
 	}
 	if err := checkRouting(&cfg); err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)

@@ -41,6 +41,9 @@ type Message struct {
 	// Own: published by this participant; it has a Delivery state.
 	Own  bool
 	Text string
+	// Attachment: not text (a shared file): never the echo of a local
+	// message, whatever its Text says.
+	Attachment bool
 	// At is the server's time once the message is stored (the time it was
 	// sent from here before that).
 	At time.Time
@@ -139,8 +142,9 @@ func (t *Transcript[E, M]) Local(localID string) (M, bool) {
 }
 
 // Add records a stored message of an event: e's Message has DialogID, Seq,
-// Own, Text and At (the server's). An own message whose text is that of a
-// local message still waiting for its sequence is that message's echo:
+// Own, Text and At (the server's). An own message (not an Attachment)
+// whose text is that of a local message still waiting for its sequence is
+// that message's echo:
 // the oldest such one gets the sequence instead (Matched). Add returns the
 // message as kept.
 func (t *Transcript[E, M]) Add(e E) (M, Placed) {
@@ -151,7 +155,11 @@ func (t *Transcript[E, M]) Add(e E) (M, Placed) {
 		return old, Duplicate
 	}
 	if c.Own {
-		if l := t.matchLocal(c.Text, nil); l != nil {
+		var l M
+		if !c.Attachment {
+			l = t.matchLocal(c.Text, nil)
+		}
+		if l != nil {
 			t.attach(l, c.DialogID, c.Seq, c.At)
 			return l, Matched
 		}

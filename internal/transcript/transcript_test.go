@@ -70,6 +70,17 @@ func TestTranscript(t *testing.T) {
 			want:  []row{{Key: "m-C1-0", Own: true, Text: "hi", Delivery: Sent, Sent: 1000}},
 		},
 		{
+			name: "an own attachment is never the echo of a local text",
+			steps: func(t *tr) {
+				sending(t, "a", "invoice.png")
+				t.Add(Message{DialogID: dialog, Seq: 0, Own: true, Text: "invoice.png", At: ms(1000), Attachment: true})
+			},
+			want: []row{
+				{Key: "m-C1-0", Own: true, Text: "invoice.png", Delivery: Sent, Sent: 1000},
+				{Key: "l-a", Own: true, Text: "invoice.png", Delivery: Pending},
+			},
+		},
+		{
 			name: "duplicates ignored",
 			steps: func(t *tr) {
 				stored(t, 0, false, "hi", 1000)

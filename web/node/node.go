@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Campaign:     cfg.Campaign,
 		// Each session announces its customer's browser.
 		ClientProperties: messaging.BrowserClientProperties,
+		HTTPClient:       cfg.HTTPClient,
 	})
 	srv, err := window.New(logger.With("component", "web"), cfg.Web, assets, mgr)
 	if err != nil {

@@ -108,6 +108,10 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 		c := cardProp(*m.Rich.Card, &m, img)
 		p.Card = &c
 	}
+	if m.File != nil {
+		f := fileProp(*m.File)
+		p.File = &f
+	}
 	if m.RepliesOpen {
 		for _, i := range m.Rich.QuickReplies() {
 			p.QuickReplies = append(p.QuickReplies, choiceProp(i, m.Rich.Choices))

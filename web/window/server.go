@@ -100,6 +100,10 @@ type Server struct {
 	signups *middleware.RateLimiterMemoryStore
 	// images renders and serves card images (images.go).
 	images images
+	// downloads holds a place per file download under way, which gets
+	// fileTimeout (files.go).
+	downloads   chan struct{}
+	fileTimeout time.Duration
 }
 
 // Wait blocks until every tab's socket has been served to its end: call
@@ -140,7 +144,7 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	if cfg.SignupBurst == 0 {
 		cfg.SignupBurst = 10
 	}
-	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr}
+	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, downloads: make(chan struct{}, maxDownloads), fileTimeout: fileTimeout}
 	s.sockets = pagesocket.New(pagesocket.Config{
 		Logger: logger, Secure: cfg.Secure, PerClient: cfg.SocketsPerClient,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Metrics: cfg.Metrics,
