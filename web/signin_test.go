@@ -3,14 +3,8 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,21 +17,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/internal/testing/brand"
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 	"github.com/chatwindow/chatwindow/web/node"
 	"github.com/chatwindow/chatwindow/web/window"
 )
 
-// LivePerson's Authentication tutorial: its account, its brand key pair and
-// its sample brand token (internal/simulator/testdata/lptutorial).
-const (
-	tutorialAccount = "qa57221676"
-	lpTutorial      = "../internal/simulator/testdata/lptutorial/"
-)
+// tutorialAccount is the account of LivePerson's Authentication tutorial.
+const tutorialAccount = brand.TutorialAccount
 
 func readTutorial(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(lpTutorial + name)
+	b, err := os.ReadFile(brand.Tutorial(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,30 +38,11 @@ func readTutorial(t *testing.T, name string) []byte {
 // signBrand signs claims as a brand's identity provider would (RS256).
 func signBrand(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
-	seg := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	signing := seg(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + seg(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	tok, err := brand.Sign(key, claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
-func tutorialPrivateKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	block, _ := pem.Decode(readTutorial(t, "brand_private_key.pem"))
-	k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return tok
 }
 
 // authSite is the chat window of authenticated customers
@@ -152,7 +124,7 @@ func TestSignInRefusals(t *testing.T) {
 		{"no code", site.URL, "application/json", `{"code":"  "}`, http.StatusBadRequest, "gave no sign-in"},
 		{"a code too long", site.URL, "application/json", signInBody(strings.Repeat("a", 13<<10)), http.StatusBadRequest, "too long"},
 		{"another key", site.URL, "application/json", signInBody(signBrand(t, testenv.Key(), claims(later))), http.StatusUnauthorized, "did not accept your sign-in"},
-		{"expired", site.URL, "application/json", signInBody(signBrand(t, tutorialPrivateKey(t), claims(time.Now().Add(-time.Hour).Unix()))), http.StatusUnauthorized, "your sign-in has expired"},
+		{"expired", site.URL, "application/json", signInBody(signBrand(t, brand.TutorialKey(), claims(time.Now().Add(-time.Hour).Unix()))), http.StatusUnauthorized, "your sign-in has expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,7 @@ func (s *Session) token(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("renew the identity: %w", err)
 	}
 	s.setIdentity(next)
+	s.log.Info("token renewed", "by", "renewal")
 	return next.Token, nil
 }
 
@@ -77,6 +78,7 @@ func (s *Session) tokenFromPage(ctx context.Context) (string, error) {
 	select {
 	case tok := <-s.signedIn:
 		s.setIdentity(Identity{Token: tok})
+		s.log.Info("token renewed", "by", "page sign-in")
 		s.loop.Do(signInCmd{asking: false})
 		return tok, nil
 	case <-ctx.Done():

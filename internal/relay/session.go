@@ -376,6 +376,13 @@ func (s *Session) checkIdentity() {
 	if err != nil || sub == s.self {
 		return
 	}
+	if s.conv.ID == "" {
+		// Nothing to lose: no conversation at the service yet (a
+		// first message waiting for one goes with the new identity).
+		s.self = sub
+		s.tracker = receipts.New(sub)
+		return
+	}
 	s.log.Warn("new identity from the service: the conversation is gone", "conversation_id", s.conv.ID)
 	s.self = sub
 	s.leaveConversation()
