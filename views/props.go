@@ -59,6 +59,9 @@ type Connection struct {
 // customer waiting for one is told (docs/protocol.md, Queue state).
 type Agent struct {
 	Name string
+	// Survey: the conversation ended and a survey asks about it (Name
+	// is who the customer talked to).
+	Survey bool
 	// Left names the agent who left; Transferring: to another skill.
 	Left         string
 	Transferring bool
