@@ -399,8 +399,7 @@
   function start(form) {
     if (starting) return;
     starting = true;
-    fetch(chat.dataset.start, { method: "POST", credentials: "same-origin" }).then(function (r) {
-      if (r.status !== 204) throw new Error("start: " + r.status);
+    function connect() {
       chat.setAttribute("ws-connect", chat.dataset.socket);
       chat.querySelectorAll("form[data-send-later]").forEach(function (f) {
         f.removeAttribute("data-send-later");
@@ -409,11 +408,29 @@
       htmx.process(chat);
       // Now through ws-send: the extension holds it until the socket opens.
       form.requestSubmit();
+    }
+    if (chat.dataset.authMethod) {
+      // An authenticated customer: the brand signs them in (signin.js).
+      signIn(function (err) {
+        starting = false;
+        if (err) banner("offline", err.message);
+        else connect();
+      });
+      return;
+    }
+    fetch(chat.dataset.start, { method: "POST", credentials: "same-origin" }).then(function (r) {
+      if (r.status !== 204) throw new Error("start: " + r.status);
+      connect();
     }).catch(function () {
       banner("offline", "The chat service is not reachable right now. Please try again in a moment.");
     }).finally(function () {
       starting = false;
     });
+  }
+
+  function signIn(done) {
+    if (window.chatwindowSignIn) window.chatwindowSignIn.start(chat, done);
+    else done(new Error("This window cannot sign you in."));
   }
 
   // Before htmx sees the submit (capture, on the document).
@@ -459,6 +476,10 @@
     chat.addEventListener("htmx:wsAfterMessage", function () {
       windowCame = true;
       considerLock(false);
+      // The server may ask the brand to sign the customer in again
+      // (signin.js); signed in on another node, the socket reconnects with
+      // the new cookie, and the node that serves it passes the token on.
+      if (window.chatwindowSignIn) window.chatwindowSignIn.renew(chat, function () { if (socket) socket.reconnect(); });
     });
     chat.addEventListener("htmx:wsConnecting", function () {
       socketOpen = false;

@@ -3,6 +3,9 @@ package views
 // Assets are the content-hashed URLs of the page's static files.
 type Assets struct {
 	CSS, HTMX, HTMXWS, ChatJS string
+	// SignInJS is the brand's sign-in script, served only with
+	// Page.AuthMethod.
+	SignInJS string
 }
 
 // Page is everything the chat window shows on a full load or reload.
@@ -13,7 +16,12 @@ type Page struct {
 	// StartURL is where a page without an identity asks for one when the
 	// customer sends their first message (see Window.Anonymous).
 	StartURL string
-	Window   Window
+	// AuthMethod, when set, names the embedding page's JavaScript function
+	// that signs the customer in with the brand (LivePerson's "JS Method
+	// Name"): the page calls it to start and whenever the window asks
+	// (Connection state "signin"), and posts its answer to StartURL.
+	AuthMethod string
+	Window     Window
 }
 
 // Window is the live part of the page: what a socket update re-renders.
@@ -40,7 +48,8 @@ type Window struct {
 }
 
 // Connection is the state of the session's messaging socket, shown as a
-// banner: connecting, open, reconnecting or offline.
+// banner: connecting, open, reconnecting, offline, or signin (the customer's
+// token was refused and the page must sign them in again).
 type Connection struct {
 	State  string
 	Detail string
@@ -50,6 +59,9 @@ type Connection struct {
 // customer waiting for one is told (docs/protocol.md, Queue state).
 type Agent struct {
 	Name string
+	// Survey: the conversation ended and a survey asks about it (Name
+	// is who the customer talked to).
+	Survey bool
 	// Left names the agent who left; Transferring: to another skill.
 	Left         string
 	Transferring bool

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 
 	"github.com/chatwindow/chatwindow/internal/demobot"
@@ -14,23 +13,7 @@ import (
 // package's shared one has no bot, so that other tests get every ring).
 func TestBrowserDemoBot(t *testing.T) {
 	needBrowser(t)
-	own := &testEnv{logs: &lockedBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, err := startProgram(ctx, own, "-bot-delay", "100ms")
-	if err != nil {
-		cancel()
-		if done != nil {
-			<-done
-		}
-		t.Fatalf("start the program: %v\n%s", err, own.logs.tail(40))
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("program log:\n%s", own.logs.tail(60))
-		}
-	})
+	own := ownProgram(t, "-bot-delay", "100ms")
 
 	p := newCustomer(t)
 	p.focusEmulation()

@@ -270,3 +270,44 @@ func needBrowser(t *testing.T) {
 		}
 	})
 }
+
+// ownProgram starts a program of the test's own, with flags (the
+// package's shared one is for tests that need no special service), and
+// stops it when the test ends, showing its log when the test failed.
+func ownProgram(t *testing.T, flags ...string) *testEnv {
+	t.Helper()
+	own := &testEnv{logs: &lockedBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done, err := startProgram(ctx, own, flags...)
+	if err != nil {
+		cancel()
+		if done != nil {
+			<-done
+		}
+		t.Fatalf("start the program: %v\n%s", err, own.logs.tail(40))
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("program log:\n%s", own.logs.tail(60))
+		}
+	})
+	return own
+}
+
+// ownAgent signs agent "agent" in on e's service until the test ends.
+func ownAgent(t *testing.T, e *testEnv) *agentSide {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	agent, err := startAgent(ctx, done, e.simURL, e.account, e.agentPassword)
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+	if err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	return agent
+}

@@ -17,9 +17,16 @@ import (
 // the window.
 func (p *tab) cookieNames() []string {
 	p.t.Helper()
+	return p.cookieNamesAt(env.chatURL)
+}
+
+// cookieNamesAt lists the names of the cookies the tab's browser holds for
+// the window at chatURL.
+func (p *tab) cookieNamesAt(chatURL string) []string {
+	p.t.Helper()
 	var names []string
 	p.do("read the cookies", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{env.chatURL + "/"}})
+		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{chatURL + "/"}})
 		if err != nil {
 			return err
 		}

@@ -23,35 +23,8 @@ import (
 // program with the survey (the package's shared one has none).
 func TestBrowserSurvey(t *testing.T) {
 	needBrowser(t)
-	own := &testEnv{logs: &lockedBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, err := startProgram(ctx, own, "-bot-delay", "0", "-survey=true")
-	if err != nil {
-		cancel()
-		if done != nil {
-			<-done
-		}
-		t.Fatalf("start the program: %v\n%s", err, own.logs.tail(40))
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("program log:\n%s", own.logs.tail(60))
-		}
-	})
-	agentCtx, stopAgent := context.WithCancel(context.Background())
-	agentDone := make(chan struct{})
-	agent, err := startAgent(agentCtx, agentDone, own.simURL, own.account, own.agentPassword)
-	if err != nil {
-		stopAgent()
-		<-agentDone
-		t.Fatalf("agent: %v", err)
-	}
-	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
-	})
+	own := ownProgram(t, "-bot-delay", "0", "-survey=true")
+	agent := ownAgent(t, own)
 
 	p := newCustomer(t)
 	p.focusEmulation()
@@ -70,6 +43,7 @@ func TestBrowserSurvey(t *testing.T) {
 		t.Fatalf("agent: close: %v", err)
 	}
 	p.waitJS("the survey note, and the composer still there", visible(`[data-testid="survey-note"]`)+` && `+visible(composer))
+	p.waitJS("the header says a survey asks, not that the agent chats", visible(`[data-testid="survey-header"]`)+` && !document.querySelector('[data-testid="agent"]').textContent.includes("chatting with")`)
 
 	// question waits for the survey question that says text, for its READ
 	// to reach the agent, and returns its sequence and dialog.

@@ -28,8 +28,8 @@ type windowConfig struct {
 	account, csds string
 	// overrides name hosts that discovery would otherwise look up.
 	overrides messaging.Overrides
-	// token, when set, is every new visitor's identity (LP_JWT).
-	token    string
+	// identity is how customers get theirs (identity.go).
+	identity identityConfig
 	logLevel slog.Level
 	grace    time.Duration
 	backoff  messaging.Backoff
@@ -89,6 +89,7 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	if err != nil {
 		return windowConfig{}, err
 	}
+	idFlags := addIdentityFlags(fs, getenv)
 	survey := fs.Bool("survey", surveyDefault, "embedded service: a survey bot asks a few questions after a conversation an agent took is closed (false: the legacy rating only)")
 	if err := fs.Parse(args); err != nil {
 		return windowConfig{}, err
@@ -99,13 +100,15 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	c := windowConfig{
 		addr: *addr, simAddr: *simAddr, account: *account, csds: *csds,
 		overrides: messaging.Overrides{AsyncMessagingEnt: getenv("LP_ASYNCMESSAGINGENT"), IDP: getenv("LP_IDP")},
-		token:     getenv("LP_JWT"),
 		grace:     *grace, backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
 		frameAncestors: *frameAncestors, debugAddr: *debugAddr,
 		connsPerClient: *connsPerClient, socketsPerClient: *socketsPerClient, signupsPerClient: *signupsPerClient,
 		bodyTimeout: *bodyTimeout, botDelay: *botDelay, survey: *survey,
 	}
 	if c.logLevel, err = parseLevel(*logLevel); err != nil {
+		return windowConfig{}, err
+	}
+	if c.identity, err = idFlags.parse(c.embedded()); err != nil {
 		return windowConfig{}, err
 	}
 	if c.signupsPerClient == 0 {

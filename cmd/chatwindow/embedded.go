@@ -71,6 +71,9 @@ func startEmbedded(life, service context.Context, wg *sync.WaitGroup, cfg window
 		Account: e.account, Agents: agents, Logger: logger.With("component", "simulator"),
 		Engagements: []simulator.Engagement{{CampaignID: string(e.campaign.CampaignID), EngagementID: string(e.campaign.EngagementID), SkillID: demoSkill}},
 		Survey:      cfg.survey,
+		// The customers' identities as the window gets them.
+		ConnectorID: cfg.identity.connector, AuthKey: cfg.identity.authKey,
+		TokenTTL: cfg.identity.tokenTTL, ExtTokenTTL: cfg.identity.extTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded service: %w", err)

@@ -89,6 +89,7 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	fmt.Fprintf(stdout, "chat window on %s\n", window)
+	fmt.Fprintf(stdout, "customers' identity: %s\n", cfg.identity.describe())
 	if cfg.qa {
 		fmt.Fprintf(stdout, "QA view on %s/qa\n", window)
 	}
@@ -138,8 +139,14 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 	}
 	// Nil: every new visitor signs up with the service.
 	var signup func(context.Context) (string, error)
-	if cfg.token != "" {
-		signup = func(context.Context) (string, error) { return cfg.token, nil }
+	var identity node.Identity
+	switch id := cfg.identity; id.mode {
+	case identityToken:
+		signup = func(context.Context) (string, error) { return id.token, nil }
+	case identityConnector:
+		identity.ConnectorID = id.connector
+	case identityAuthenticated:
+		identity.AuthMethod = id.authMethod
 	}
 	return node.New(life, node.Config{
 		Logger:     logger,
@@ -148,6 +155,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 		Grace:      cfg.grace,
 		Backoff:    cfg.backoff,
 		Campaign:   campaign,
+		Identity:   identity,
 		Web: window.Config{
 			SessionKeys:      cfg.keys,
 			Secure:           cfg.secure,

@@ -204,12 +204,22 @@ func Signup(ctx context.Context, hc *http.Client, ep Endpoints) (string, error) 
 // Authenticate exchanges a JWT signed by the brand's identity provider for
 // an authenticated consumer token.
 func Authenticate(ctx context.Context, hc *http.Client, ep Endpoints, authCode string) (string, error) {
+	return AuthenticateCode(ctx, hc, ep, protocol.AuthenticateRequest{AuthCode: authCode})
+}
+
+// AuthenticateCode is Authenticate with the whole request: the code flow's
+// redirect_uri too. A refused code (bad signature, expired, another
+// audience) is a *StatusError with 401 whose Text is the IDP's reason.
+func AuthenticateCode(ctx context.Context, hc *http.Client, ep Endpoints, req protocol.AuthenticateRequest) (string, error) {
 	if ep.IDP == "" {
 		return "", errors.New("authenticate: no idp host")
 	}
+	if req.AuthCode == "" {
+		return "", errors.New("authenticate: no code")
+	}
 	u := ep.httpURL(ep.IDP, protocol.Path(protocol.PathAuthenticate, ep.Account), nil)
 	var resp protocol.SignupResponse
-	if err := doJSON(ctx, hc, "authenticate", http.MethodPost, u, protocol.AuthenticateRequest{AuthCode: authCode}, &resp); err != nil {
+	if err := doJSON(ctx, hc, "authenticate", http.MethodPost, u, req, &resp); err != nil {
 		return "", err
 	}
 	if resp.JWT == "" {

@@ -69,9 +69,12 @@ type SignupResponse struct {
 	JWT string `json:"jwt"`
 }
 
-// AuthenticateRequest is the body of the IDP's authenticate.
+// AuthenticateRequest is the body of the IDP's authenticate: the brand's
+// JWT (implicit flow) or OAuth code (code flow) in authCode; RedirectURI is
+// the code flow's redirect_uri, when the brand's page gave one.
 type AuthenticateRequest struct {
-	AuthCode string `json:"authCode"`
+	AuthCode    string `json:"authCode"`
+	RedirectURI string `json:"redirect_uri,omitempty"`
 }
 
 // LoginRequest is the body of the agent login.

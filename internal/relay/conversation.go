@@ -156,7 +156,8 @@ func (c *Conversation) ApplyConversation(ch protocol.ConversationChange) (Change
 	c.ID = r.ConvID
 	phase := c.conversationPhase(ch)
 	if phase != c.Phase {
-		c.Phase, out.Phase = phase, true
+		// The header shows the queue only while open, and the survey.
+		c.Phase, out.Phase, out.Agent = phase, true, true
 		switch phase {
 		case PhaseClosed, PhaseEnded:
 			out.Announce = "The conversation has ended."

@@ -34,10 +34,14 @@ type Renderer interface {
 // View is what the window shows.
 type View struct {
 	Connection messaging.State
-	Phase      Phase
-	AgentName  string
-	Typing     bool
-	Rating     int
+	// SignIn: the service refused the customer's token and only their
+	// page can sign them in again (Config.SignInByPage); the session waits
+	// for it.
+	SignIn    bool
+	Phase     Phase
+	AgentName string
+	Typing    bool
+	Rating    int
 	// Messages is filled for Window, and for a Change that is a Reset.
 	Messages []Message
 	// Notice is a system message shown above the conversation, if any.
@@ -54,7 +58,23 @@ type Config struct {
 	// is refused). tap records the session's frames for its protocol
 	// inspector: pass it as the connection's messaging Tap.
 	Consumer func(token string, tap func(out bool, data []byte)) (Upstream, error)
-	Renderer Renderer
+	// Connect, if set, builds the upstream of a session of identity id
+	// instead of Consumer, with the session's own token source (pass
+	// tokens as the connection's messaging Token): id's token first, then
+	// the renewals of Renew or, with SignInByPage, of the customer's page
+	// (identity.go; docs/protocol.md, Identity).
+	Connect func(id Identity, tokens messaging.TokenSource, tap func(out bool, data []byte)) (Upstream, error)
+	// Renew gives a session of Connect whose token the service refused a
+	// fresh identity: the same consumer when its identity can be extended
+	// (the connector's id_token), else a new one (a demo signup; the
+	// window then starts afresh and says why). Nil: the same token again.
+	Renew func(ctx context.Context, id Identity) (Identity, error)
+	// SignInByPage: only the customer's page can renew a session's
+	// identity (an authenticated customer: the brand signs them in). A
+	// session whose token was refused asks its tabs (View.SignIn) and
+	// waits for the token of their answer (Manager.SignIn).
+	SignInByPage bool
+	Renderer     Renderer
 	// Grace, FlushWindow, TabBuffer and MaxTabs: see live.Config. A session
 	// keeps its upstream for Grace after its last tab left, so that a
 	// reload reuses it.
@@ -139,12 +159,6 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 	return &Manager{cfg: cfg, sessions: live.NewRegistry[Session](ctx)}
 }
 
-// Identity is what the session cookie holds.
-type Identity struct {
-	SessionID string
-	Token     string
-}
-
 // ErrTooManyTabs refuses a page (a tab or an inspector) to a session that
 // has MaxTabs already.
 var ErrTooManyTabs = live.ErrTooManyTabs
@@ -170,6 +184,20 @@ func (m *Manager) Token(sessionID string) (string, bool) {
 	}
 	tok := s.up.Token()
 	return tok, tok != ""
+}
+
+// Identity returns a running session's identity now (see Token): with the
+// connector's id_token that renewed it, for the cookie.
+func (m *Manager) Identity(sessionID string) (Identity, bool) {
+	s, ok := m.sessions.Get(sessionID)
+	if !ok {
+		return Identity{}, false
+	}
+	id := s.identity()
+	if tok := s.up.Token(); tok != "" {
+		id.Token = tok
+	}
+	return id, id.Token != ""
 }
 
 // View returns the window of a running session, for a page load.
@@ -240,26 +268,33 @@ func (m *Manager) startWith(id Identity, props *protocol.Header) (*Session, erro
 		insp = inspector.New(m.cfg.Now, inspector.Frames, inspector.Bytes)
 		tap = insp.Tap
 	}
-	up, err := m.cfg.Consumer(id.Token, tap)
+	s := &Session{
+		cfg:      m.cfg,
+		log:      m.cfg.Logger.With("session_id", shortID(id.SessionID), "consumer_id", self),
+		id:       id.SessionID,
+		insp:     insp,
+		self:     self,
+		conv:     NewConversation(self),
+		tracker:  receipts.New(self),
+		conn:     messaging.StateConnecting,
+		unsure:   map[string]int{},
+		ident:    id,
+		signedIn: make(chan string, 1),
+	}
+	var up Upstream
+	if m.cfg.Connect != nil {
+		up, err = m.cfg.Connect(id, s.token, tap)
+	} else {
+		up, err = m.cfg.Consumer(id.Token, tap)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
+	s.up = up
 	if cp, ok := up.(clientPropertiesSetter); ok && props != nil {
 		cp.SetClientProperties(props)
 	}
 	ctx, cancel := context.WithCancel(m.sessions.Context())
-	s := &Session{
-		cfg:     m.cfg,
-		log:     m.cfg.Logger.With("session_id", shortID(id.SessionID), "consumer_id", self),
-		id:      id.SessionID,
-		up:      up,
-		insp:    insp,
-		self:    self,
-		conv:    NewConversation(self),
-		tracker: receipts.New(self),
-		conn:    messaging.StateConnecting,
-		unsure:  map[string]int{},
-	}
 	s.loop = live.New[struct{}](m.cfg.live(), s.log, cancel)
 	m.cfg.Metrics.SessionStarted()
 	m.sessions.Go(func() {

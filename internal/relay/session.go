@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/inspector"
@@ -57,6 +59,19 @@ type Session struct {
 	reportedAt map[receiptKey]time.Time
 	// visit is what the last tab that attached said of its browser.
 	visit Visit
+	// signingIn: the tabs are asked to sign the customer in again
+	// (identity.go).
+	signingIn bool
+
+	// The identity: the cookie's, then each renewal's (identity.go).
+	// identMu guards ident and gaveToken, which the upstream's token
+	// source writes; awaiting is set while that source waits for the
+	// customer's page, and signedIn brings it the page's token.
+	identMu   sync.Mutex
+	ident     Identity
+	gaveToken bool
+	awaiting  atomic.Bool
+	signedIn  chan string
 }
 
 // receiptKey names one receipt: a sequence of a dialog, and a status.
@@ -104,7 +119,7 @@ func (s *Session) Ending(why live.End) {
 }
 
 func (s *Session) view(withMessages bool) View {
-	v := View{Connection: s.conn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice, Queue: s.conv.Queue()}
+	v := View{Connection: s.conn, SignIn: s.signingIn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice, Queue: s.conv.Queue()}
 	if withMessages {
 		v.Messages = s.conv.Messages()
 	}
@@ -270,6 +285,8 @@ func (s *Session) Command(c any) {
 		s.loop.DropPage()
 	case forgetCmd:
 		s.forget()
+	case signInCmd:
+		s.signIn(c.asking)
 	case visitCmd:
 		s.visit = c.v
 	case sendCmd:
@@ -340,6 +357,7 @@ func (s *Session) closeConversation(noSurvey bool, done func(error)) bool {
 // the customer was still sending shows as not sent rather than pending
 // forever.
 func (s *Session) UpstreamEnded() {
+	s.signIn(false)
 	s.setConn(messaging.StateOffline)
 	for _, m := range s.conv.Messages() {
 		if m.LocalID != "" && !m.HasSeq && m.Delivery == ReceiptPending {
@@ -358,10 +376,17 @@ func (s *Session) checkIdentity() {
 	if err != nil || sub == s.self {
 		return
 	}
+	if s.conv.ID == "" {
+		// Nothing to lose: no conversation at the service yet (a
+		// first message waiting for one goes with the new identity).
+		s.self = sub
+		s.tracker = receipts.New(sub)
+		return
+	}
 	s.log.Warn("new identity from the service: the conversation is gone", "conversation_id", s.conv.ID)
 	s.self = sub
 	s.leaveConversation()
-	s.notice = "The chat service restarted and this conversation could not be kept. Write to start a new one."
+	s.notice = s.identityNotice()
 	s.broadcastWindow()
 }
 

@@ -28,6 +28,7 @@ func (m *Manager) AttachVisit(id Identity, v Visit) (*Tab, error) {
 	if v != (Visit{}) {
 		s.loop.Do(visitCmd{v})
 	}
+	s.offerCookie(id)
 	t, err := s.loop.Attach(struct{}{})
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)

@@ -8,6 +8,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,24 @@ type Config struct {
 	Backoff messaging.Backoff
 	// Campaign, if any, is the campaignInfo of every conversation request.
 	Campaign *protocol.CampaignInfo
+	// Identity is how customers get their identity (docs/protocol.md,
+	// Identity); zero: a demo signup each (Web.Signup).
+	Identity Identity
+}
+
+// Identity chooses the customers' identity: at most one field is set.
+type Identity struct {
+	// ConnectorID: customers of the unauthenticated connector
+	// (LP_CONNECTOR_ID): an id_token from the IDP's anonymous/authorize,
+	// exchanged at the connector's authenticate; a refused token is
+	// renewed with the id_token, as the same consumer.
+	ConnectorID string
+	// AuthMethod: authenticated customers (CHATWINDOW_AUTH_METHOD): the
+	// name of the embedding page's JavaScript function that signs the
+	// customer in with the brand; its answer is exchanged at the IDP's
+	// authenticate, and a refused token makes the window ask the page
+	// again.
+	AuthMethod string
 }
 
 // Upstream settings of every session.
@@ -72,9 +91,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Identity.ConnectorID != "" && cfg.Identity.AuthMethod != "" {
+		return nil, errors.New("window: customers are either of the unauthenticated connector or authenticated, not both")
+	}
 	if cfg.Web.Signup == nil {
 		cfg.Web.Signup = messaging.SignupToken(cfg.HTTPClient, cfg.Endpoints)
 	}
+	renew := identities(&cfg, logger)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, fmt.Errorf("window: %w", err)
@@ -83,13 +106,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	mgr := relay.NewManager(ctx, relay.Config{
 		Metrics: cfg.Web.Metrics,
 		// The QA view's protocol inspector records only where it is served.
-		NoInspector: !cfg.Web.QA,
-		Logger:      logger.With("component", "relay"),
-		Renderer:    window.NewRenderer(cfg.Web.SessionKeys, assets),
-		Grace:       cfg.Grace,
-		MaxTabs:     cfg.MaxTabs,
-		Consumer:    consumers(cfg, logger),
-		Campaign:    cfg.Campaign,
+		NoInspector:  !cfg.Web.QA,
+		Logger:       logger.With("component", "relay"),
+		Renderer:     window.NewRenderer(cfg.Web.SessionKeys, assets),
+		Grace:        cfg.Grace,
+		MaxTabs:      cfg.MaxTabs,
+		Connect:      connect(cfg, logger),
+		Renew:        renew,
+		SignInByPage: cfg.Identity.AuthMethod != "",
+		Campaign:     cfg.Campaign,
 		// Each session announces its customer's browser.
 		ClientProperties: messaging.BrowserClientProperties,
 		HTTPClient:       cfg.HTTPClient,
@@ -102,26 +127,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	return &Node{relay: mgr, server: srv, assets: assets, end: end}, nil
 }
 
-// consumers is the relay's factory of upstream connections: one consumer
-// per session, on the token of its cookie.
-func consumers(cfg Config, logger *slog.Logger) func(string, func(bool, []byte)) (relay.Upstream, error) {
-	return func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-		first := true
+// connect is the relay's factory of upstream connections: one consumer
+// per session, on the session's token source.
+func connect(cfg Config, logger *slog.Logger) func(relay.Identity, messaging.TokenSource, func(bool, []byte)) (relay.Upstream, error) {
+	return func(id relay.Identity, tokens messaging.TokenSource, tap func(bool, []byte)) (relay.Upstream, error) {
 		// The consumer's id (not a secret) ties these lines to the
 		// session's own (relay logs it with the session id).
-		sub, _ := messaging.Subject(token)
+		sub, _ := messaging.Subject(id.Token)
 		return messaging.NewConsumer(messaging.ConsumerConfig{
 			Endpoints:  cfg.Endpoints,
 			HTTPClient: cfg.HTTPClient,
-			// The cookie's token first; when it is refused, a new identity
-			// the way the first was obtained.
-			Token: func(ctx context.Context) (string, error) {
-				if first {
-					first = false
-					return token, nil
-				}
-				return cfg.Web.Signup(ctx)
-			},
+			Token:      tokens,
 			SessionOptions: messaging.SessionOptions{
 				Logger:       logger.With("component", "upstream", "consumer_id", sub),
 				Backoff:      cfg.Backoff,

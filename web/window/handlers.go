@@ -23,9 +23,9 @@ func (s *Server) handleChat(c echo.Context) error {
 	// The views' own state of a page with no socket yet.
 	win := views.Window{Connection: views.Connection{State: "idle"}, Phase: string(relay.PhaseNew), Anonymous: true}
 	if id, ok := s.Identity(c.Request()); ok {
-		if tok, ok := s.relay.Token(id.SessionID); ok && tok != id.Token {
-			// The service gave the session a new identity: keep it.
-			if err := s.saveIdentity(c, relay.Identity{SessionID: id.SessionID, Token: tok}); err != nil {
+		if now, ok := s.relay.Identity(id.SessionID); ok && (now.Token != id.Token || now.IDToken != id.IDToken) {
+			// The session's identity was renewed: keep it.
+			if err := s.saveIdentity(c, now); err != nil {
 				return err
 			}
 		}
@@ -41,9 +41,13 @@ func (s *Server) handleChat(c echo.Context) error {
 			HTMXWS: web.AssetURL(s.assets, "", static.HTMXWS),
 			ChatJS: web.AssetURL(s.assets, "", "chat.js"),
 		},
-		SocketURL: "/ws",
-		StartURL:  startPath,
-		Window:    win,
+		SocketURL:  "/ws",
+		StartURL:   startPath,
+		AuthMethod: s.cfg.AuthMethod,
+		Window:     win,
+	}
+	if s.cfg.AuthMethod != "" {
+		page.Assets.SignInJS = web.AssetURL(s.assets, "", "signin.js")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return web.Render(c, http.StatusOK, views.ChatPage(page))
@@ -70,13 +74,17 @@ func (s *Server) handleReady(c echo.Context) error {
 }
 
 // handleStart gives the page an identity when the visitor first needs one
-// (their first message): the messaging service's signup, kept in the
-// session cookie. A page that already has one gets 204 as well (another tab
-// started first). Another site's page may not (403), and one client
-// address gets a few a minute (429).
+// (their first message): the messaging service's signup or the
+// connector's identity, kept in the session cookie; for authenticated
+// customers, the page's sign-in (handleSignIn). A page that already has
+// one gets 204 as well (another tab started first). Another site's page
+// may not (403), and one client address gets a few a minute (429).
 func (s *Server) handleStart(c echo.Context) error {
 	if err := web.SameOrigin(c.Request(), s.cfg.Secure); err != nil {
 		return web.RefuseCrossOrigin(err)
+	}
+	if s.cfg.AuthMethod != "" {
+		return s.handleSignIn(c)
 	}
 	if _, ok := s.Identity(c.Request()); ok {
 		return c.NoContent(http.StatusNoContent)

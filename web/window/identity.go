@@ -12,10 +12,14 @@ import (
 
 // The session cookie: encrypted and signed by gorilla/securecookie, it holds
 // the customer's identity, so any node can serve any tab (docs/deployment.md,
-// Many nodes, one service).
+// Many nodes, one service): LivePerson's consumer token and, for a
+// customer of the unauthenticated connector, the id_token that renews it.
+// Never a brand's token: an authenticated customer's page signs them in
+// again when LivePerson's token is refused (signin.go).
 const (
 	keySession  = "sid"
 	keyToken    = "jwt"
+	keyIDToken  = "idt"
 	sessionIDSz = 24
 )
 
@@ -31,29 +35,43 @@ func (s *Server) Identity(r *http.Request) (relay.Identity, bool) {
 	if sid == "" || tok == "" {
 		return relay.Identity{}, false
 	}
-	return relay.Identity{SessionID: sid, Token: tok}, true
+	idt, _ := sess.Values[keyIDToken].(string)
+	return relay.Identity{SessionID: sid, Token: tok, IDToken: idt}, true
 }
 
-// EnsureIdentity returns the session's identity, signing up a new consumer
-// and setting the cookie when there is none.
+// EnsureIdentity returns the session's identity, making a new one and
+// setting the cookie when there is none.
 func (s *Server) EnsureIdentity(c echo.Context) (relay.Identity, error) {
 	if id, ok := s.Identity(c.Request()); ok {
 		return id, nil
 	}
+	if s.cfg.AuthMethod != "" {
+		// Only the customer's page can sign them in (handleSignIn).
+		return relay.Identity{}, echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
+	}
 	return s.newIdentity(c)
 }
 
-// newIdentity signs up a new consumer and sets the cookie.
+// newIdentity makes a new identity at the messaging service (a demo
+// signup, the connector's) and sets the cookie.
 func (s *Server) newIdentity(c echo.Context) (relay.Identity, error) {
-	tok, err := s.cfg.Signup(c.Request().Context())
+	id, err := s.cfg.NewIdentity(c.Request().Context())
 	if err != nil {
-		return relay.Identity{}, echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
+		return relay.Identity{}, unreachable(err)
 	}
-	id := relay.Identity{SessionID: rand.Text()[:sessionIDSz], Token: tok}
+	id.SessionID = newSessionID()
 	if err := s.saveIdentity(c, id); err != nil {
 		return relay.Identity{}, err
 	}
 	return id, nil
+}
+
+func newSessionID() string { return rand.Text()[:sessionIDSz] }
+
+// unreachable is the answer when the messaging service could not make an
+// identity.
+func unreachable(err error) error {
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
 }
 
 // saveIdentity writes the session cookie.
@@ -62,6 +80,11 @@ func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 	sess, _ := s.cookie.Get(c.Request())
 	sess.Values[keySession] = id.SessionID
 	sess.Values[keyToken] = id.Token
+	if id.IDToken != "" {
+		sess.Values[keyIDToken] = id.IDToken
+	} else {
+		delete(sess.Values, keyIDToken)
+	}
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return fmt.Errorf("save session cookie: %w", err)
 	}

@@ -74,8 +74,12 @@ func windowProps(v relay.View, img cardImages) views.Window {
 		// The session's notice leads the conversation as a system message.
 		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: v.Notice}}, msgs...)
 	}
+	conn := views.Connection{State: v.Connection.String()}
+	if v.SignIn {
+		conn.State = "signin"
+	}
 	return views.Window{
-		Connection: views.Connection{State: v.Connection.String()},
+		Connection: conn,
 		Agent:      agentProps(v),
 		Messages:   msgs,
 		Typing:     v.Typing,

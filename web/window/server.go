@@ -19,6 +19,7 @@ import (
 
 	"github.com/chatwindow/chatwindow/internal/imageproxy"
 	"github.com/chatwindow/chatwindow/internal/metrics"
+	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/static"
 	"github.com/chatwindow/chatwindow/web"
@@ -40,6 +41,16 @@ type Config struct {
 	FrameAncestors string
 	// Signup returns a new consumer token: the identity of a new session.
 	Signup func(ctx context.Context) (string, error)
+	// NewIdentity, if set, makes a new session's identity instead of
+	// Signup: the unauthenticated connector's, with its id_token.
+	NewIdentity func(ctx context.Context) (relay.Identity, error)
+	// AuthMethod, if set, signs customers in through the brand: it names
+	// the embedding page's JavaScript function (LivePerson's "JS Method
+	// Name") that the page calls for the brand's JWT or code, which it
+	// posts to the window; Authenticate exchanges that for LivePerson's
+	// token, the only one the cookie keeps (identity.go).
+	AuthMethod   string
+	Authenticate func(ctx context.Context, req protocol.AuthenticateRequest) (string, error)
 	// MaxFrame bounds a browser socket frame.
 	MaxFrame int64
 	// TrustedProxies are the reverse proxies in front of this server: a
@@ -105,8 +116,18 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	if len(cfg.SessionKeys) == 0 || len(cfg.SessionKeys)%2 != 0 {
 		return nil, errors.New("window: session keys must come in pairs (hash, encryption)")
 	}
-	if cfg.Signup == nil {
+	switch {
+	case cfg.AuthMethod != "" && cfg.Authenticate == nil:
+		return nil, errors.New("window: authenticated customers need Authenticate")
+	case cfg.AuthMethod == "" && cfg.Signup == nil && cfg.NewIdentity == nil:
 		return nil, errors.New("window: no signup")
+	}
+	if cfg.NewIdentity == nil && cfg.Signup != nil {
+		signup := cfg.Signup
+		cfg.NewIdentity = func(ctx context.Context) (relay.Identity, error) {
+			tok, err := signup(ctx)
+			return relay.Identity{Token: tok}, err
+		}
 	}
 	if cfg.SessionMaxAge == 0 {
 		cfg.SessionMaxAge = 7 * 24 * time.Hour

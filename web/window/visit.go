@@ -76,7 +76,7 @@ func languageTag(tag string) bool {
 // agentProps is the window's header: the assigned agent, or what the
 // customer waiting for one is told (only while the conversation is open).
 func agentProps(v relay.View) views.Agent {
-	a := views.Agent{Name: v.AgentName}
+	a := views.Agent{Name: v.AgentName, Survey: v.Phase == relay.PhaseSurvey}
 	if a.Name != "" || v.Phase != relay.PhaseOpen {
 		return a
 	}
