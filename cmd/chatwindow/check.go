@@ -54,9 +54,11 @@ func parseCheck(args []string, getenv func(string) string, stderr io.Writer) (ch
 }
 
 // runCheck tries, step by step, what the window will do with a real
-// account: discover its hosts, get a consumer token, open the consumer
-// socket, authenticate, read the clock, subscribe to the consumer's
-// conversations and (with -create) open and close one. It prints a line a
+// account: discover its hosts, get a consumer token the way the window
+// gets its customers' (check_identity.go), open the consumer socket,
+// authenticate, read the clock, subscribe to the consumer's conversations,
+// (with -create) open and close one, and extend a connector's identity as
+// the window does on 4407. It prints a line a
 // step with its time, and for a failure what is wrong and what to change;
 // the steps after a failure are skipped (each needs the ones before). It
 // returns an error unless every step passed.

@@ -296,7 +296,11 @@ func (c *checker) authenticateAdvice(err error) string {
 		}
 		return fmt.Sprintf("the brand JWT was made for another account (%s): the brand's login must issue it for account %s, aud \"acc:%s\"", aud, c.cfg.account, c.cfg.account)
 	case reasonIssuer:
-		return fmt.Sprintf("the brand JWT's iss %q is not the issuer the account's authentication connector names: make the brand's login and the connector agree", brand.iss)
+		iss := "the brand JWT's iss"
+		if isJWT {
+			iss = fmt.Sprintf("the brand JWT's iss %q", brand.iss)
+		}
+		return iss + " is not the issuer the account's authentication connector names: make the brand's login and the connector agree"
 	case reasonMalformed:
 		return fmt.Sprintf("the IDP cannot read %s as a brand JWT (%s): it must be an RS256 JWT with sub, iss, iat and exp; with a code-flow connector, an OAuth code and -redirect-uri", id.authCodeFrom, r.text)
 	case reasonCodeFlow:

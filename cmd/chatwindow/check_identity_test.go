@@ -136,15 +136,19 @@ func (p refreshIDP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // their own step with advice naming what to change, and no token or code
 // is ever printed.
 func TestCheckIdentity(t *testing.T) {
-	// The tutorial's account with the tutorial's key and a connector.
+	// The tutorial's account with the tutorial's key (and its sample
+	// token's issuer) and a connector.
 	out, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", tutorialAccount,
-		"-auth-key", lpTutorial+"brand_public_key.pem", "-connector", "c1")
+		"-auth-key", lpTutorial+"brand_public_key.pem", "-auth-issuer", "https://idp.liveperson.net", "-connector", "c1")
 	tutorial := out.wait(t, listening, 10*time.Second)
 	// The same account whose connector has another key, and no
 	// unauthenticated connector.
 	out, _ = startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", tutorialAccount,
 		"-auth-key", publicKeyFile(t, testenv.Key()))
 	otherKey := out.wait(t, listening, 10*time.Second)
+	// Another account's service.
+	out, _ = startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", "555")
+	otherAccountIDP := strings.TrimPrefix(out.wait(t, listening, 10*time.Second), "http://")
 	idp := &liveIDP{}
 	live := httptest.NewServer(idp)
 	t.Cleanup(live.Close)
@@ -165,13 +169,15 @@ func TestCheckIdentity(t *testing.T) {
 	sampleJWT := strings.TrimSpace(string(sample))
 	key := tutorialKey(t)
 	now := time.Now()
-	brand := func(sub, aud string, exp time.Time) string {
-		return rs256(t, key, map[string]any{"sub": sub, "iss": "https://idp.liveperson.net", "aud": aud, "iat": now.Add(-time.Hour).Unix(), "exp": exp.Unix()})
+	brand := func(iss, aud string, exp time.Time) string {
+		return rs256(t, key, map[string]any{"sub": "check-customer", "iss": iss, "aud": aud, "iat": now.Add(-time.Hour).Unix(), "exp": exp.Unix()})
 	}
-	fresh := brand("check-customer", "acc:"+tutorialAccount, now.Add(time.Hour))
+	const iss = "https://idp.liveperson.net"
+	fresh := brand(iss, "acc:"+tutorialAccount, now.Add(time.Hour))
 	expiredAt := now.Add(-2 * time.Hour)
-	expired := brand("check-customer", "acc:"+tutorialAccount, expiredAt)
-	otherAccount := brand("check-customer", "acc:999", now.Add(time.Hour))
+	expired := brand(iss, "acc:"+tutorialAccount, expiredAt)
+	otherAccount := brand(iss, "acc:999", now.Add(time.Hour))
+	otherIssuer := brand("https://login.brand.example", "acc:"+tutorialAccount, now.Add(time.Hour))
 
 	usual := []string{"domain API", "socket", "InitConnection", "GetClock", "conversations"}
 	created := append(append([]string(nil), usual...), "open conversation", "close conversation")
@@ -213,6 +219,10 @@ func TestCheckIdentity(t *testing.T) {
 			fails: "authenticate", advice: "the brand JWT expired at " + expiredAt.UTC().Format(time.RFC3339) + ": get a fresh one from the brand's login"},
 		{name: "brand JWT of another account", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": otherAccount},
 			fails: "authenticate", advice: `made for another account (its aud "acc:999"): the brand's login must issue it for account ` + tutorialAccount},
+		{name: "brand JWT of another issuer", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": otherIssuer},
+			fails: "authenticate", advice: `the brand JWT's iss "https://login.brand.example" is not the issuer the account's authentication connector names`},
+		{name: "IDP of another account", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": fresh, "LP_IDP": otherAccountIDP},
+			fails: "authenticate", advice: "the IDP at " + otherAccountIDP + " does not know account " + tutorialAccount + ": check LP_IDP"},
 		{name: "IDP of another service", csds: otherKey, env: map[string]string{"LP_AUTH_CODE": fresh, "LP_IDP": strings.TrimPrefix(tutorial, "http://")},
 			fails: "InitConnection", advice: "the service refused the token the IDP at " + strings.TrimPrefix(tutorial, "http://") + " just issued"},
 		{name: "not a JWT", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": "not-a-jwt"},
@@ -220,6 +230,9 @@ func TestCheckIdentity(t *testing.T) {
 		{name: "LivePerson's CUSTOMER_JWT_NOT_VALID", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": fresh},
 			live:  &idpAnswer{http.StatusInternalServerError, `{"internalErrorCode":"9007"}`},
 			fails: "authenticate", advice: "another public key than the one that signed this JWT"},
+		{name: "LivePerson's AC_CONNECTOR_NOT_FOUND", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": fresh},
+			live:  &idpAnswer{http.StatusInternalServerError, `{"internalErrorCode":"1024"}`},
+			fails: "authenticate", advice: "account " + tutorialAccount + " has no working authentication connector"},
 		{name: "LivePerson's refused OAuth code", csds: tutorial, env: map[string]string{"LP_AUTH_CODE": "b5bb9d8014a0f9b1", "LP_AUTH_REDIRECT_URI": "https://brand.example/cb"},
 			live:  &idpAnswer{http.StatusUnauthorized, `{"error":{"time":"2019-07-10T19:30:16.887-04:00","message":"Failed to validate user with customer authentication service","internalCode":10}}`},
 			fails: "authenticate", advice: "could not exchange the code at the brand's token endpoint"},
@@ -242,7 +255,7 @@ func TestCheckIdentity(t *testing.T) {
 			defer cancel()
 			err := run(ctx, append([]string{"check", "-step-timeout", "5s"}, tt.args...), func(k string) string { return env[k] }, &got, &lines{})
 			text := got.String()
-			for _, secret := range []string{sampleJWT, fresh, expired, otherAccount, "b5bb9d8014a0f9b1"} {
+			for _, secret := range []string{sampleJWT, fresh, expired, otherAccount, otherIssuer, "b5bb9d8014a0f9b1"} {
 				if strings.Contains(text, secret) || (err != nil && strings.Contains(err.Error(), secret)) {
 					t.Errorf("check printed a token or code:\n%s", text)
 				}
