@@ -131,6 +131,8 @@ func (f identityFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (ch
 		id.mode = idConnector
 	case id.authCode != "":
 		id.mode = idAuthenticated
+	default:
+		id.mode = idSignup
 	}
 	return id, nil
 }
