@@ -18,9 +18,8 @@ import (
 type checkConfig struct {
 	account, csds string
 	overrides     messaging.Overrides
-	// token, when set, is the identity to check (LP_JWT); else a demo
-	// signup makes one.
-	token string
+	// id is how the consumer token is got, as the window would get it.
+	id checkIdentity
 	// create: open a conversation and close it again.
 	create      bool
 	stepTimeout time.Duration
@@ -33,6 +32,7 @@ func parseCheck(args []string, getenv func(string) string, stderr io.Writer) (ch
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", messaging.DefaultCSDS), "the domain API (CSDS) as a URL")
 	create := fs.Bool("create", false, "also open a conversation and close it again (an agent of the account may see it ring)")
 	stepTimeout := fs.Duration("step-timeout", 10*time.Second, "how long each step may take")
+	idFlags := addIdentityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return checkConfig{}, err
 	}
@@ -42,17 +42,23 @@ func parseCheck(args []string, getenv func(string) string, stderr io.Writer) (ch
 	if *account == "" {
 		return checkConfig{}, errors.New("check: which account? Set LP_ACCOUNT or -account")
 	}
+	id, err := idFlags.resolve(fs, getenv)
+	if err != nil {
+		return checkConfig{}, fmt.Errorf("check: %w", err)
+	}
 	return checkConfig{
 		account: *account, csds: *csds,
 		overrides: messaging.Overrides{AsyncMessagingEnt: getenv("LP_ASYNCMESSAGINGENT"), IDP: getenv("LP_IDP")},
-		token:     getenv("LP_JWT"), create: *create, stepTimeout: *stepTimeout,
+		id:        id, create: *create, stepTimeout: *stepTimeout,
 	}, nil
 }
 
 // runCheck tries, step by step, what the window will do with a real
-// account: discover its hosts, get a consumer token, open the consumer
-// socket, authenticate, read the clock, subscribe to the consumer's
-// conversations and (with -create) open and close one. It prints a line a
+// account: discover its hosts, get a consumer token the way the window
+// gets its customers' (check_identity.go), open the consumer socket,
+// authenticate, read the clock, subscribe to the consumer's conversations,
+// (with -create) open and close one, and extend a connector's identity as
+// the window does on 4407. It prints a line a
 // step with its time, and for a failure what is wrong and what to change;
 // the steps after a failure are skipped (each needs the ones before). It
 // returns an error unless every step passed.
@@ -63,7 +69,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	c := &checker{cfg: cfg, hc: &http.Client{Timeout: cfg.stepTimeout}, notes: make(chan protocol.Frame, 64)}
 	defer c.close()
-	fmt.Fprintf(stdout, "chatwindow check: account %s, domain API %s, identity: %s\n", cfg.account, cfg.csds, c.identity())
+	fmt.Fprintf(stdout, "chatwindow check: account %s, domain API %s, identity: %s\n", cfg.account, cfg.csds, cfg.id)
 	steps := c.steps()
 	for i, s := range steps {
 		sctx, cancel := context.WithTimeout(ctx, cfg.stepTimeout)
@@ -72,7 +78,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		took := time.Since(start)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stdout, "  FAIL  %-18s %8s  %v\n", s.name, ms(took), err)
+			fmt.Fprintf(stdout, "  FAIL  %-22s %8s  %v\n", s.name, ms(took), err)
 			if s.advice != nil {
 				fmt.Fprintf(stdout, "        → %s\n", s.advice(err))
 			}
@@ -81,7 +87,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return fmt.Errorf("check: %s failed", s.name)
 		}
-		fmt.Fprintf(stdout, "  ok    %-18s %8s  %s\n", s.name, ms(took), detail)
+		fmt.Fprintf(stdout, "  ok    %-22s %8s  %s\n", s.name, ms(took), detail)
 	}
 	fmt.Fprintf(stdout, "all %d steps passed\n", len(steps))
 	return nil
@@ -104,16 +110,11 @@ type checker struct {
 	hc    *http.Client
 	ep    messaging.Endpoints
 	token string
-	conn  *messaging.Conn
-	notes chan protocol.Frame // the socket's notifications
-	conv  string              // the conversation -create opened
-}
-
-func (c *checker) identity() string {
-	if c.cfg.token != "" {
-		return "LP_JWT"
-	}
-	return "demo signup (not for production)"
+	// idToken is the unauthenticated connector's id_token (LP_CONNECTOR_ID).
+	idToken string
+	conn    *messaging.Conn
+	notes   chan protocol.Frame // the socket's notifications
+	conv    string              // the conversation -create opened
 }
 
 func (c *checker) close() {
@@ -123,18 +124,22 @@ func (c *checker) close() {
 }
 
 func (c *checker) steps() []checkStep {
-	steps := []checkStep{
-		{"domain API", c.discover, c.discoverAdvice},
-		{"token", c.getToken, c.tokenAdvice},
+	steps := []checkStep{{"domain API", c.discover, c.discoverAdvice}}
+	steps = append(steps, c.tokenSteps()...)
+	steps = append(steps, []checkStep{
 		{"socket", c.dial, c.dialAdvice},
 		{"InitConnection", c.initConnection, c.initAdvice},
 		{"GetClock", c.getClock, c.requestAdvice},
 		{"conversations", c.subscribe, c.requestAdvice},
-	}
+	}...)
 	if c.cfg.create {
 		steps = append(steps,
 			checkStep{"open conversation", c.openConversation, c.openAdvice},
 			checkStep{"close conversation", c.closeConversation, c.requestAdvice})
+	}
+	if c.cfg.id.mode == idConnector {
+		// Last, as the window does it: when the socket's token runs out.
+		steps = append(steps, checkStep{"extend identity", c.extendIdentity, c.extendAdvice})
 	}
 	return steps
 }
@@ -164,17 +169,25 @@ func (c *checker) discoverAdvice(err error) string {
 // errTokenExpired: the token's own exp has passed (by this machine's clock).
 var errTokenExpired = errors.New("the token expired")
 
+// getToken is the token step of a demo signup and of LP_JWT.
 func (c *checker) getToken(ctx context.Context) (string, error) {
-	if c.cfg.token == "" {
-		tok, err := messaging.Signup(ctx, c.hc, c.ep)
-		if err != nil {
-			return "", err
-		}
-		c.token = tok
-	} else {
-		c.token = c.cfg.token
+	if c.cfg.id.mode == idToken {
+		c.token = c.cfg.id.token
+		return describeToken(c.token)
 	}
-	claims, err := messaging.ReadClaims(c.token)
+	tok, err := messaging.Signup(ctx, c.hc, c.ep)
+	if err != nil {
+		return "", err
+	}
+	c.token = tok
+	return describeToken(tok)
+}
+
+// describeToken reads a consumer token's claims (unverified: only the
+// service can verify it): whose it is and how long it lives. A token past
+// its exp is an error wrapping errTokenExpired.
+func describeToken(tok string) (string, error) {
+	claims, err := messaging.ReadClaims(tok)
 	if err != nil {
 		return "", fmt.Errorf("the token is not a JWT: %w", err)
 	}
@@ -193,11 +206,19 @@ func (c *checker) tokenAdvice(err error) string {
 	switch {
 	case errors.Is(err, errTokenExpired):
 		return "LP_JWT has expired: get a fresh token for this consumer"
-	case c.cfg.token != "":
+	case c.cfg.id.mode == idToken:
 		return "LP_JWT must be the consumer token LivePerson issued (three base64url parts)"
 	case errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):
-		return fmt.Sprintf("the IDP at %s refused a demo signup (%d): this account may take only authenticated or connector identities", c.ep.IDP, se.StatusCode)
-	case errors.As(err, &se):
+		return fmt.Sprintf("the IDP at %s refused a demo signup (%d): this account may take only connector or authenticated identities: set LP_CONNECTOR_ID, or LP_AUTH_CODE to a brand JWT", c.ep.IDP, se.StatusCode)
+	}
+	return c.idpAdvice(err)
+}
+
+// idpAdvice is the advice for an IDP that failed for no reason of the
+// identity's: it answered an error of its own, or cannot be reached.
+func (c *checker) idpAdvice(err error) string {
+	var se *messaging.StatusError
+	if errors.As(err, &se) {
 		return fmt.Sprintf("the IDP at %s answered %d: try again later; if it lasts, check LP_IDP", c.ep.IDP, se.StatusCode)
 	}
 	return fmt.Sprintf("the IDP at %s cannot be reached from here: check LP_IDP, DNS and the network", c.ep.IDP)
@@ -248,7 +269,11 @@ func (c *checker) initConnection(ctx context.Context) (string, error) {
 func (c *checker) initAdvice(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) && pe.Code == http.StatusUnauthorized {
-		return "the service refused the token: it is expired, of another account, or not signed by this account's IDP (with an authenticated identity: check the connector's public key)"
+		if c.cfg.id.mode == idToken {
+			return "the service refused the token: LP_JWT is expired, of another account, or not issued by this account's IDP"
+		}
+		// The IDP issued the token a moment ago: the hosts disagree.
+		return fmt.Sprintf("the service refused the token the IDP at %s just issued: the IDP and asyncMessagingEnt %s must be the same account's (leave LP_IDP and LP_ASYNCMESSAGINGENT unset to take both from the domain API)", c.ep.IDP, c.ep.AsyncMessagingEnt)
 	}
 	return c.requestAdvice(err)
 }
@@ -331,6 +356,9 @@ func (c *checker) openConversation(ctx context.Context) (string, error) {
 func (c *checker) openAdvice(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) && pe.Code == http.StatusConflict {
+		if c.cfg.id.mode == idAuthenticated {
+			return "this brand customer already has an open conversation (the same sub is the same consumer on every device): close it, or check with another customer's brand JWT"
+		}
 		return "this consumer already has an open conversation: close it, or check with a fresh identity (without LP_JWT)"
 	}
 	return c.requestAdvice(err)
