@@ -32,7 +32,7 @@ func parseCheck(args []string, getenv func(string) string, stderr io.Writer) (ch
 	csds := fs.String("csds", envOr(getenv, "LP_CSDS", messaging.DefaultCSDS), "the domain API (CSDS) as a URL")
 	create := fs.Bool("create", false, "also open a conversation and close it again (an agent of the account may see it ring)")
 	stepTimeout := fs.Duration("step-timeout", 10*time.Second, "how long each step may take")
-	idFlags := addIdentityFlags(fs)
+	idFlags := addCheckIDFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return checkConfig{}, err
 	}

@@ -62,13 +62,13 @@ func (id checkIdentity) String() string {
 	return "demo signup (not for production)"
 }
 
-// identityFlags are check's identity flags, read by resolve after Parse.
-type identityFlags struct {
+// checkIDFlags are check's identity flags, read by resolve after Parse.
+type checkIDFlags struct {
 	connector, authCode, redirectURI *string
 }
 
-func addIdentityFlags(fs *flag.FlagSet) identityFlags {
-	return identityFlags{
+func addCheckIDFlags(fs *flag.FlagSet) checkIDFlags {
+	return checkIDFlags{
 		connector: fs.String("connector", "", "the account's unauthenticated connector id (LP_CONNECTOR_ID): check its anonymous identity and its extension"),
 		// No default from LP_AUTH_CODE here: -help prints defaults.
 		authCode:    fs.String("auth-code", "", "a brand JWT (or an OAuth code) to exchange at the IDP's authenticate; LP_AUTH_CODE keeps it off the command line"),
@@ -78,7 +78,7 @@ func addIdentityFlags(fs *flag.FlagSet) identityFlags {
 
 // resolve picks the identity from the flags and the environment (a flag
 // wins over its variable), refusing settings that contradict each other.
-func (f identityFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (checkIdentity, error) {
+func (f checkIDFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (checkIdentity, error) {
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	setting := func(name, env string) (value, from string) {
@@ -106,14 +106,20 @@ func (f identityFlags) resolve(fs *flag.FlagSet, getenv func(string) string) (ch
 	if len(set) > 1 {
 		return checkIdentity{}, fmt.Errorf("%s each give the customer's identity: set only one (LP_JWT a ready consumer token, LP_CONNECTOR_ID the unauthenticated connector, LP_AUTH_CODE a brand JWT or OAuth code)", andList(set))
 	}
-	// The window's authenticated customers are signed in by their page,
-	// which check has not: it needs a brand JWT of its own.
-	if method := getenv("CHATWINDOW_AUTH_METHOD"); method != "" {
+	// The window's identity (CHATWINDOW_IDENTITY, identity.go) says what
+	// check must try. Its authenticated customers are signed in by their
+	// page, which check has not: it needs a brand JWT of its own.
+	switch mode := getenv("CHATWINDOW_IDENTITY"); mode {
+	case identityAuthenticated:
 		if id.connector != "" {
-			return checkIdentity{}, fmt.Errorf("CHATWINDOW_AUTH_METHOD and %s each give the window's identity (customers signed in by their page, or the connector's anonymous ones): unset one", id.connectorFrom)
+			return checkIdentity{}, fmt.Errorf("CHATWINDOW_IDENTITY=%s and %s each give the window's identity (customers signed in by their page, or the connector's anonymous ones): unset one", mode, id.connectorFrom)
 		}
 		if id.authCode == "" && id.token == "" {
-			return checkIdentity{}, fmt.Errorf("CHATWINDOW_AUTH_METHOD %q has the page sign customers in with the brand's JWT: give check one from the brand's login in LP_AUTH_CODE (or -auth-code)", method)
+			return checkIdentity{}, fmt.Errorf("CHATWINDOW_IDENTITY=%s has the page sign customers in with the brand's JWT: give check one from the brand's login in LP_AUTH_CODE (or -auth-code)", mode)
+		}
+	case identityConnector:
+		if id.connector == "" {
+			return checkIdentity{}, fmt.Errorf("CHATWINDOW_IDENTITY=%s: which connector? Set LP_CONNECTOR_ID (or -connector)", mode)
 		}
 	}
 	if id.redirectURI != "" {
