@@ -229,7 +229,7 @@ func (c *checker) connectorAdvice(err error) string {
 	}
 	r := readIDPError(se)
 	switch {
-	case se.Op == "connector authenticate" && (se.StatusCode == http.StatusNotFound || r.reason == reasonNoConnector):
+	case se.Op == messaging.OpConnectorAuthenticate && (se.StatusCode == http.StatusNotFound || r.reason == reasonNoConnector):
 		return fmt.Sprintf("%s %s is not a connector of account %s: use the CONNECTOR_ID LivePerson's administrator gave for the account's unauthenticated connector", c.cfg.id.connectorFrom, c.cfg.id.connector, c.cfg.account)
 	case se.StatusCode == http.StatusNotFound || r.reason == reasonNoUnauth:
 		return fmt.Sprintf("account %s has no unauthenticated messaging at the IDP %s (%s): LivePerson's administrator enables Messaging.Un_Auth_Messaging and creates the connector; until then unset %s", c.cfg.account, c.ep.IDP, r.text, c.cfg.id.connectorFrom)
@@ -244,7 +244,7 @@ func (c *checker) extendAdvice(err error) string {
 	switch {
 	case errors.Is(err, errAnotherConsumer):
 		return "the IDP's refresh made another consumer: after a 4407 the window would lose the customer's open conversation; ask LivePerson about the account's unauthenticated connector"
-	case errors.As(err, &se) && se.Op == "anonymous authorize" && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):
+	case errors.As(err, &se) && se.Op == messaging.OpAnonymousAuthorize && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):
 		return fmt.Sprintf("the IDP refused to refresh the id_token it issued a moment ago (%s): every 4407 would make the window start a new consumer; ask LivePerson about the connector's refresh period (730 hours by default)", readIDPError(se).text)
 	}
 	return c.connectorAdvice(err)

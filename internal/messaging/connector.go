@@ -10,6 +10,13 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
+// The Op of a StatusError of the connector's two calls, which tell a
+// refused id_token (authorize) from an unknown connector (authenticate).
+const (
+	OpAnonymousAuthorize    = "anonymous authorize"
+	OpConnectorAuthenticate = "connector authenticate"
+)
+
 // The unauthenticated connector's flow (LivePerson's Unauthenticated
 // Messaging page; docs/protocol.md, Identity): the IDP's
 // anonymous/authorize issues an external id_token, and the connector's
@@ -40,7 +47,7 @@ func AnonymousAuthorize(ctx context.Context, hc *http.Client, ep Endpoints, prev
 		body = protocol.IDTokenRequest{IDToken: previous}
 	}
 	var resp protocol.TokenResponse
-	if err := doJSON(ctx, hc, "anonymous authorize", http.MethodPost, u, body, &resp); err != nil {
+	if err := doJSON(ctx, hc, OpAnonymousAuthorize, http.MethodPost, u, body, &resp); err != nil {
 		return "", err
 	}
 	if resp.Token == "" {
@@ -62,7 +69,7 @@ func ConnectorAuthenticate(ctx context.Context, hc *http.Client, ep Endpoints, c
 	path := protocol.Path(protocol.PathConnectorAuthenticate, ep.Account, connector)
 	u := ep.httpURL(ep.IDP, path, url.Values{"v": {protocol.ConnectorVersion}})
 	var resp protocol.TokenResponse
-	if err := doJSON(ctx, hc, "connector authenticate", http.MethodPost, u, protocol.IDTokenRequest{IDToken: idToken}, &resp); err != nil {
+	if err := doJSON(ctx, hc, OpConnectorAuthenticate, http.MethodPost, u, protocol.IDTokenRequest{IDToken: idToken}, &resp); err != nil {
 		return "", err
 	}
 	if resp.Token == "" {
