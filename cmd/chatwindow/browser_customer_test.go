@@ -141,6 +141,18 @@ func TestBrowserConsoleCustomer(t *testing.T) {
 		t.Error("a section says the brand vouched for details the customer sent itself")
 	}
 
+	// CHATWINDOW_CUSTOMER_SCREENSHOT=/abs/path.png leaves a picture of the
+	// console with the panel (for the docs).
+	if path := os.Getenv("CHATWINDOW_CUSTOMER_SCREENSHOT"); path != "" {
+		png, err := chromedp.Run(agent.bounded(), chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	t.Run("axe", func(t *testing.T) {
 		src := loadAxe(t)
 		agent.use(t)
