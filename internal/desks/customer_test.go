@@ -142,8 +142,8 @@ func TestCustomerFrom(t *testing.T) {
 		{
 			"hostile text: direction controls and control characters go, long text is cut, markup stays text",
 			protocol.UserProfile{
-				Claims: json.RawMessage(`{"sub":"pay\u202egnp.exe","iss":"<script>alert(1)</script>","lp_sdes":"not a list"}`),
-				ACR:    "loa1\u2066",
+				Claims:            json.RawMessage(`{"sub":"pay\u202egnp.exe","iss":"<script>alert(1)</script>","lp_sdes":"not a list"}`),
+				ACR:               "loa1\u2066",
 				AuthenticatedData: sdes(t, `{"type":"ctmrinfo","info":{"userName":"a\u0000b\nc\u2067d\u2069","role":"`+long+`","accountName":"<img src=x onerror=alert(1)>"}}`),
 			},
 			desks.Customer{Authenticated: true, Level: "loa1", ID: "paygnp.exe", Issuer: "<script>alert(1)</script>", Sections: []desks.CustomerSection{
