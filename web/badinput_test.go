@@ -562,10 +562,16 @@ func deskWith(s string) (desks.View, desks.Change) {
 		AgentName: s, Connection: messaging.StateOpen,
 		Rings:         []desks.Ring{{ID: s, ConversationID: s, ConsumerID: s, ExpiresAt: at}},
 		Conversations: []desks.Summary{{ID: s, ConsumerName: s, Last: theirs, HasLast: true, Unread: 1, Selected: true}},
-		Selected:      &desks.Pane{ID: s, ConsumerName: s, ConsumerTyping: true, Messages: ms},
+		Selected: &desks.Pane{ID: s, ConsumerName: s, ConsumerTyping: true, Messages: ms, Profile: desks.ProfileLoaded, Customer: desks.Customer{
+			Authenticated: true, Level: s, ID: s, Issuer: s,
+			Sections: []desks.CustomerSection{
+				{Type: s, Source: desks.SourceBrand, Fields: []desks.CustomerField{{Name: s, Label: s, Text: s}, {Name: s, Label: s, Date: desks.Date{Year: 2014, Month: 10, Day: 15}}}},
+				{Type: s, Source: s, Fields: []desks.CustomerField{{Name: s, Label: s, Text: s}}},
+			},
+		}},
 	}
 	ch := desks.Change{Connection: true, Rings: true, List: true, Announce: s,
-		Thread: desks.ThreadChange{Added: ms, Updated: ms, Typing: true, Closed: true}}
+		Thread: desks.ThreadChange{Added: ms, Updated: ms, Typing: true, Closed: true, Customer: true}}
 	return v, ch
 }
 

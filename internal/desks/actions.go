@@ -20,10 +20,14 @@ func (d *Desk) Command(c any) {
 	case viewCmd:
 		c.reply <- d.view("", true)
 	case openCmd:
-		if _, ok := d.inbox.Thread(c.conv); !ok || c.t.Page.selected == c.conv {
+		t, ok := d.inbox.Thread(c.conv)
+		if !ok || c.t.Page.selected == c.conv {
 			return
 		}
 		c.t.Page.selected = c.conv
+		if t.Profile == ProfileFailed && t.ConsumerID != "" {
+			d.fetchProfile(t)
+		}
 		d.sendDesk(c.t)
 	case acceptCmd:
 		d.accept(c.t, c.ringID)

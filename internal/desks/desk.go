@@ -202,7 +202,7 @@ func (d *Desk) conversation(ch protocol.ConversationChange) {
 	}
 	t := r.Thread
 	if r.New {
-		d.fetchConsumerName(t)
+		d.fetchProfile(t)
 	}
 	if _, still := d.inbox.Thread(t.ID); still {
 		d.follow(t)
@@ -252,37 +252,45 @@ func (d *Desk) follow(t *Thread) {
 	}
 }
 
-func (d *Desk) fetchConsumerName(t *Thread) {
+// fetchProfile asks for the customer's profile: its name for the list and
+// the pane, and its details for the Customer panel (docs/console.md,
+// Customer). It is asked once per thread, when the thread is new, and
+// again only when the agent opens a thread whose last ask failed: a
+// render never asks.
+func (d *Desk) fetchProfile(t *Thread) {
 	id, consumer := t.ID, t.ConsumerID
-	fallback := "Customer"
-	if len(consumer) >= 4 {
-		fallback = "Customer " + consumer[:4]
+	if t.ConsumerName == "" {
+		t.ConsumerName = "Customer"
+		if len(consumer) >= 4 {
+			t.ConsumerName = "Customer " + consumer[:4]
+		}
 	}
-	t.ConsumerName = fallback
 	if consumer == "" {
+		t.Profile = ProfileFailed
 		return
 	}
+	t.Profile = ProfileLoading
 	live.Call(d.loop, func(ctx context.Context) (protocol.UserProfile, error) {
 		return d.up.GetUserProfile(ctx, consumer)
 	}, func(p protocol.UserProfile, err error) {
-		if err != nil {
-			d.log.Debug("consumer profile", "error", err)
+		t, ok := d.inbox.Thread(id)
+		if !ok || t.ConsumerID != consumer {
 			return
 		}
+		if err != nil {
+			d.log.Debug("consumer profile", "conversation_id", id, "error", err)
+			t.Profile = ProfileFailed
+			d.broadcast(id, Change{Thread: ThreadChange{Customer: true}})
+			return
+		}
+		t.Profile, t.Customer = ProfileLoaded, CustomerFrom(p)
 		// The customer's profile is theirs to write: no direction
 		// controls in the name the agent reads.
-		name := strings.TrimSpace(bidi.Strip(p.FirstName + " " + p.LastName))
-		t, ok := d.inbox.Thread(id)
-		if name == "" || !ok {
-			return
+		list := false
+		if name := strings.TrimSpace(bidi.Strip(p.FirstName + " " + p.LastName)); name != "" && name != t.ConsumerName {
+			t.ConsumerName, list = name, true
 		}
-		t.ConsumerName = name
-		d.broadcast(id, Change{List: true, Thread: ThreadChange{Summary: true}})
-		for tab := range d.loop.Tabs() {
-			if tab.Page.selected == id {
-				d.sendDesk(tab)
-			}
-		}
+		d.broadcast(id, Change{List: list, Thread: ThreadChange{Customer: true}})
 	})
 }
 

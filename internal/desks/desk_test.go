@@ -65,6 +65,13 @@ type world struct {
 // newWorld's mods change the service's and the desks' configurations.
 func newWorld(t *testing.T, mods ...func(*simulator.Config, *desks.Config)) *world {
 	t.Helper()
+	return newWorldWrapped(t, nil, mods...)
+}
+
+// newWorldWrapped is newWorld whose agents' connections go through wrap
+// (to count or fail calls) when it is not nil.
+func newWorldWrapped(t *testing.T, wrap func(desks.Upstream) desks.Upstream, mods ...func(*simulator.Config, *desks.Config)) *world {
+	t.Helper()
 	scfg := simulator.Config{
 		Account: account, Agents: []simulator.Agent{{Name: "alice", Password: "pw"}},
 		Logger: testLogger(), SigningKey: testKey(),
@@ -93,10 +100,14 @@ func newWorld(t *testing.T, mods ...func(*simulator.Config, *desks.Config)) *wor
 		FlushWindow:   20 * time.Millisecond,
 		TypingTimeout: 300 * time.Millisecond,
 		Agent: func(_ context.Context, username, password string) (desks.Upstream, error) {
-			return messaging.NewAgent(messaging.AgentConfig{
+			a, err := messaging.NewAgent(messaging.AgentConfig{
 				Endpoints: ep, Username: username, Password: password, HTTPClient: srv.Client(),
 				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
 			})
+			if err != nil || wrap == nil {
+				return a, err
+			}
+			return wrap(a), nil
 		},
 	})
 	t.Cleanup(func() {
@@ -122,6 +133,12 @@ func (w *world) customer(t *testing.T) *customer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w.customerWith(t, tok)
+}
+
+// customerWith is a customer connected with the consumer token tok.
+func (w *world) customerWith(t *testing.T, tok string) *customer {
+	t.Helper()
 	c, err := messaging.NewConsumer(messaging.ConsumerConfig{
 		Endpoints: w.ep, Token: messaging.StaticToken(tok), HTTPClient: w.srv.Client(),
 		SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},

@@ -79,6 +79,10 @@ type Pane struct {
 	ConsumerName   string
 	Closed         bool
 	ConsumerTyping bool
+	// Profile and Customer are the customer's details (the Customer
+	// panel).
+	Profile  ProfileState
+	Customer Customer
 	// Messages is filled for Desk only.
 	Messages []Message
 }

@@ -14,7 +14,7 @@ func (d *Desk) view(selected string, withMessages bool) View {
 		v.Conversations = append(v.Conversations, s)
 	}
 	if t, ok := d.inbox.Thread(selected); ok {
-		p := &Pane{ID: t.ID, ConsumerName: t.ConsumerName, Closed: t.Closed, ConsumerTyping: t.ConsumerTyping}
+		p := &Pane{ID: t.ID, ConsumerName: t.ConsumerName, Closed: t.Closed, ConsumerTyping: t.ConsumerTyping, Profile: t.Profile, Customer: t.Customer}
 		if withMessages {
 			p.Messages = t.Messages()
 		}

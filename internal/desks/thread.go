@@ -67,10 +67,25 @@ type Thread struct {
 	ConsumerTyping bool
 	// Dialogs are the conversation's dialog ids, MAIN (= ID) first.
 	Dialogs []string
+	// Profile says whether the customer's profile has arrived; Customer
+	// is what it says (CustomerFrom).
+	Profile  ProfileState
+	Customer Customer
 
 	self Self
 	log  transcript.Transcript[Message, *Message]
 }
+
+// ProfileState is where the customer's profile of a thread is.
+type ProfileState int
+
+// Profile states: asked for (the zero value), arrived, or the ask failed
+// (asked again when the agent opens the conversation).
+const (
+	ProfileLoading ProfileState = iota
+	ProfileLoaded
+	ProfileFailed
+)
 
 // NewThread returns the empty state of conversation id for agent self.
 func NewThread(id string, self Self) *Thread {
@@ -85,14 +100,15 @@ type ThreadChange struct {
 	// others: history merged in after live events).
 	Reset bool
 	// Typing and Closed say that those parts changed; Summary that the
-	// conversation's entry in the list (last message, unread) did.
-	Typing, Closed, Summary bool
-	Announce                string
+	// conversation's entry in the list (last message, unread) did;
+	// Customer that the customer's profile did (its name, its panel).
+	Typing, Closed, Summary, Customer bool
+	Announce                          string
 }
 
 // Empty reports whether nothing changed.
 func (c ThreadChange) Empty() bool {
-	return len(c.Added) == 0 && len(c.Updated) == 0 && !c.Reset && !c.Typing && !c.Closed && !c.Summary && c.Announce == ""
+	return len(c.Added) == 0 && len(c.Updated) == 0 && !c.Reset && !c.Typing && !c.Closed && !c.Summary && !c.Customer && c.Announce == ""
 }
 
 // Messages returns copies of the messages in the order the page shows them.

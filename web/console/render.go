@@ -31,6 +31,7 @@ func (consoleFragments) Desk(v desks.View) ([]byte, error) {
 		views.DeskMessages(d.Pane.Messages, true),
 		views.DeskTyping(d.Pane.Typing, true),
 		views.DeskComposer(d.Pane, true),
+		views.DeskCustomer(d.Pane, true),
 	)
 }
 
@@ -61,8 +62,14 @@ func (consoleFragments) Change(v desks.View, ch desks.Change) ([]byte, error) {
 	if th.Typing || len(th.Added) > 0 {
 		comps = append(comps, views.DeskTyping(d.Pane.Typing, true))
 	}
+	if th.Closed || th.Customer {
+		comps = append(comps, views.DeskPaneHeader(d.Pane, true))
+	}
 	if th.Closed {
-		comps = append(comps, views.DeskPaneHeader(d.Pane, true), views.DeskComposer(d.Pane, true))
+		comps = append(comps, views.DeskComposer(d.Pane, true))
+	}
+	if th.Customer {
+		comps = append(comps, views.DeskCustomer(d.Pane, true))
 	}
 	announce := ch.Announce
 	if announce == "" {
@@ -97,7 +104,8 @@ func deskProps(v desks.View) views.Desk {
 		d.Conversations = append(d.Conversations, item)
 	}
 	if p := v.Selected; p != nil {
-		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages), Skills: v.Skills}
+		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages), Skills: v.Skills,
+			Customer: customerPanel(p.Profile, p.Customer)}
 	}
 	return d
 }
