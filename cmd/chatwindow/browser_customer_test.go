@@ -16,10 +16,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
-// tutorialAccount is the account the tutorial's sample token is made for
-// (its aud is acc:qa57221676).
-const tutorialAccount = "qa57221676"
-
 // customerProfile is the SetUserProfile the customer sends before asking
 // for a conversation, as the Connector API's example does: Customer Info
 // and Personal Info SDEs (Engagement Attributes), with markup and a

@@ -22,30 +22,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testing/brand"
 	"github.com/chatwindow/chatwindow/internal/testing/testenv"
 )
 
 // The tutorial's account: its sample token's aud.
-const tutorialAccount = "qa57221676"
+const tutorialAccount = brand.TutorialAccount
 
 // tutorialKey is the Authentication tutorial's private key, which signed
 // its sample token.
-func tutorialKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	b, err := os.ReadFile(lpTutorial + "brand_private_key.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatal("brand_private_key.pem: no PEM block")
-	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
+func tutorialKey(*testing.T) *rsa.PrivateKey { return brand.TutorialKey() }
 
 // publicKeyFile writes key's public key as a PEM file for -auth-key.
 func publicKeyFile(t *testing.T, key *rsa.PrivateKey) string {
