@@ -115,6 +115,42 @@ func (iw *idWorld) signIn(t *testing.T, sub string) string {
 	return tok
 }
 
+// converse attaches a tab of identity id, has the customer write "hello"
+// and an agent take the conversation, and waits until it is sent.
+func (iw *idWorld) converse(t *testing.T, id relay.Identity) (*relay.Tab, *tab, *messaging.Agent, string) {
+	t.Helper()
+	rt, err := iw.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := iw.agent(t)
+	rt.Send("hello")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
+	return rt, tb, a, conv
+}
+
+// waitAsking waits until the session asks its page to sign the customer in.
+func (iw *idWorld) waitAsking(t *testing.T, sessionID string) {
+	t.Helper()
+	waitUntil(t, "the session asking the page", 10*time.Second, func() bool {
+		v, _ := iw.mgr.View(sessionID)
+		return v.SignIn
+	})
+}
+
+// waitFresh waits until the tab shows a fresh window whose notice says
+// why (it contains why).
+func waitFresh(t *testing.T, tb *tab, why string) {
+	t.Helper()
+	waitUntil(t, "a fresh window that says why", 15*time.Second, func() bool {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		return tb.window.Phase == relay.PhaseNew && strings.Contains(tb.window.Notice, why) && len(tb.window.Messages) == 0
+	})
+}
+
 // consumerTexts are the texts the consumer published in the dialog, in
 // order, and who published them.
 func consumerTexts(svc *simulator.Service, dialog, agentPID string) (texts []string, from map[string]bool) {
@@ -191,15 +227,7 @@ func TestConnectorIdentityExtendedOnExpiry(t *testing.T) {
 	}
 	consumer, _ := messaging.Subject(first.Token)
 	id := relay.Identity{SessionID: "s-connector", Token: first.Token, IDToken: first.IDToken}
-	rt, err := iw.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := iw.agent(t)
-	rt.Send("hello")
-	conv := acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
+	rt, tb, a, conv := iw.converse(t, id)
 
 	iw.hold()
 	iw.clock.Advance(48 * time.Hour) // past the token's 24 h; the id_token may be refreshed for 730 h
@@ -234,21 +262,9 @@ func TestRenewedAsNewConsumerSaysSo(t *testing.T) {
 		return relay.Identity{Token: tok}, err
 	}, false)
 	id := iw.identity(t)
-	rt, err := iw.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := iw.agent(t)
-	rt.Send("hello")
-	acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
+	_, tb, _, _ := iw.converse(t, id)
 	iw.clock.Advance(48 * time.Hour)
-	waitUntil(t, "a fresh window that says why", 15*time.Second, func() bool {
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
-		return tb.window.Phase == relay.PhaseNew && strings.Contains(tb.window.Notice, "could not be kept") && len(tb.window.Messages) == 0
-	})
+	waitFresh(t, tb, "could not be kept")
 }
 
 // TestSignInByPageOnExpiry: the token of an authenticated customer expires
@@ -264,24 +280,13 @@ func TestSignInByPageOnExpiry(t *testing.T) {
 	if iw.mgr.SignIn(id.SessionID, tok) {
 		t.Error("SignIn took a token for a session that does not run")
 	}
-	rt, err := iw.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := iw.agent(t)
-	rt.Send("hello")
-	conv := acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
+	rt, tb, a, conv := iw.converse(t, id)
 	if iw.mgr.SignIn(id.SessionID, tok) {
 		t.Error("SignIn took a token while the session waited for none")
 	}
 
 	iw.clock.Advance(2 * time.Hour) // past the brand token's hour
-	waitUntil(t, "the session asking the page", 10*time.Second, func() bool {
-		v, _ := iw.mgr.View(id.SessionID)
-		return v.SignIn
-	})
+	iw.waitAsking(t, id.SessionID)
 	seq := gap(t, rt, a, conv)
 	if got := tb.receipt("written in the gap"); got != relay.ReceiptPending {
 		t.Errorf("the message written in the gap is %q, want pending", got)
@@ -312,10 +317,7 @@ func TestSignInByPageOnAttach(t *testing.T) {
 	tb := runTab(t, rt, true)
 	waitUntil(t, "open", 10*time.Second, func() bool { return tb.connection() == "open" })
 	iw.clock.Advance(2 * time.Hour)
-	waitUntil(t, "the session asking the page", 10*time.Second, func() bool {
-		v, _ := iw.mgr.View(id.SessionID)
-		return v.SignIn
-	})
+	iw.waitAsking(t, id.SessionID)
 	fresh := relay.Identity{SessionID: id.SessionID, Token: iw.signIn(t, "customer-1")}
 	rt2, err := iw.mgr.Attach(fresh)
 	if err != nil {
@@ -335,28 +337,13 @@ func TestSignInByPageOnAttach(t *testing.T) {
 func TestSignInByPageAsAnotherCustomer(t *testing.T) {
 	iw := newIDWorld(t, nil, true)
 	id := relay.Identity{SessionID: "s-auth", Token: iw.signIn(t, "customer-1")}
-	rt, err := iw.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := iw.agent(t)
-	rt.Send("hello")
-	acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
+	_, tb, _, _ := iw.converse(t, id)
 	iw.clock.Advance(2 * time.Hour)
-	waitUntil(t, "the session asking the page", 10*time.Second, func() bool {
-		v, _ := iw.mgr.View(id.SessionID)
-		return v.SignIn
-	})
+	iw.waitAsking(t, id.SessionID)
 	if !iw.mgr.SignIn(id.SessionID, iw.signIn(t, "customer-2")) {
 		t.Fatal("the waiting session did not take the page's token")
 	}
-	waitUntil(t, "a fresh window that says why", 15*time.Second, func() bool {
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
-		return tb.window.Phase == relay.PhaseNew && strings.Contains(tb.window.Notice, "signed in as someone else") && len(tb.window.Messages) == 0
-	})
+	waitFresh(t, tb, "signed in as someone else")
 	if got := fmt.Sprint(iw.renewals.Load()); got != "0" {
 		t.Errorf("Renew was called %s times for a session its page signs in", got)
 	}
