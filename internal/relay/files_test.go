@@ -43,14 +43,7 @@ func shareFile(t *testing.T, w *world, a *messaging.Agent, convID, caption strin
 func TestFileMessageAndDownload(t *testing.T) {
 	w := newWorld(t)
 	id := w.identity(t)
-	rt, err := w.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := w.agent(t)
-	rt.Send("hello")
-	convID := acceptFirstRing(t, a, ups)
+	_, tb, a, convID := w.converse(t, id, "hello")
 	data, path, seq := shareFile(t, w, a, convID, "Your invoice")
 
 	waitUntil(t, "the file in the tab", 10*time.Second, func() bool {

@@ -115,22 +115,6 @@ func (iw *idWorld) signIn(t *testing.T, sub string) string {
 	return tok
 }
 
-// converse attaches a tab of identity id, has the customer write "hello"
-// and an agent take the conversation, and waits until it is sent.
-func (iw *idWorld) converse(t *testing.T, id relay.Identity) (*relay.Tab, *tab, *messaging.Agent, string) {
-	t.Helper()
-	rt, err := iw.mgr.Attach(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := iw.agent(t)
-	rt.Send("hello")
-	conv := acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("hello") == relay.ReceiptSent })
-	return rt, tb, a, conv
-}
-
 // waitAsking waits until the session asks its page to sign the customer in.
 func (iw *idWorld) waitAsking(t *testing.T, sessionID string) {
 	t.Helper()
@@ -227,7 +211,7 @@ func TestConnectorIdentityExtendedOnExpiry(t *testing.T) {
 	}
 	consumer, _ := messaging.Subject(first.Token)
 	id := relay.Identity{SessionID: "s-connector", Token: first.Token, IDToken: first.IDToken}
-	rt, tb, a, conv := iw.converse(t, id)
+	rt, tb, a, conv := iw.converse(t, id, "hello")
 
 	iw.hold()
 	iw.clock.Advance(48 * time.Hour) // past the token's 24 h; the id_token may be refreshed for 730 h
@@ -262,7 +246,7 @@ func TestRenewedAsNewConsumerSaysSo(t *testing.T) {
 		return relay.Identity{Token: tok}, err
 	}, false)
 	id := iw.identity(t)
-	_, tb, _, _ := iw.converse(t, id)
+	_, tb, _, _ := iw.converse(t, id, "hello")
 	iw.clock.Advance(48 * time.Hour)
 	waitFresh(t, tb, "could not be kept")
 }
@@ -280,7 +264,7 @@ func TestSignInByPageOnExpiry(t *testing.T) {
 	if iw.mgr.SignIn(id.SessionID, tok) {
 		t.Error("SignIn took a token for a session that does not run")
 	}
-	rt, tb, a, conv := iw.converse(t, id)
+	rt, tb, a, conv := iw.converse(t, id, "hello")
 	if iw.mgr.SignIn(id.SessionID, tok) {
 		t.Error("SignIn took a token while the session waited for none")
 	}
@@ -337,7 +321,7 @@ func TestSignInByPageOnAttach(t *testing.T) {
 func TestSignInByPageAsAnotherCustomer(t *testing.T) {
 	iw := newIDWorld(t, nil, true)
 	id := relay.Identity{SessionID: "s-auth", Token: iw.signIn(t, "customer-1")}
-	_, tb, _, _ := iw.converse(t, id)
+	_, tb, _, _ := iw.converse(t, id, "hello")
 	iw.clock.Advance(2 * time.Hour)
 	iw.waitAsking(t, id.SessionID)
 	if !iw.mgr.SignIn(id.SessionID, iw.signIn(t, "customer-2")) {

@@ -170,6 +170,22 @@ func (w *world) agent(t *testing.T) (*messaging.Agent, <-chan messaging.Update) 
 	return a, a.Updates()
 }
 
+// converse attaches a tab of identity id, has the customer write text and
+// an agent take the conversation, and waits until text is sent.
+func (w *world) converse(t *testing.T, id relay.Identity, text string) (*relay.Tab, *tab, *messaging.Agent, string) {
+	t.Helper()
+	rt, err := w.mgr.Attach(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send(text)
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt(text) == relay.ReceiptSent })
+	return rt, tb, a, conv
+}
+
 func acceptFirstRing(t *testing.T, a *messaging.Agent, ups <-chan messaging.Update) string {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
