@@ -233,7 +233,7 @@ func TestAuthenticateTutorialToken(t *testing.T) {
 	if err := json.Unmarshal(p.Claims, &claims); err != nil {
 		t.Fatalf("claims %s: %v", p.Claims, err)
 	}
-	if claims["sub"] != "+972-3-5555-555" || claims["name"] != "Eitan" || p.ACR != "loa1" {
+	if claims["sub"] != "+972-3-5555-555" || claims["name"] != "Eitan" || p.ACR != "loa1" || p.FirstName != "Eitan" {
 		t.Errorf("profile %s", r.Body)
 	}
 	info, ok := e.svc.Consumer(sub)

@@ -134,8 +134,8 @@ func (rec *consumerRec) profileView() protocol.UserProfile {
 
 // name is the consumer's name for agents [ours] when its profile names
 // none: the personal SDE of its profile, else the brand token's given_name
-// and family_name or personal SDE, else "Visitor" and the id's first 8
-// characters.
+// and family_name, personal SDE or name, else "Visitor" and the id's first
+// 8 characters.
 func (rec *consumerRec) name() (first, last string) {
 	if pr := rec.profile; pr != nil && pr.AuthenticatedData != nil {
 		if first, last, ok := personalName(pr.AuthenticatedData.LPSDEs); ok {
@@ -146,6 +146,7 @@ func (rec *consumerRec) name() (first, last string) {
 		var c struct {
 			GivenName  string                         `json:"given_name"`
 			FamilyName string                         `json:"family_name"`
+			Name       string                         `json:"name"`
 			LPSDEs     protocol.List[json.RawMessage] `json:"lp_sdes"`
 		}
 		_ = json.Unmarshal(b.claims, &c)
@@ -154,6 +155,11 @@ func (rec *consumerRec) name() (first, last string) {
 		}
 		if first, last, ok := personalName(c.LPSDEs); ok {
 			return first, last
+		}
+		if c.Name != "" {
+			// OpenID Connect's full name, as the tutorial's sample
+			// token carries it: all of it is the first name.
+			return c.Name, ""
 		}
 	}
 	short := rec.id
