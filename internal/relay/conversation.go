@@ -278,7 +278,13 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		default:
 			c.closeReplies(&out, m)
 			m.RepliesOpen = !m.Answered && len(rich.QuickReplies()) > 0
-			out.Added = append(out.Added, *m)
+			if placed == transcript.BeforeLocal {
+				// The page shows the customer's messages in flight last:
+				// this one goes before them, which appending cannot do.
+				out.Reset = true
+			} else {
+				out.Added = append(out.Added, *m)
+			}
 		}
 		if !own {
 			out.Announce = "New message"

@@ -457,3 +457,26 @@ func TestConversationHistoryInserted(t *testing.T) {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
+
+// TestConversationStoredBeforeSending: a stored message that arrives while
+// the customer's own is in flight (history of a conversation joined from
+// another device, or an agent's answer) goes before it, so the page is
+// rendered anew: appending would show it after the message in flight.
+func TestConversationStoredBeforeSending(t *testing.T) {
+	c := open(NewConversation(me))
+	c.Sending("l1", "From my phone", time.Now())
+	for seq, msg := range []string{"Earlier", "An answer"} {
+		ch := c.Apply(text(int64(seq), agentID, msg))
+		if !ch.Reset || len(ch.Added) != 0 {
+			t.Errorf("%q: %+v, want a reset", msg, ch)
+		}
+	}
+	c.Apply(text(2, me, "From my phone"))
+	var got []string
+	for _, m := range c.Messages() {
+		got = append(got, m.Text)
+	}
+	if diff := cmp.Diff([]string{"Earlier", "An answer", "From my phone"}, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}

@@ -94,8 +94,13 @@ func TestConversationFile(t *testing.T) {
 
 	c.Sending("l1", "A file (GIF)", ch.Added[0].At)
 	ch = c.Apply(fileEvent(1, me, protocol.HostedFile{RelativePath: "/p.GIF", FileType: "GIF", Preview: "data:image/svg+xml;base64,PHN2Zy8+"}))
-	if len(ch.Added) != 1 || ch.Added[0].From != FromConsumer || ch.Added[0].File == nil || ch.Added[0].File.Preview != "" || ch.Added[0].Text != "A file (GIF)" {
-		t.Fatalf("own file: %+v", ch)
+	// Stored before the text in flight: the page is rendered anew.
+	msgs := c.Messages()
+	if !ch.Reset || len(msgs) != 3 {
+		t.Fatalf("own file: %+v, messages %+v", ch, msgs)
+	}
+	if f := msgs[1]; f.From != FromConsumer || f.File == nil || f.File.Preview != "" || f.Text != "A file (GIF)" || msgs[2].LocalID != "l1" {
+		t.Fatalf("own file: %+v before %+v", f, msgs[2])
 	}
 	if l, ok := c.Local("l1"); !ok || l.Delivery != ReceiptPending {
 		t.Errorf("the text being sent took the file's sequence: %+v", l)
