@@ -29,10 +29,15 @@ func (d *Desk) Command(c any) {
 			d.fetchProfile(t)
 		}
 		d.sendDesk(c.t)
+		d.dropClosed()
 	case acceptCmd:
 		d.accept(c.t, c.ringID)
+	case declineCmd:
+		d.decline(c.ringID)
 	case sendCmd:
 		d.send(c.t, c.conv, c.text)
+	case retryCmd:
+		d.retry(c.t, c.conv, c.localID)
 	case typingCmd:
 		d.typingState(c.t, c.state)
 	case reportCmd:
@@ -68,6 +73,37 @@ func (d *Desk) accept(tab *live.Tab[page], ringID string) {
 	})
 }
 
+// decline rejects a ring; the routing change that follows takes it off
+// the list (a ring that cannot be declined any more is gone anyway).
+func (d *Desk) decline(ringID string) {
+	if _, ok := d.inbox.Ring(ringID); !ok {
+		return
+	}
+	d.loop.Request(func(ctx context.Context) error { return d.up.RejectRing(ctx, ringID) }, func(err error) {
+		if err != nil {
+			d.log.Info("decline ring", "ring_id", ringID, "error", err)
+			return
+		}
+		if d.inbox.DropRing(ringID) {
+			d.broadcast("", Change{Rings: true})
+		}
+	})
+}
+
+// dropClosed takes closed conversations no tab shows off the list.
+func (d *Desk) dropClosed() {
+	shown := map[string]bool{}
+	for tab := range d.loop.Tabs() {
+		shown[tab.Page.selected] = true
+	}
+	if dropped := d.inbox.DropClosed(shown); len(dropped) > 0 {
+		for _, id := range dropped {
+			delete(d.composed, id)
+		}
+		d.broadcast("", Change{List: true})
+	}
+}
+
 // MaxText bounds an agent's message (the service refuses more than 8 KiB).
 const MaxText = 8000
 
@@ -99,10 +135,29 @@ func (d *Desk) send(tab *live.Tab[page], conv, text string) {
 		return
 	}
 	d.nextLocal++
-	localID := fmt.Sprint(d.nextLocal)
+	d.publish(t, fmt.Sprint(d.nextLocal), text)
+	delete(d.composed, t.ID)
+}
+
+// retry publishes again the agent's message localID, whose publish failed,
+// while its conversation is open.
+func (d *Desk) retry(tab *live.Tab[page], conv, localID string) {
+	t, ok := d.target(tab, conv)
+	if !ok {
+		return
+	}
+	m, ok := t.Local(localID)
+	if !ok || m.Delivery != VFailed {
+		return
+	}
+	d.publish(t, localID, m.Text)
+}
+
+// publish sends the agent's text as local message localID (new, or a
+// retry) and records the answer.
+func (d *Desk) publish(t *Thread, localID, text string) {
 	d.inbox.Touch(t.ID)
 	d.broadcast(t.ID, Change{List: true, Thread: t.Sending(localID, text, d.cfg.Now())})
-	delete(d.composed, t.ID)
 	id := t.ID
 	live.Call(d.loop, func(ctx context.Context) (int64, error) {
 		return d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})

@@ -227,6 +227,10 @@ func (d *Desk) conversation(ch protocol.ConversationChange) {
 		delete(d.typing, t.ID)
 	}
 	d.broadcast(t.ID, Change{Rings: r.Rings, List: r.List, Thread: r.Change})
+	if r.Change.Closed {
+		// A closed conversation stays while a tab shows it.
+		d.dropClosed()
+	}
 }
 
 // follow follows every dialog of an assigned conversation (history, then

@@ -121,6 +121,28 @@ func (in *Inbox) ApplyRouting(ch protocol.RoutingTaskChange) bool {
 	return changed
 }
 
+// DropRing takes a ring off the list (the agent declined it).
+func (in *Inbox) DropRing(id string) bool {
+	n := len(in.rings)
+	in.rings = slices.DeleteFunc(in.rings, func(r Ring) bool { return r.ID == id })
+	return len(in.rings) != n
+}
+
+// DropClosed takes the closed conversations off the list but those shown,
+// and returns their ids.
+func (in *Inbox) DropClosed(shown map[string]bool) []string {
+	var dropped []string
+	in.order = slices.DeleteFunc(in.order, func(id string) bool {
+		if t := in.threads[id]; t.Closed && !shown[id] {
+			delete(in.threads, id)
+			dropped = append(dropped, id)
+			return true
+		}
+		return false
+	})
+	return dropped
+}
+
 func (in *Inbox) dropRings(convID string) bool {
 	n := len(in.rings)
 	in.rings = slices.DeleteFunc(in.rings, func(r Ring) bool { return r.ConversationID == convID })

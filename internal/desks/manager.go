@@ -110,6 +110,7 @@ type Upstream interface {
 	SubscribeRoutingTasks(ctx context.Context) error
 	SubscribeConversations(ctx context.Context, filter protocol.SubscribeExConversations) error
 	AcceptRing(ctx context.Context, ringID string) error
+	RejectRing(ctx context.Context, ringID string) error
 	Follow(ctx context.Context, dialogID string, fromSeq int64) error
 	Publish(ctx context.Context, dialogID string, ev protocol.Event) (int64, error)
 	CloseConversation(ctx context.Context, conversationID string) error

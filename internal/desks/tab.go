@@ -15,6 +15,13 @@ type Tab struct {
 // then shows.
 func (t *Tab) Accept(ringID string) { t.Do(acceptCmd{t.Tab, ringID}) }
 
+// Decline rejects a ring: it goes to another agent of the skill, or rings
+// again later.
+func (t *Tab) Decline(ringID string) { t.Do(declineCmd{ringID}) }
+
+// Retry publishes again an agent's message whose publish failed.
+func (t *Tab) Retry(conversationID, localID string) { t.Do(retryCmd{t.Tab, conversationID, localID}) }
+
 // Open shows a conversation in this tab.
 func (t *Tab) Open(conversationID string) { t.Do(openCmd{t.Tab, conversationID}) }
 
@@ -44,6 +51,11 @@ type (
 	acceptCmd struct {
 		t      *live.Tab[page]
 		ringID string
+	}
+	declineCmd struct{ ringID string }
+	retryCmd   struct {
+		t             *live.Tab[page]
+		conv, localID string
 	}
 	openCmd struct {
 		t    *live.Tab[page]

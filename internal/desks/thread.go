@@ -259,6 +259,15 @@ func (t *Thread) Sent(localID, dialogID string, seq int64, at time.Time) ThreadC
 	return ThreadChange{Updated: t.log.Sent(localID, dialogID, seq, at)}
 }
 
+// Local returns the agent's message sent here as localID.
+func (t *Thread) Local(localID string) (Message, bool) {
+	m, ok := t.log.Local(localID)
+	if !ok {
+		return Message{}, false
+	}
+	return *m, true
+}
+
 // Failed marks a local message as not sent.
 func (t *Thread) Failed(localID string) ThreadChange {
 	m, ok := t.log.Failed(localID)

@@ -184,6 +184,12 @@ func (a *Agent) AcceptRing(ctx context.Context, ringID string) error {
 	return a.UpdateRingState(ctx, ringID, protocol.RingAccepted)
 }
 
+// RejectRing declines a ring: routing offers the conversation to another
+// agent of its skill.
+func (a *Agent) RejectRing(ctx context.Context, ringID string) error {
+	return a.UpdateRingState(ctx, ringID, protocol.RingRejected)
+}
+
 // UpdateRingState accepts or rejects a ring.
 func (a *Agent) UpdateRingState(ctx context.Context, ringID, state string) error {
 	return a.request(ctx, qualified(protocol.TypeUpdateRingState), protocol.UpdateRingState{RingID: ringID, RingState: state}, nil)

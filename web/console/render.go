@@ -53,10 +53,10 @@ func (consoleFragments) Change(v desks.View, ch desks.Change) ([]byte, error) {
 		comps = append(comps, views.DeskMessages(d.Pane.Messages, true))
 	default:
 		if len(th.Added) > 0 {
-			comps = append(comps, views.AppendDeskMessages(consoleMessages(th.Added)))
+			comps = append(comps, views.AppendDeskMessages(consoleMessages(th.Added, !d.Pane.Closed)))
 		}
 		for _, m := range th.Updated {
-			comps = append(comps, views.DeskMessage(consoleMessage(m), true))
+			comps = append(comps, views.DeskMessage(consoleMessage(m, !d.Pane.Closed), true))
 		}
 	}
 	if th.Typing || len(th.Added) > 0 {
@@ -67,6 +67,10 @@ func (consoleFragments) Change(v desks.View, ch desks.Change) ([]byte, error) {
 	}
 	if th.Closed {
 		comps = append(comps, views.DeskComposer(d.Pane, true))
+		if !th.Reset {
+			// Failed messages offer no retry any more.
+			comps = append(comps, views.DeskMessages(d.Pane.Messages, true))
+		}
 	}
 	if th.Customer {
 		comps = append(comps, views.DeskCustomer(d.Pane, true))
@@ -104,7 +108,7 @@ func deskProps(v desks.View) views.Desk {
 		d.Conversations = append(d.Conversations, item)
 	}
 	if p := v.Selected; p != nil {
-		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages), Skills: v.Skills,
+		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages, !p.Closed), Skills: v.Skills,
 			Customer: customerPanel(p.Profile, p.Customer)}
 	}
 	return d
@@ -128,16 +132,17 @@ func preview(text string) string {
 	return string(r[:limit-1]) + "…"
 }
 
-func consoleMessages(ms []desks.Message) []views.ConsoleMessage {
+func consoleMessages(ms []desks.Message, open bool) []views.ConsoleMessage {
 	out := make([]views.ConsoleMessage, len(ms))
 	for i, m := range ms {
-		out[i] = consoleMessage(m)
+		out[i] = consoleMessage(m, open)
 	}
 	return out
 }
 
-// consoleMessage maps a message; times go out in UTC, like the window's.
-func consoleMessage(m desks.Message) views.ConsoleMessage {
+// consoleMessage maps a message of a conversation (open: a failed message
+// of the agent's offers a retry); times go out in UTC, like the window's.
+func consoleMessage(m desks.Message, open bool) views.ConsoleMessage {
 	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
 	p.Time, p.TimeISO = web.Clock(m.At)
 	if !m.Own {
@@ -155,6 +160,9 @@ func consoleMessage(m desks.Message) views.ConsoleMessage {
 		p.VLabel = "Read"
 	case desks.VFailed:
 		p.VLabel = "Not sent"
+		if open {
+			p.LocalID = m.LocalID
+		}
 	}
 	for _, s := range []struct {
 		label string

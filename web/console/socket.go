@@ -22,6 +22,7 @@ type consoleFrame struct {
 	Text           string `json:"text"`
 	State          string `json:"state"`
 	Skill          string `json:"skill"`
+	LocalID        string `json:"localId"`
 	pagesocket.Report
 }
 
@@ -32,9 +33,13 @@ func parseConsoleFrame(b []byte) (consoleFrame, error) {
 		return f, err
 	}
 	switch f.Type {
-	case "accept":
+	case "accept", "decline":
 		if f.RingID == "" {
-			return f, fmt.Errorf("%w: accept without ringId", pagesocket.ErrFrame)
+			return f, fmt.Errorf("%w: %s without ringId", pagesocket.ErrFrame, f.Type)
+		}
+	case "retry":
+		if f.LocalID == "" || len(f.LocalID) > 20 {
+			return f, fmt.Errorf("%w: retry localId %q", pagesocket.ErrFrame, f.LocalID)
 		}
 	case "open":
 		if f.ConversationID == "" {
@@ -97,6 +102,10 @@ func (c *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.T
 		switch f.Type {
 		case "accept":
 			tab.Accept(f.RingID)
+		case "decline":
+			tab.Decline(f.RingID)
+		case "retry":
+			tab.Retry(f.ConversationID, f.LocalID)
 		case "open":
 			tab.Open(f.ConversationID)
 		case "send":
