@@ -299,7 +299,7 @@ func TestConsoleSocketOrigin(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 			// Malformed and unknown frames are ignored.
-			for _, f := range []string{`{`, `{"type":"nope"}`, `{"type":"accept"}`, `{"type":"report","status":"seen","items":[]}`} {
+			for _, f := range []string{`{`, `{"type":"nope"}`, `{"type":"accept"}`, `{"type":"decline"}`, `{"type":"retry","localId":""}`, `{"type":"retry","localId":"123456789012345678901"}`, `{"type":"report","status":"seen","items":[]}`} {
 				if err := c.Write(ctx, websocket.MessageText, []byte(f)); err != nil {
 					t.Fatal(err)
 				}
