@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	web.GetOrHead(e, "/static/vendor/:name", s.handleStatic)
 	e.GET(imagePath, s.handleImage)
 	e.GET(filePath, s.handleFile)
+	e.GET(transcriptPath, s.handleTranscript)
 	web.GetOrHead(e, "/healthz", s.handleHealth)
 	web.GetOrHead(e, "/readyz", s.handleReady)
 	// The QA view is a tool for the embedded service (Config.QA); the
