@@ -33,7 +33,7 @@ func TestTranscript(t *testing.T) {
 
 	tests := []struct {
 		query, status, kind, file string
-		has, hasNot                []string
+		has, hasNot               []string
 	}{
 		{"", "200 OK", "text/plain; charset=utf-8", `attachment; filename="conversation-`, []string{"You: <script>alert(1)</script> & a second\n    line"}, nil},
 		{"?format=html", "200 OK", "text/html; charset=utf-8", `.html"`, []string{"&lt;script&gt;alert(1)&lt;/script&gt; &amp; a second", "<bdi>You</bdi>"}, []string{"<script>"}},
