@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/connlimit"
+	"github.com/chatwindow/chatwindow/internal/hours"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
@@ -48,6 +49,8 @@ type windowConfig struct {
 	botDelay         time.Duration
 	// survey: the embedded service runs a post-conversation survey.
 	survey bool
+	// office is the contact center's hours (nil: always open).
+	office *hours.Schedule
 	// keys are the session cookies' keys; generatedKeys: made up for this
 	// run, not set in the environment.
 	keys          [][]byte
@@ -90,6 +93,8 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 		return windowConfig{}, err
 	}
 	idFlags := addIdentityFlags(fs, getenv)
+	officeHours := fs.String("hours", getenv("CHATWINDOW_HOURS"), "the contact center's office hours, like \"Mon-Fri 09:00-17:00; Sat 10:00-14:00\": outside them the window says when agents answer (empty: always open)")
+	officeZone := fs.String("hours-zone", envOr(getenv, "CHATWINDOW_HOURS_ZONE", "UTC"), "the time zone of -hours (an IANA name, like Europe/Berlin)")
 	survey := fs.Bool("survey", surveyDefault, "embedded service: a survey bot asks a few questions after a conversation an agent took is closed (false: the legacy rating only)")
 	if err := fs.Parse(args); err != nil {
 		return windowConfig{}, err
@@ -109,6 +114,9 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 		return windowConfig{}, err
 	}
 	if c.identity, err = idFlags.parse(c.embedded()); err != nil {
+		return windowConfig{}, err
+	}
+	if c.office, err = officeHoursOf(*officeHours, *officeZone); err != nil {
 		return windowConfig{}, err
 	}
 	if c.signupsPerClient == 0 {
@@ -145,6 +153,15 @@ func campaign(campaignID, engagementID string) (*protocol.CampaignInfo, error) {
 		return nil, fmt.Errorf("LP_CAMPAIGN_ID %q and LP_ENGAGEMENT_ID %q: LivePerson's ids are numbers", campaignID, engagementID)
 	}
 	return &protocol.CampaignInfo{CampaignID: protocol.ID(campaignID), EngagementID: protocol.ID(engagementID)}, nil
+}
+
+// officeHoursOf parses -hours in the zone of -hours-zone.
+func officeHoursOf(rules, zone string) (*hours.Schedule, error) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("-hours-zone %q: %w", zone, err)
+	}
+	return hours.Parse(rules, loc)
 }
 
 // autoBool parses a flag that is auto, true or false; auto is def.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The office hours' zones (-hours-zone) on a machine without tzdata.
+	_ "time/tzdata"
 )
 
 func main() {

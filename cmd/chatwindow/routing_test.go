@@ -88,6 +88,8 @@ func TestRoutingSettingsRefused(t *testing.T) {
 		{"campaign without engagement", nil, map[string]string{"LP_CAMPAIGN_ID": "100"}, "go together"},
 		{"engagement without campaign", nil, map[string]string{"LP_ENGAGEMENT_ID": "200"}, "go together"},
 		{"campaign not a number", nil, map[string]string{"LP_CAMPAIGN_ID": "spring", "LP_ENGAGEMENT_ID": "200"}, "numbers"},
+		{"office hours without a span", nil, map[string]string{"CHATWINDOW_HOURS": "Mon-Fri"}, "HH:MM"},
+		{"office hours in no zone", []string{"-hours", "Mon 09:00-17:00", "-hours-zone", "Mars/Olympus"}, nil, "-hours-zone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,8 +31,12 @@ func (s *Server) handleChat(c echo.Context) error {
 		}
 		win = views.Window{Connection: views.Connection{State: messaging.StateConnecting.String()}, Phase: string(relay.PhaseNew), ForgetURL: forgetPath}
 		if v, ok := s.relay.View(id.SessionID); ok {
-			win = windowProps(v, s.images.cardImages)
+			win = windowProps(v, s.images.cardImages, s.cfg.Hours)
 		}
+	}
+	if win.Phase == string(relay.PhaseNew) && win.Agent == (views.Agent{}) {
+		// Before any conversation: when agents answer.
+		win.Agent = agentProps(relay.View{Phase: relay.PhaseNew}, s.cfg.Hours, time.Now())
 	}
 	page := views.Page{
 		Assets: views.Assets{

@@ -1,8 +1,11 @@
 package window
 
 import (
+	"time"
+
 	"github.com/a-h/templ"
 
+	"github.com/chatwindow/chatwindow/internal/hours"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/static"
@@ -14,12 +17,14 @@ import (
 // tab's socket receives (every top-level element is swapped out of band).
 type fragments struct {
 	images cardImages
+	// office is the contact center's hours (nil: always open).
+	office *hours.Schedule
 }
 
 var _ relay.Renderer = fragments{}
 
 func (f fragments) Window(v relay.View) ([]byte, error) {
-	w := windowProps(v, f.images)
+	w := windowProps(v, f.images, f.office)
 	return web.RenderAll(
 		views.ConnectionBanner(w.Connection, true),
 		views.AgentName(w.Agent, true),
@@ -30,7 +35,7 @@ func (f fragments) Window(v relay.View) ([]byte, error) {
 }
 
 func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	w := windowProps(v, f.images)
+	w := windowProps(v, f.images, f.office)
 	// Room for the usual change without growing (a change updating many
 	// messages grows it).
 	comps := make([]templ.Component, 0, 8)
@@ -68,7 +73,7 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	return web.RenderAll(comps...)
 }
 
-func windowProps(v relay.View, img cardImages) views.Window {
+func windowProps(v relay.View, img cardImages, office *hours.Schedule) views.Window {
 	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
@@ -80,7 +85,7 @@ func windowProps(v relay.View, img cardImages) views.Window {
 	}
 	return views.Window{
 		Connection: conn,
-		Agent:      agentProps(v),
+		Agent:      agentProps(v, office, time.Now()),
 		Messages:   msgs,
 		Typing:     v.Typing,
 		Phase:      string(v.Phase),
@@ -176,7 +181,8 @@ func choiceProp(i int, choices []richcontent.Choice) views.Choice {
 // NewRenderer is the relay renderer of the web layer's views. Card images are
 // rendered as URLs of the window's own (docs/richcontent.md): its own
 // assets by path, every other image through its image proxy, signed with
-// a key derived from sessionKeys (the same as the Server's Config).
-func NewRenderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
-	return fragments{images: newCardImages(sessionKeys, assets)}
+// a key derived from sessionKeys (the same as the Server's Config). office
+// is the contact center's hours (Config.Hours; nil: always open).
+func NewRenderer(sessionKeys [][]byte, assets *static.Assets, office *hours.Schedule) relay.Renderer {
+	return fragments{images: newCardImages(sessionKeys, assets), office: office}
 }

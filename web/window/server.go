@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/chatwindow/chatwindow/internal/hours"
 	"github.com/chatwindow/chatwindow/internal/imageproxy"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -51,6 +52,9 @@ type Config struct {
 	// token, the only one the cookie keeps (identity.go).
 	AuthMethod   string
 	Authenticate func(ctx context.Context, req protocol.AuthenticateRequest) (string, error)
+	// Hours are the contact center's office hours: outside them the window
+	// says when agents answer (nil: always open).
+	Hours *hours.Schedule
 	// MaxFrame bounds a browser socket frame.
 	MaxFrame int64
 	// TrustedProxies are the reverse proxies in front of this server: a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/hours"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 	"github.com/chatwindow/chatwindow/web"
@@ -73,19 +74,27 @@ func languageTag(tag string) bool {
 	return true
 }
 
-// agentProps is the window's header: the assigned agent, or what the
-// customer waiting for one is told (only while the conversation is open).
-func agentProps(v relay.View) views.Agent {
+// agentProps is the window's header at now: the assigned agent, or what
+// the customer waiting for one is told (while the conversation is new or
+// open): who left, a transfer, and when agents answer: the service's delay
+// or, before it says, the office hours (Config.Hours).
+func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent {
 	a := views.Agent{Name: v.AgentName, Survey: v.Phase == relay.PhaseSurvey}
-	if a.Name != "" || v.Phase != relay.PhaseOpen {
+	if a.Name != "" || (v.Phase != relay.PhaseOpen && v.Phase != relay.PhaseNew) {
 		return a
 	}
 	q := v.Queue
-	a.Left, a.Transferring = q.Left, q.Transferring
-	if !q.ClosedUntil.IsZero() {
-		a.ClosedUntil, a.ClosedUntilISO = closedUntil(q.ClosedUntil)
+	until := q.ClosedUntil
+	if until.IsZero() && !office.Open(now) {
+		until = office.Next(now)
 	}
-	a.Wait = waitText(q.TTR)
+	if !until.IsZero() {
+		a.ClosedUntil, a.ClosedUntilISO = closedUntil(until)
+	}
+	if v.Phase == relay.PhaseOpen {
+		a.Left, a.Transferring = q.Left, q.Transferring
+		a.Wait = waitText(q.TTR)
+	}
 	return a
 }
 

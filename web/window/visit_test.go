@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chatwindow/chatwindow/internal/hours"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 )
@@ -59,7 +60,37 @@ func TestQueueProps(t *testing.T) {
 		{"ended", relay.View{Phase: relay.PhaseClosed, Queue: relay.Queue{Left: "Ann"}}, views.Agent{}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, agentProps(tt.v)); diff != "" {
+		if diff := cmp.Diff(tt.want, agentProps(tt.v, nil, opens)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// TestOfficeHoursProps: outside the office hours the header says when
+// agents answer, before any conversation and while one waits; the
+// service's own delay wins; an agent, or the hours, say nothing of it.
+func TestOfficeHoursProps(t *testing.T) {
+	office, err := hours.Parse("Mon-Fri 09:00-17:00", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saturday := time.Date(2025, 1, 4, 12, 0, 0, 0, time.UTC)
+	monday := views.Agent{ClosedUntil: "Mon 6 Jan 09:00 UTC", ClosedUntilISO: "2025-01-06T09:00:00Z"}
+	tests := []struct {
+		name string
+		v    relay.View
+		at   time.Time
+		want views.Agent
+	}{
+		{"closed, no conversation yet", relay.View{Phase: relay.PhaseNew}, saturday, monday},
+		{"closed, waiting", relay.View{Phase: relay.PhaseOpen}, saturday, monday},
+		{"the service's delay wins", relay.View{Phase: relay.PhaseOpen, Queue: relay.Queue{ClosedUntil: time.Date(2025, 1, 7, 8, 0, 0, 0, time.UTC)}}, saturday,
+			views.Agent{ClosedUntil: "Tue 7 Jan 08:00 UTC", ClosedUntilISO: "2025-01-07T08:00:00Z"}},
+		{"open hours", relay.View{Phase: relay.PhaseNew}, time.Date(2025, 1, 6, 10, 0, 0, 0, time.UTC), views.Agent{}},
+		{"an agent", relay.View{Phase: relay.PhaseOpen, AgentName: "Ann"}, saturday, views.Agent{Name: "Ann"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, agentProps(tt.v, office, tt.at)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
 		}
 	}
