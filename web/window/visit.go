@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/hours"
+	"github.com/chatwindow/chatwindow/internal/i18n"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 	"github.com/chatwindow/chatwindow/web"
@@ -93,7 +94,7 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 	}
 	if v.Phase == relay.PhaseOpen {
 		a.Left, a.Transferring = q.Left, q.Transferring
-		a.Wait = waitText(q.TTR)
+		a.Wait = i18n.English.Wait(q.TTR)
 	}
 	return a
 }
@@ -103,27 +104,4 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 func closedUntil(t time.Time) (text, iso string) {
 	clock, iso := web.Clock(t)
 	return t.UTC().Format("Mon 2 Jan") + " " + clock + " UTC", iso
-}
-
-// waitText says a time to respond in words: "a minute", "10 minutes",
-// "1 hour", "2 hours"; "" for none.
-func waitText(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d <= time.Minute:
-		return "a minute"
-	case d < time.Hour:
-		return plural(int((d+time.Minute-1)/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return plural(int((d+time.Hour-1)/time.Hour), "hour")
-	}
-	return plural(int((d+24*time.Hour-1)/(24*time.Hour)), "day")
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
 }
