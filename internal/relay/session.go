@@ -40,11 +40,11 @@ type Session struct {
 	// ends for good.
 	forgetting, forgetClosing, forgotten bool
 	// coalescing: broadcast merges into pending (see Updates).
-	coalescing   bool
-	pending      Change
-	waiting      []string // local ids of messages waiting for the conversation
+	coalescing bool
+	pending    Change
+	waiting    []string // local ids of messages waiting for the conversation
 	// convWaiters wait for the conversation being requested (upload.go).
-	convWaiters []func(error)
+	convWaiters  []func(error)
 	lastComposed time.Time
 	// unsure counts, per local message, publishes that got no answer.
 	unsure map[string]int
