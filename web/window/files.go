@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 )
@@ -44,21 +45,26 @@ const maxDownloads = 16
 // something else in a URL.
 var storagePath = regexp.MustCompile(`^/[A-Za-z0-9/_.-]{1,511}$`)
 
-// downloadTypes are the content types a download is served as; anything
-// else (or bytes that do not sniff as their type) goes as
-// application/octet-stream.
-var downloadTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "application/pdf": true}
-
-// fileProp is the bubble of a shared file.
+// fileProp is the bubble of a shared file: a picture's (a type file
+// sharing names as an image, or IMG) opens through the window too.
 func fileProp(f relay.File) views.File {
-	return views.File{
+	link := filePath + "?p=" + url.QueryEscape(f.RelativePath)
+	p := views.File{
 		Caption: f.Caption,
 		Type:    f.FileType,
 		Preview: f.Preview,
-		URL:     filePath + "?p=" + url.QueryEscape(f.RelativePath),
+		URL:     link,
 		Name:    fileName(f.RelativePath),
 	}
+	if t, ok := filetype.ByName(f.FileType); ok && t.Image || f.FileType == "IMG" {
+		p.Image = true
+		p.ViewURL = link + "&" + viewParam + "=1"
+	}
+	return p
 }
+
+// viewParam asks /file to show a picture rather than save it.
+const viewParam = "view"
 
 // validPath reports whether p may be asked for (storagePath, and no "..").
 func validPath(p string) bool {
@@ -74,8 +80,10 @@ func fileName(p string) string {
 }
 
 // handleFile downloads a shared file for the customer of the session
-// cookie. The answer is the file alone, as an attachment, inert if opened
-// as a page; a failure is a short text of this server's.
+// cookie. The answer is the file alone, as an attachment (a picture asked
+// with view=1: inline), inert if opened as a page, typed as what the
+// storage says only when its bytes are that type (internal/filetype), else
+// application/octet-stream; a failure is a short text of this server's.
 func (s *Server) handleFile(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -84,6 +92,7 @@ func (s *Server) handleFile(c echo.Context) error {
 	id, ok := s.Identity(c.Request())
 	q := c.QueryParams()
 	p := q.Get("p")
+	view := q.Get(viewParam) == "1"
 	if !ok || len(q["p"]) != 1 || !validPath(p) {
 		return echo.NewHTTPError(http.StatusNotFound, "This file is not available.")
 	}
@@ -109,9 +118,17 @@ func (s *Server) handleFile(c echo.Context) error {
 		return echo.NewHTTPError(code, text).SetInternal(err)
 	}
 	ct := "application/octet-stream"
-	if mt, _, err := mime.ParseMediaType(f.ContentType); err == nil && downloadTypes[mt] && http.DetectContentType(f.Data) == mt {
-		ct = mt
+	disposition := "attachment"
+	if mt, _, err := mime.ParseMediaType(f.ContentType); err == nil {
+		if t, ok := filetype.ByMediaType(mt); ok && t.Is(f.Data) {
+			ct = mt
+			// A picture may be shown: its bytes are that picture, and
+			// nosniff with the sandbox keep them one.
+			if view && t.Image {
+				disposition = "inline"
+			}
+		}
 	}
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fileName(p)}))
+	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": fileName(p)}))
 	return c.Blob(http.StatusOK, ct, f.Data)
 }

@@ -14,12 +14,14 @@ import (
 // tab's socket receives (every top-level element is swapped out of band).
 type fragments struct {
 	images cardImages
+	// attach is the composer's file control (upload.go).
+	attach views.Attach
 }
 
 var _ relay.Renderer = fragments{}
 
 func (f fragments) Window(v relay.View) ([]byte, error) {
-	w := windowProps(v, f.images)
+	w := windowProps(v, f.images, f.attach)
 	return web.RenderAll(
 		views.ConnectionBanner(w.Connection, true),
 		views.AgentName(w.Agent, true),
@@ -30,7 +32,7 @@ func (f fragments) Window(v relay.View) ([]byte, error) {
 }
 
 func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	w := windowProps(v, f.images)
+	w := windowProps(v, f.images, f.attach)
 	// Room for the usual change without growing (a change updating many
 	// messages grows it).
 	comps := make([]templ.Component, 0, 8)
@@ -68,7 +70,7 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	return web.RenderAll(comps...)
 }
 
-func windowProps(v relay.View, img cardImages) views.Window {
+func windowProps(v relay.View, img cardImages, attach views.Attach) views.Window {
 	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
@@ -86,6 +88,7 @@ func windowProps(v relay.View, img cardImages) views.Window {
 		Phase:      string(v.Phase),
 		Rating:     v.Rating,
 		ForgetURL:  forgetPath,
+		Attach:     attach,
 	}
 }
 
@@ -176,7 +179,14 @@ func choiceProp(i int, choices []richcontent.Choice) views.Choice {
 // NewRenderer is the relay renderer of the web layer's views. Card images are
 // rendered as URLs of the window's own (docs/richcontent.md): its own
 // assets by path, every other image through its image proxy, signed with
-// a key derived from sessionKeys (the same as the Server's Config).
+// a key derived from sessionKeys (the same as the Server's Config). The
+// composer offers files up to DefaultMaxUpload.
 func NewRenderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
-	return fragments{images: newCardImages(sessionKeys, assets)}
+	return fragments{images: newCardImages(sessionKeys, assets), attach: attachProps(DefaultMaxUpload)}
+}
+
+// ConfigRenderer is NewRenderer for the Server of cfg: its SessionKeys and
+// its MaxUpload.
+func ConfigRenderer(cfg Config, assets *static.Assets) relay.Renderer {
+	return fragments{images: newCardImages(cfg.SessionKeys, assets), attach: attachProps(cfg.maxUpload())}
 }
