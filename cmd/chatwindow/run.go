@@ -168,6 +168,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 			SocketsPerClient: cfg.socketsPerClient,
 			SignupRate:       float64(cfg.signupsPerClient) / 60,
 			SignupBurst:      cfg.signupsPerClient,
+			MaxUpload:        cfg.maxUpload,
 		},
 	})
 }
