@@ -11,6 +11,7 @@ package filetype
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"strings"
 )
@@ -127,4 +128,35 @@ func Names() string {
 		b.WriteString(t.Name)
 	}
 	return b.String()
+}
+
+// MaxPreviewBytes bounds a shared file's preview (File Sharing: "the
+// preview must be under 30KB").
+const MaxPreviewBytes = 30 << 10
+
+// previewTypes are the image types a preview may be shown as.
+var previewTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+
+// SafePreview returns p when it is a base64 data URL of a PNG, JPEG, GIF
+// or WebP image of at most MaxPreviewBytes whose bytes are that image
+// type, and "" for anything else: pages show it as an img src (their CSP
+// allows data: images), so nothing but a small image of a known type may
+// get there.
+func SafePreview(p string) string {
+	if len(p) > MaxPreviewBytes {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(p, "data:")
+	if !ok {
+		return ""
+	}
+	mediaType, data, ok := strings.Cut(rest, ";base64,")
+	if !ok || !previewTypes[mediaType] {
+		return ""
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(data)
+	if err != nil || len(b) == 0 || http.DetectContentType(b) != mediaType {
+		return ""
+	}
+	return p
 }

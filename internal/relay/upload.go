@@ -67,7 +67,7 @@ func (m *Manager) SendFile(ctx context.Context, id Identity, up Upload) (string,
 	if err != nil {
 		return "", fmt.Errorf("send file: %w", err)
 	}
-	u, err := await(ctx, s, func(reply func(messaging.StorageURL, error)) {
+	u, err := live.Await(ctx, s.loop, func(reply func(messaging.StorageURL, error)) {
 		s.uploadURL(int64(len(up.Data)), up.Type.Name, reply)
 	})
 	if err != nil {
@@ -77,7 +77,7 @@ func (m *Manager) SendFile(ctx context.Context, id Identity, up Upload) (string,
 		return "", fmt.Errorf("send file: %w", refusedForGood(err))
 	}
 	f := &File{Caption: cleanName(up.Name), FileType: up.Type.Name, RelativePath: u.RelativePath, Preview: safePreview(up.Preview)}
-	key, err := await(ctx, s, func(reply func(string, error)) { reply(s.shareFile(f)) })
+	key, err := live.Await(ctx, s.loop, func(reply func(string, error)) { reply(s.shareFile(f)) })
 	if err != nil {
 		return "", fmt.Errorf("send file %s: %w", u.RelativePath, err)
 	}
@@ -90,28 +90,6 @@ func refusedForGood(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUploadRefused, err)
-}
-
-// await runs ask on the session's loop and waits for the answer it gives
-// reply (on the loop, or on the sender's goroutine through live.Call), the
-// session's end or ctx's; reply is buffered, so a caller that gave up
-// blocks nobody.
-func await[T any](ctx context.Context, s *Session, ask func(reply func(T, error))) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	s.loop.Post(func() { ask(func(v T, err error) { ch <- result{v, err} }) })
-	var zero T
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-s.loop.Ended():
-		return zero, live.ErrEnded
-	case <-ctx.Done():
-		return zero, fmt.Errorf("waiting for the messaging service: %w", ctx.Err())
-	}
 }
 
 // filesRefused says why the conversation takes no file now (nil: it
