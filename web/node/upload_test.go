@@ -55,7 +55,7 @@ func form(t *testing.T, parts ...part) (string, []byte) {
 	return mw.FormDataContentType(), b.Bytes()
 }
 
-// post posts an upload as a page of origin would (no origin: none sent)
+// post posts an upload as a page of origin would ("none": no Origin sent)
 // with the client's cookies; it returns the status and the answer.
 func (w *fileWorld) post(t *testing.T, hc *http.Client, origin, contentType string, body []byte) (int, string) {
 	t.Helper()
@@ -64,7 +64,7 @@ func (w *fileWorld) post(t *testing.T, hc *http.Client, origin, contentType stri
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	if origin != "" {
+	if origin != "none" {
 		req.Header.Set("Origin", origin)
 	}
 	resp, err := hc.Do(req)
@@ -217,6 +217,7 @@ func TestUploadRefusals(t *testing.T) {
 			return form(t, part{name: "file", filename: "report.docx", data: testfiles.Zip()})
 		}, 415, "Only JPG, PNG, GIF, PDF, DOCX, XLSX or PPTX files can be sent."},
 		{"another site's page", nil, "http://evil.example", ok, 403, "This page may not connect here."},
+		{"no page at all (no Origin)", nil, "none", ok, 403, "This page may not connect here."},
 		{"no session", stranger, "", ok, 403, "There is no conversation to send this file to. Reload the page."},
 		{"not multipart", nil, "", func() (string, []byte) { return "application/json", []byte(`{"file":"x"}`) }, 400, "The upload was not a file."},
 		{"a cut form", nil, "", func() (string, []byte) {

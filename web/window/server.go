@@ -113,9 +113,9 @@ type Server struct {
 	// fileTimeout (files.go).
 	downloads   chan struct{}
 	fileTimeout time.Duration
-	// uploads holds a place per customer's file being received and sent
-	// (upload.go); uploadsPerClient limits them per client address.
-	uploads          chan struct{}
+	// uploads receives the customers' files (upload.go; nil: they send
+	// none); uploadsPerClient limits them per client address.
+	uploads          *web.Uploads
 	uploadsPerClient *middleware.RateLimiterMemoryStore
 }
 
@@ -167,8 +167,10 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	if cfg.UploadBurst == 0 {
 		cfg.UploadBurst = 10
 	}
-	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, downloads: make(chan struct{}, maxDownloads), fileTimeout: fileTimeout,
-		uploads: make(chan struct{}, maxUploads)}
+	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, downloads: make(chan struct{}, maxDownloads), fileTimeout: fileTimeout}
+	if cfg.MaxUpload > 0 {
+		s.uploads = web.NewUploads(cfg.MaxUpload, maxUploads)
+	}
 	if cfg.UploadBurst > 0 {
 		s.uploadsPerClient = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 			Rate: rate.Limit(cfg.UploadRate), Burst: cfg.UploadBurst, ExpiresIn: 10 * time.Minute,
