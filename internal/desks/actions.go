@@ -103,16 +103,22 @@ func (d *Desk) send(tab *live.Tab[page], conv, text string) {
 	d.inbox.Touch(t.ID)
 	d.broadcast(t.ID, Change{List: true, Thread: t.Sending(localID, text, d.cfg.Now())})
 	delete(d.composed, t.ID)
-	id := t.ID
+	d.publish(t.ID, localID, "text", protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+}
+
+// publish publishes the agent's local message as ev (what names it in
+// logs) to conversation id; its outcome moves the message to sent or
+// failed.
+func (d *Desk) publish(id, localID, what string, ev protocol.Event) {
 	live.Call(d.loop, func(ctx context.Context) (int64, error) {
-		return d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+		return d.up.Publish(ctx, id, ev)
 	}, func(seq int64, err error) {
 		t, ok := d.inbox.Thread(id)
 		if !ok {
 			return
 		}
 		if err != nil {
-			d.log.Info("publish text failed", "conversation_id", id, "error", err)
+			d.log.Info("publish "+what+" failed", "conversation_id", id, "error", err)
 			d.broadcast(id, Change{Thread: t.Failed(localID)})
 			return
 		}

@@ -14,6 +14,10 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chatwindow/chatwindow/internal/bidi"
 )
 
 // Type is one file type as file sharing names it.
@@ -159,4 +163,31 @@ func SafePreview(p string) string {
 		return ""
 	}
 	return p
+}
+
+// MaxCaptionBytes bounds a file's name kept as its caption [ours].
+const MaxCaptionBytes = 255
+
+// Caption is a file's name as its caption: without direction controls
+// (internal/bidi), control characters and any path, trimmed, at most
+// MaxCaptionBytes (cut between characters); "file" when nothing is left.
+func Caption(name string) string {
+	name = bidi.Strip(name)
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name))
+	for len(name) > MaxCaptionBytes {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	if name == "" {
+		return "file"
+	}
+	return name
 }

@@ -2,6 +2,7 @@ package filetype_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,5 +72,25 @@ func TestByName(t *testing.T) {
 	}
 	if got := filetype.Names(); got != "JPG, PNG, GIF, PDF, DOCX, XLSX or PPTX" {
 		t.Errorf("Names: %q", got)
+	}
+}
+
+// TestCaption: a file's name as its caption: no path, no direction or
+// control characters, at most 255 bytes cut between characters.
+func TestCaption(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"receipt.png", "receipt.png"},
+		{`C:\Users\me\receipt.png`, "receipt.png"},
+		{"../../etc/passwd", "passwd"},
+		{"pay\u202Egnp.exe", "paygnp.exe"},
+		{"a\x00b\nc.pdf", "abc.pdf"},
+		{"  spaced.pdf  ", "spaced.pdf"},
+		{"\u202E", "file"},
+		{"", "file"},
+		{strings.Repeat("é", 200), strings.Repeat("é", 127)},
+	} {
+		if got := filetype.Caption(tt.in); got != tt.want {
+			t.Errorf("Caption(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/live"
 	"github.com/chatwindow/chatwindow/internal/messaging"
@@ -30,7 +26,7 @@ import (
 
 // Upload is a file the customer sends.
 type Upload struct {
-	// Name is the file's name, its caption (cleaned by SendFile).
+	// Name is the file's name, its caption (filetype.Caption).
 	Name string
 	// Type is what the bytes are, sniffed by the caller (filetype.Sniff).
 	Type filetype.Type
@@ -39,9 +35,6 @@ type Upload struct {
 	// when it is a small image (safePreview), as an agent's is.
 	Preview string
 }
-
-// MaxNameBytes bounds a file's name kept as its caption [ours].
-const MaxNameBytes = 255
 
 // Errors of SendFile.
 var (
@@ -76,7 +69,7 @@ func (m *Manager) SendFile(ctx context.Context, id Identity, up Upload) (string,
 	if err := messaging.Upload(ctx, m.cfg.HTTPClient, u, up.Type.MediaType, up.Data); err != nil {
 		return "", fmt.Errorf("send file: %w", refusedForGood(err))
 	}
-	f := &File{Caption: cleanName(up.Name), FileType: up.Type.Name, RelativePath: u.RelativePath, Preview: safePreview(up.Preview)}
+	f := &File{Caption: filetype.Caption(up.Name), FileType: up.Type.Name, RelativePath: u.RelativePath, Preview: safePreview(up.Preview)}
 	key, err := live.Await(ctx, s.loop, func(reply func(string, error)) { reply(s.shareFile(f)) })
 	if err != nil {
 		return "", fmt.Errorf("send file %s: %w", u.RelativePath, err)
@@ -186,28 +179,4 @@ func (c *Conversation) SendingFile(localID string, f *File, at time.Time) Change
 	c.closeReplies(&out, m)
 	out.Added = append(out.Added, *m)
 	return out
-}
-
-// cleanName is a file name as its caption: without direction controls,
-// control characters and path, trimmed, at most MaxNameBytes (cut between
-// characters); "file" when nothing is left.
-func cleanName(name string) string {
-	name = bidi.Strip(name)
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name))
-	for len(name) > MaxNameBytes {
-		_, n := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-n]
-	}
-	if name == "" {
-		return "file"
-	}
-	return name
 }
