@@ -85,3 +85,17 @@ func FileBubble(route, caption, fileType, relativePath, preview string) views.Fi
 	}
 	return f
 }
+
+// AttachControl is a composer's file control posting to route files up to
+// max bytes of the types of internal/filetype (by extension and media
+// type, for the file picker).
+func AttachControl(route string, max int64) views.Attach {
+	var accept []string
+	for _, t := range filetype.All() {
+		accept = append(accept, t.Ext, t.MediaType)
+		if t.Name == "JPG" {
+			accept = append(accept, ".jpeg")
+		}
+	}
+	return views.Attach{URL: route, Accept: strings.Join(accept, ","), Types: filetype.Names(), Max: max, MaxText: HumanSize(max)}
+}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/clientaddr"
-	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
 	"github.com/chatwindow/chatwindow/web"
@@ -56,20 +54,12 @@ func (c Config) maxUpload() int64 {
 }
 
 // attachProps is the composer's file control for files up to max bytes
-// (none for 0): the types of internal/filetype, by extension and media
-// type, for the file picker.
+// (none for 0).
 func attachProps(max int64) views.Attach {
 	if max <= 0 {
 		return views.Attach{}
 	}
-	var accept []string
-	for _, t := range filetype.All() {
-		accept = append(accept, t.Ext, t.MediaType)
-		if t.Name == "JPG" {
-			accept = append(accept, ".jpeg")
-		}
-	}
-	return views.Attach{URL: uploadPath, Accept: strings.Join(accept, ","), Types: filetype.Names(), Max: max, MaxText: web.HumanSize(max)}
+	return web.AttachControl(uploadPath, max)
 }
 
 // handleUpload takes a customer's file: a multipart POST of a page of
