@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -110,6 +111,17 @@ func TestUpload(t *testing.T) {
 	if err := json.Unmarshal([]byte(answer), &a); err != nil || !strings.HasPrefix(a.ID, "l-") {
 		t.Fatalf("the answer %s names no bubble (%v)", answer, err)
 	}
+	// The answer comes once the file shows; its publish goes on.
+	if _, err := w.tab.WaitFor(t.Context(), func(v pageclient.View) bool {
+		for _, m := range v.Messages {
+			if m.ID == a.ID && m.Kind == "image" && m.From == "consumer" && m.HasSeq {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the customer's image bubble %s: %v", a.ID, err)
+	}
 
 	files := w.hostedFiles()
 	if len(files) != 1 {
@@ -150,17 +162,6 @@ func TestUpload(t *testing.T) {
 		t.Error("the page does not load upload.js")
 	}
 
-	ctx := t.Context()
-	if _, err := w.tab.WaitFor(ctx, func(v pageclient.View) bool {
-		for _, m := range v.Messages {
-			if m.ID == a.ID && m.Kind == "image" && m.From == "consumer" && m.HasSeq {
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatalf("the customer's image bubble %s: %v", a.ID, err)
-	}
 
 	// Its thumbnail opens the whole picture through the window, shown
 	// rather than saved; its Download link saves it.
@@ -267,6 +268,11 @@ func TestUploadRateLimit(t *testing.T) {
 	}
 	if code, text := w.post(t, w.customer(), w.srv.URL, ct, body); code != http.StatusTooManyRequests || text != "Too many files at once. Please wait a minute." {
 		t.Errorf("the second file: %d %q, want 429", code, text)
+	}
+	// The first file's publish goes on after its answer.
+	deadline := time.Now().Add(testenv.WaitLimit)
+	for len(w.hostedFiles()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if n := len(w.hostedFiles()); n != 1 {
 		t.Errorf("%d hosted files published, want 1", n)
