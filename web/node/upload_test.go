@@ -162,7 +162,6 @@ func TestUpload(t *testing.T) {
 		t.Error("the page does not load upload.js")
 	}
 
-
 	// Its thumbnail opens the whole picture through the window, shown
 	// rather than saved; its Download link saves it.
 	resp, err = w.customer().Get(w.srv.URL + "/")
