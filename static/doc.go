@@ -17,7 +17,7 @@ import (
 	"strings"
 )
 
-//go:embed chat.js signin.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
+//go:embed chat.js signin.js upload.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
 var files embed.FS
 
 // The vendored scripts' names; the Makefile's htmx target fetches them.

@@ -3,6 +3,8 @@ package views
 // Assets are the content-hashed URLs of the page's static files.
 type Assets struct {
 	CSS, HTMX, HTMXWS, ChatJS string
+	// UploadJS sends the customer's files (the composer's attach control).
+	UploadJS string
 	// SignInJS is the brand's sign-in script, served only with
 	// Page.AuthMethod.
 	SignInJS string
@@ -45,6 +47,9 @@ type Window struct {
 	// ForgetURL ends the conversation and forgets the customer on this
 	// device (a POST form; empty: not offered).
 	ForgetURL string
+	// Attach is the composer's file control; its URL empty: none (a page
+	// without an identity yet has none either).
+	Attach Attach
 }
 
 // Connection is the state of the session's messaging socket, shown as a

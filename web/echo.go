@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,9 @@ type EchoConfig struct {
 	// is attributed (rate limit, logs) to the address it names in
 	// X-Forwarded-For. None: the direct peer counts.
 	Trusted []*net.IPNet
+	// OwnBodyLimit are the paths whose handlers bound their bodies
+	// themselves (a file upload), above the body limit of every other.
+	OwnBodyLimit []string
 }
 
 // NewEcho is the Echo instance every surface starts from: the one error
@@ -60,7 +64,10 @@ func NewEcho(logger *slog.Logger, cfg EchoConfig) *echo.Echo {
 	e.Use(middleware.RequestID())
 	e.Use(securityHeaders(cfg.FrameAncestors, cfg.ImgSrc))
 	// Nothing this server takes is large: forms and the page's frames.
-	e.Use(middleware.BodyLimit(bodyLimit))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit:   bodyLimit,
+		Skipper: func(c echo.Context) bool { return slices.Contains(cfg.OwnBodyLimit, c.Request().URL.Path) },
+	}))
 	// Per client address (the direct peer: see IPExtractor), generous
 	// for people, a wall for floods.
 	e.Use(middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{

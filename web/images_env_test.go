@@ -44,7 +44,7 @@ func rendererWithKeys(tb testing.TB, keys [][]byte) relay.Renderer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return window.NewRenderer(keys, assets, nil)
+	return window.NewRenderer(keys, assets)
 }
 
 var testPNG = func() []byte {

@@ -18,6 +18,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/simulator"
+	"github.com/chatwindow/chatwindow/web/window"
 )
 
 // windowConfig is what the chat window's flags and environment decide.
@@ -46,7 +47,9 @@ type windowConfig struct {
 	socketsPerClient int
 	signupsPerClient int
 	bodyTimeout      time.Duration
-	botDelay         time.Duration
+	// maxUpload is the largest file a customer may send (-1: none).
+	maxUpload int64
+	botDelay  time.Duration
 	// survey: the embedded service runs a post-conversation survey.
 	survey bool
 	// office is the contact center's hours (nil: always open).
@@ -86,6 +89,7 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	socketsPerClient := fs.Int("sockets-per-client", envInt(getenv, "CHATWINDOW_SOCKETS_PER_CLIENT", connlimit.DefaultSocketsPerClient), "sockets (tabs) one client address may hold open; more are answered 429 (0: no cap)")
 	signupsPerClient := fs.Int("signups-per-client", envInt(getenv, "CHATWINDOW_SIGNUPS_PER_CLIENT", 10), "new visitors' identities one client address may ask for per minute (0: no cap)")
 	bodyTimeout := fs.Duration("body-timeout", envDuration(getenv, "CHATWINDOW_BODY_TIMEOUT", connlimit.DefaultBodyTimeout), "a request's body must have arrived within this of its handler's start")
+	maxUpload := fs.Int64("max-upload", envInt64(getenv, "CHATWINDOW_MAX_UPLOAD", window.DefaultMaxUpload), "the largest file in bytes a customer may send from the window (at most LivePerson's 3 MB, 3145728; 0: none)")
 	qaFlag := fs.String("qa", envOr(getenv, "CHATWINDOW_QA", "auto"), "serve the QA view (/qa, its protocol inspector); auto: only on the embedded service")
 	botDelay := fs.Duration("bot-delay", envDuration(getenv, "CHATWINDOW_BOT_DELAY", 3*time.Second), "embedded service: the demo bot takes a ring nobody took within this delay (0: no bot)")
 	surveyDefault, err := envBool(getenv, "CHATWINDOW_SURVEY", true)
@@ -121,6 +125,12 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	}
 	if c.signupsPerClient == 0 {
 		c.signupsPerClient = -1 // web: no bound
+	}
+	switch c.maxUpload = *maxUpload; {
+	case c.maxUpload < 0 || c.maxUpload > window.DefaultMaxUpload:
+		return windowConfig{}, fmt.Errorf("-max-upload %d: from 0 (no files) to %d bytes (LivePerson's 3 MB)", c.maxUpload, window.DefaultMaxUpload)
+	case c.maxUpload == 0:
+		c.maxUpload = -1 // web: no files
 	}
 	if c.secure, err = autoBool("-secure", *secureFlag, !isLoopback(c.addr)); err != nil {
 		return windowConfig{}, err
@@ -233,6 +243,13 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(getenv(key)); err == nil {
 		return d
+	}
+	return def
+}
+
+func envInt64(getenv func(string) string, key string, def int64) int64 {
+	if n, err := strconv.ParseInt(getenv(key), 10, 64); err == nil {
+		return n
 	}
 	return def
 }

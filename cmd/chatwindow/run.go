@@ -169,6 +169,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 			SignupRate:       float64(cfg.signupsPerClient) / 60,
 			SignupBurst:      cfg.signupsPerClient,
 			Hours:            cfg.office,
+			MaxUpload:        cfg.maxUpload,
 		},
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatwindow/chatwindow/internal/testing/faultproxy"
+	"github.com/chatwindow/chatwindow/internal/testing/testfiles"
 )
 
 // `make screenshots`: a scripted conversation in Chromium that leaves a
@@ -58,6 +59,10 @@ var screenshotStates = []struct{ key, side, title, caption string }{
 		"The customer's window received the answer (ACCEPT) but is not focused, so it is not read. Two grey V."},
 	{"agent-read", "agent", "Orange VV (read)",
 		"The customer's window got the focus with the answer in view: READ. Both V orange."},
+	{"customer-images", "customer", "Images both ways",
+		"Another customer attaches a photo (the page makes its thumbnail and posts it to the window, which uploads it to the service's storage); the agent answers with a picture from the console. Each is an image bubble whose thumbnail opens the whole picture through the window."},
+	{"agent-images", "agent", "Images both ways (console)",
+		"The customer's photo in the console, fetched with the agent's identity, and the agent's picture sent from the composer's Attach, with its V marks."},
 }
 
 const (
@@ -225,6 +230,28 @@ func TestScreenshots(t *testing.T) {
 	cust.waitJS("the thanks", `document.getElementById("footer").textContent.includes("Thank you for your rating (5 of 5)")`)
 	cust.waitJS("a new conversation offered", visible(`[data-testid="new-conversation"]`))
 	a.take(cust, "customer-rated", mark{State: "thanks for 5 of 5, new-conversation visible"})
+
+	// Images both ways, in another customer's conversation.
+	photos := screenshotTab(t, 480, 720)
+	photos.load(chatURL + "/")
+	photos.typeAndSend("My lamp arrived with a cracked shade, here is a photo.")
+	photos.waitJS("the first message sent", `!!document.querySelector('[data-testid="message"][data-from="consumer"][data-seq]')`)
+	conv2 := eval[string](photos, `document.querySelector('[data-testid="message"][data-from="consumer"]').dataset.dialogId`)
+	ring2 := `[data-testid="ring"][data-conversation-id="` + conv2 + `"]`
+	agent.waitJS("the second ring", visible(ring2))
+	agent.do("accept the second", chromedp.Click(chromedp.CSS(ring2+` [data-testid="accept"]`)))
+	photos.waitJS("the agent joined", `!!document.querySelector('#agent-name strong')`)
+	loaded := func(from string) string {
+		return `(() => { const i = document.querySelector('[data-testid="message"][data-from="` + from + `"][data-kind="image"] img[data-testid="file-preview"]'); return !!i && i.complete && i.naturalWidth > 0; })()`
+	}
+	photos.choose(writeFile(t, "cracked-shade.png", testfiles.PNG(320, 200)))
+	photos.waitJS("the photo sent", loaded("consumer"))
+	agent.waitJS("the photo in the console", loaded("consumer"))
+	agent.choose(writeFile(t, "return-label.png", testfiles.PNG(240, 160)))
+	agent.waitJS("the agent's picture sent", loaded("agent"))
+	photos.waitJS("the agent's picture in the window", loaded("agent"))
+	a.take(photos, "customer-images", mark{State: "both image bubbles (data-kind=image) with their thumbnails loaded"})
+	a.take(agent, "agent-images", mark{State: "both picture items with their thumbnails loaded"})
 
 	a.writeIndex()
 }

@@ -135,39 +135,45 @@ func (d *Desk) send(tab *live.Tab[page], conv, text string) {
 		return
 	}
 	d.nextLocal++
-	d.publish(t, fmt.Sprint(d.nextLocal), text)
+	d.sendText(t, fmt.Sprint(d.nextLocal), text)
 	delete(d.composed, t.ID)
 }
 
-// retry publishes again the agent's message localID, whose publish failed,
-// while its conversation is open.
+// retry publishes again the agent's text localID, whose publish failed,
+// while its conversation is open (a file is sent again from the composer).
 func (d *Desk) retry(tab *live.Tab[page], conv, localID string) {
 	t, ok := d.target(tab, conv)
 	if !ok {
 		return
 	}
 	m, ok := t.Local(localID)
-	if !ok || m.Delivery != VFailed {
+	if !ok || m.Delivery != VFailed || m.Attachment {
 		return
 	}
-	d.publish(t, localID, m.Text)
+	d.sendText(t, localID, m.Text)
 }
 
-// publish sends the agent's text as local message localID (new, or a
-// retry) and records the answer.
-func (d *Desk) publish(t *Thread, localID, text string) {
+// sendText shows the agent's text as local message localID (new, or a
+// retry) and publishes it.
+func (d *Desk) sendText(t *Thread, localID, text string) {
 	d.inbox.Touch(t.ID)
 	d.broadcast(t.ID, Change{List: true, Thread: t.Sending(localID, text, d.cfg.Now())})
-	id := t.ID
+	d.publish(t.ID, localID, "text", protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+}
+
+// publish publishes the agent's local message as ev (what names it in
+// logs) to conversation id; its outcome moves the message to sent or
+// failed.
+func (d *Desk) publish(id, localID, what string, ev protocol.Event) {
 	live.Call(d.loop, func(ctx context.Context) (int64, error) {
-		return d.up.Publish(ctx, id, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+		return d.up.Publish(ctx, id, ev)
 	}, func(seq int64, err error) {
 		t, ok := d.inbox.Thread(id)
 		if !ok {
 			return
 		}
 		if err != nil {
-			d.log.Info("publish text failed", "conversation_id", id, "error", err)
+			d.log.Info("publish "+what+" failed", "conversation_id", id, "error", err)
 			d.broadcast(id, Change{Thread: t.Failed(localID)})
 			return
 		}

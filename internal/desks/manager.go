@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/live"
@@ -118,6 +119,10 @@ type Upstream interface {
 	Sync(ctx context.Context) error
 	TransferToSkill(ctx context.Context, conversationID, skillID string) error
 	BackToQueue(ctx context.Context, conversationID string) error
+	// GenerateUploadURL and GenerateDownloadURL ask for signed URLs of
+	// the file storage (files.go).
+	GenerateUploadURL(ctx context.Context, size int64, fileType string) (messaging.StorageURL, error)
+	GenerateDownloadURL(ctx context.Context, relativePath string) (messaging.StorageURL, error)
 }
 
 var _ Upstream = (*messaging.Agent)(nil)
@@ -145,6 +150,9 @@ type Config struct {
 	Now func() time.Time
 	// Skills are the skill ids an agent may transfer a conversation to.
 	Skills []string
+	// HTTPClient reaches the file storage (files.go); nil:
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 func (c *Config) defaults() {

@@ -2,7 +2,6 @@ package desks
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
@@ -49,6 +48,9 @@ func (s Self) owns(ev protocol.MessagingEvent) bool {
 type Message struct {
 	transcript.Message
 	From string
+	// File is a shared file (files.go); nil for other messages. Text is
+	// then the file's plain text.
+	File *File
 	// Read is set on the consumer's messages the agent has read (its READ
 	// was published, or is due): what the unread count leaves out.
 	Read bool
@@ -195,13 +197,16 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		if e.Type == protocol.EventRichContent {
 			text = "[structured content]"
 		}
+		var file *File
+		var ref string
 		if e.File != nil {
-			// A shared file: its type and caption (docs/protocol.md, Files).
-			text = strings.TrimSpace("[file " + bidi.Strip(e.File.FileType) + "] " + bidi.Strip(e.File.Caption))
+			// A shared file (docs/protocol.md, Files).
+			file = newFile(*e.File)
+			text, ref = file.Text(), file.RelativePath
 		}
 		m, placed := t.log.Add(Message{
-			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: mine, Text: text, At: at, Attachment: e.File != nil},
-			From:    from,
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: mine, Text: text, At: at, Attachment: file != nil, Ref: ref},
+			From:    from, File: file,
 		})
 		out.Summary = true
 		switch placed {

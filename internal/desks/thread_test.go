@@ -86,10 +86,10 @@ func TestThreadApply(t *testing.T) {
 			wantUnread: 1,
 		},
 		{
-			name: "a shared file shows its type and caption",
+			name: "a shared file shows as its caption",
 			events: []protocol.MessagingEvent{ev(0, "consumer", protocol.Event{Type: protocol.EventContent, ContentType: protocol.ContentTypeHostedFile,
 				File: &protocol.HostedFile{Caption: "my receipt", RelativePath: "/v1/AUTH_async-images/1/x.PNG", FileType: "PNG"}}, 1000)},
-			want:       []row{{Seq: 0, From: FromConsumer, Text: "[file PNG] my receipt"}},
+			want:       []row{{Seq: 0, From: FromConsumer, Text: "my receipt"}},
 			wantUnread: 1,
 		},
 		{

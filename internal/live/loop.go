@@ -12,6 +12,7 @@ package live
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"time"
@@ -309,6 +310,35 @@ func Ask[P, T any](l *Loop[P], cmd func(reply chan<- T) any) (T, bool) {
 		return v, true
 	case <-l.ended:
 		return zero, false
+	}
+}
+
+// Await runs ask on the loop, from another goroutine, and waits for the
+// answer it gives reply (on the loop, or through Call's done), the loop's
+// end (ErrEnded) or ctx's. reply may be called once, from any goroutine;
+// it never blocks, so an answer after the caller gave up is dropped.
+func Await[P, T any](ctx context.Context, l *Loop[P], ask func(reply func(T, error))) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	l.Post(func() {
+		ask(func(v T, err error) {
+			select {
+			case ch <- result{v, err}:
+			default: // answered already
+			}
+		})
+	})
+	var zero T
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-l.ended:
+		return zero, ErrEnded
+	case <-ctx.Done():
+		return zero, fmt.Errorf("waiting for the session: %w", ctx.Err())
 	}
 }
 

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -335,5 +336,29 @@ func TestReceiptPacing(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, published()); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
+	}
+}
+
+// TestAwait: Await answers what the loop replies (once, the first reply),
+// gives up with the caller's context, and says ErrEnded once the loop
+// ended.
+func TestAwait(t *testing.T) {
+	_, l, cancel := start(t, live.Config{Grace: time.Hour}, nil)
+	got, err := live.Await(t.Context(), l, func(reply func(string, error)) {
+		reply("first", nil)
+		reply("second", nil)
+	})
+	if got != "first" || err != nil {
+		t.Errorf("Await: %q %v, want the first reply", got, err)
+	}
+	ctx, stop := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer stop()
+	if _, err := live.Await(ctx, l, func(func(string, error)) {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Await without a reply: %v, want the context's deadline", err)
+	}
+	cancel()
+	<-l.Ended()
+	if _, err := live.Await(t.Context(), l, func(reply func(string, error)) { reply("late", nil) }); !errors.Is(err, live.ErrEnded) {
+		t.Errorf("Await after the end: %v, want ErrEnded", err)
 	}
 }

@@ -98,6 +98,9 @@ func (u *procUpstream) Sync(context.Context) error { return nil }
 func (u *procUpstream) GenerateDownloadURL(context.Context, string) (messaging.StorageURL, error) {
 	return messaging.StorageURL{}, nil
 }
+func (u *procUpstream) GenerateUploadURL(context.Context, int64, string) (messaging.StorageURL, error) {
+	return messaging.StorageURL{}, nil
+}
 
 // benchTab is one attached tab whose socket is a pipe.
 type benchTab struct {

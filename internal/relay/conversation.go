@@ -253,12 +253,13 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 			}
 		}
 		var file *File
+		var ref string
 		if e.File != nil {
 			file = newFile(*e.File)
-			text = file.Text()
+			text, ref = file.Text(), file.RelativePath
 		}
 		m, placed := c.log.Add(Message{
-			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at, Attachment: file != nil},
+			Message: transcript.Message{DialogID: ev.DialogID, Seq: seq, Own: own, Text: text, At: at, Attachment: file != nil, Ref: ref},
 			From:    from, Rich: rich, Chosen: -1, File: file,
 		})
 		if placed != transcript.Matched {

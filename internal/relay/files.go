@@ -2,13 +2,11 @@ package relay
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/live"
 	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/protocol"
@@ -22,13 +20,6 @@ import (
 // MaxFileBytes is the largest file downloaded for a customer: LivePerson's
 // limit (File Sharing: "Each file can be up to 3MB").
 const MaxFileBytes = 3 << 20
-
-// maxPreviewBytes bounds the preview shown as a thumbnail (File Sharing:
-// "the preview must be under 30KB").
-const maxPreviewBytes = 30 << 10
-
-// previewTypes are the image types a thumbnail may be.
-var previewTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
 // File is a message's shared file, as the window shows it. Caption and
 // FileType hold no direction controls (internal/bidi).
@@ -66,29 +57,8 @@ func (f *File) Text() string {
 	return "A file"
 }
 
-// safePreview returns p when it is a base64 data URL of a PNG, JPEG, GIF
-// or WebP image of at most 30 KB whose bytes are that image type, and ""
-// for anything else: the page shows it as an img src (the window's CSP
-// allows data: images), so nothing but a small image of a known type may
-// get there.
-func safePreview(p string) string {
-	if len(p) > maxPreviewBytes {
-		return ""
-	}
-	rest, ok := strings.CutPrefix(p, "data:")
-	if !ok {
-		return ""
-	}
-	mediaType, data, ok := strings.Cut(rest, ";base64,")
-	if !ok || !previewTypes[mediaType] {
-		return ""
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(data)
-	if err != nil || len(b) == 0 || http.DetectContentType(b) != mediaType {
-		return ""
-	}
-	return p
-}
+// safePreview is the preview a bubble may show (filetype.SafePreview).
+func safePreview(p string) string { return filetype.SafePreview(p) }
 
 // ErrNoFile is wrapped by Download when the messaging service refuses the
 // file to this customer (not theirs, not shared with them, unknown).

@@ -145,6 +145,9 @@ type Upstream interface {
 	// GenerateDownloadURL asks for a signed URL of a shared file
 	// (docs/protocol.md, Files).
 	GenerateDownloadURL(ctx context.Context, relativePath string) (messaging.StorageURL, error)
+	// GenerateUploadURL asks for a signed URL to upload a customer's
+	// file of size bytes and fileType (upload.go).
+	GenerateUploadURL(ctx context.Context, size int64, fileType string) (messaging.StorageURL, error)
 }
 
 // Manager holds this node's sessions by session id.

@@ -75,6 +75,7 @@ func (s *Session) createConversation() {
 				s.broadcast(s.conv.Failed(l))
 			}
 			s.waiting = nil
+			s.conversationSettled(err)
 			return
 		}
 		s.notice = "" // a new conversation: the old news is old
@@ -85,6 +86,7 @@ func (s *Session) createConversation() {
 			s.broadcast(Change{Phase: true})
 		}
 		s.sendWaiting()
+		s.conversationSettled(nil)
 	})
 }
 
@@ -93,9 +95,7 @@ func (s *Session) sendWaiting() {
 		return
 	}
 	for _, l := range s.waiting {
-		if m, ok := s.conv.Local(l); ok {
-			s.publishText(l, m.Text)
-		}
+		s.publishLocal(l)
 	}
 	s.waiting = nil
 }
@@ -128,6 +128,14 @@ func (s *Session) action(c actionCmd) {
 }
 
 func (s *Session) publishText(localID, text string) {
+	s.publish(localID, "text", protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text})
+}
+
+// publish publishes the customer's local message as ev (what names it in
+// logs: text, file): once the conversation exists, to the dialog it was
+// written in, with the click metadata it answers; its outcome moves the
+// message to sent, failed, or pending until the catch-up says.
+func (s *Session) publish(localID, what string, ev protocol.Event) {
 	conv := s.conv.ID
 	if conv == "" {
 		s.waiting = append(s.waiting, localID)
@@ -137,7 +145,7 @@ func (s *Session) publishText(localID, text string) {
 	meta := s.conv.answerMetadata(localID)
 	dialog := s.conv.target(localID)
 	live.Call(s.loop, func(ctx context.Context) (int64, error) {
-		return s.up.PublishWithMetadata(ctx, dialog, conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: text}, meta)
+		return s.up.PublishWithMetadata(ctx, dialog, conv, ev, meta)
 	}, func(seq int64, err error) {
 		switch messaging.Classify(err) {
 		case messaging.OK:
@@ -149,11 +157,11 @@ func (s *Session) publishText(localID, text string) {
 			// message (the connection is getting a fresh one). It
 			// stays pending until the catch-up says (its echo matched
 			// by text), then goes out again only if it did not.
-			s.log.Info("publish text: not confirmed, settled after the catch-up", "conversation_id", conv, "dialog_id", dialog, "error", err)
+			s.log.Info("publish "+what+": not confirmed, settled after the catch-up", "conversation_id", conv, "dialog_id", dialog, "error", err)
 			s.unsure[localID]++
 			s.syncSoon()
 		case messaging.GiveUp:
-			s.log.Info("publish text refused", "conversation_id", conv, "dialog_id", dialog, "error", err)
+			s.log.Info("publish "+what+" refused", "conversation_id", conv, "dialog_id", dialog, "error", err)
 			delete(s.unsure, localID)
 			s.broadcast(s.conv.Failed(localID))
 		case messaging.Cancelled:
@@ -217,7 +225,7 @@ func (s *Session) settleUnsure() {
 			s.broadcast(s.conv.Failed(id))
 			continue
 		}
-		s.publishText(id, m.Text)
+		s.publishLocal(id)
 	}
 }
 

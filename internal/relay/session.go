@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -39,9 +40,11 @@ type Session struct {
 	// ends for good.
 	forgetting, forgetClosing, forgotten bool
 	// coalescing: broadcast merges into pending (see Updates).
-	coalescing   bool
-	pending      Change
-	waiting      []string // local ids of messages waiting for the conversation
+	coalescing bool
+	pending    Change
+	waiting    []string // local ids of messages waiting for the conversation
+	// convWaiters wait for the conversation being requested (upload.go).
+	convWaiters  []func(error)
 	lastComposed time.Time
 	// unsure counts, per local message, publishes that got no answer.
 	unsure map[string]int
@@ -297,7 +300,7 @@ func (s *Session) Command(c any) {
 			return
 		}
 		s.broadcast(s.conv.Sending(c.localID, m.Text, s.cfg.Now()))
-		s.publishText(c.localID, m.Text)
+		s.publishLocal(c.localID)
 	case reportCmd:
 		s.report(c.status, c.items)
 	case typingCmd:
@@ -402,6 +405,7 @@ func (s *Session) leaveConversation() {
 	s.followed = map[string]bool{}
 	s.unsure = map[string]int{}
 	s.waiting, s.creating = nil, false
+	s.conversationSettled(fmt.Errorf("%w: the conversation was left", ErrNoFiles))
 	s.loop.StopTyping()
 }
 

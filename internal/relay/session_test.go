@@ -216,12 +216,13 @@ type tab struct {
 	mu      sync.Mutex
 	agentSm map[int64]int // agent message sequence → times added
 	own     map[string]string
+	files   map[string]relay.Message // own files by caption, as last shown
 	conn    []string
 	window  relay.View // the last whole window
 }
 
 func runTab(t *testing.T, rt *relay.Tab, seen bool) *tab {
-	tb := &tab{agentSm: map[int64]int{}, own: map[string]string{}}
+	tb := &tab{agentSm: map[int64]int{}, own: map[string]string{}, files: map[string]relay.Message{}}
 	livetab.Follow(t, rt.Tab, func(f frame) { tb.apply(rt, f, seen) })
 	return tb
 }
@@ -253,6 +254,9 @@ func (tb *tab) apply(rt *relay.Tab, f frame, seen bool) {
 			items = append(items, receipts.Item{DialogID: m.DialogID, Seq: m.Seq})
 		case relay.FromConsumer:
 			tb.own[m.Text] = m.Delivery
+			if m.File != nil {
+				tb.files[m.File.Caption] = m
+			}
 		}
 	}
 	tb.mu.Unlock()

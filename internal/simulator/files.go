@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -32,17 +33,20 @@ const (
 // answers: /v1/AUTH_async-images/{account}/{name}.{TYPE}.
 const storageContainer = "/v1/AUTH_async-images/"
 
-// uploadTypes are the fileTypes GenerateURLForUploadFile takes (schema
-// ms/GenerateURLForUploadFileBody.json; File Sharing, Step 3), with the
-// content type the stored bytes must have and are served with.
-var uploadTypes = map[string]string{"JPG": "image/jpeg", "JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
+// The fileTypes GenerateURLForUploadFile takes are internal/filetype's
+// (with JPEG, its other spelling of JPG): the images of File Sharing, Step
+// 3, and of schema ms/GenerateURLForUploadFileBody.json, and the documents
+// (PDF, DOCX, XLSX, PPTX) that LivePerson's Mobile App SDK's Photo and
+// File Sharing lets consumers and agents share both ways. The stored bytes
+// must be that type, and are served as it.
 
 // sharedTypes are the fileTypes a hosted/file message may name: schema
-// ms/HostedFile.json's, and JPEG, which node-agent-sdk's example and the
-// Connector API's publish. The shared type is not compared with the
-// uploaded one: the Connector API's example uploads a PNG and shares it
-// as JPEG.
-var sharedTypes = map[string]bool{"IMG": true, "JPG": true, "JPEG": true, "PNG": true, "GIF": true, "TXT": true, "PDF": true}
+// ms/HostedFile.json's, JPEG, which node-agent-sdk's example and the
+// Connector API's publish, and the documents of Photo and File Sharing.
+// The shared type is not compared with the uploaded one: the Connector
+// API's example uploads a PNG and shares it as JPEG.
+var sharedTypes = map[string]bool{"IMG": true, "JPG": true, "JPEG": true, "PNG": true, "GIF": true, "TXT": true, "PDF": true,
+	"DOCX": true, "XLSX": true, "PPTX": true}
 
 // storedFile is one relativePath the service issued: who asked for it,
 // what was announced, and once uploaded the bytes.
@@ -190,8 +194,8 @@ func (s *Service) generateUploadURL(c *socket, f protocol.Frame, who member, typ
 		c.fail(f, 400, "bad body: "+err.Error())
 		return
 	}
-	if _, ok := uploadTypes[b.FileType]; !ok {
-		c.fail(f, 400, fmt.Sprintf("fileType %q: only JPG, JPEG, PNG or GIF", b.FileType))
+	if _, ok := filetype.ByName(b.FileType); !ok {
+		c.fail(f, 400, fmt.Sprintf("fileType %q: only JPEG or %s", b.FileType, filetype.Names()))
 		return
 	}
 	size, err := strconv.ParseInt(string(b.FileSize), 10, 64)
@@ -238,7 +242,7 @@ func (s *Service) checkHostedFile(ev protocol.Event, from member) (int, string) 
 	case hf.RelativePath == "":
 		return 400, "hosted/file without relativePath"
 	case !sharedTypes[hf.FileType]:
-		return 400, fmt.Sprintf("fileType %q: only IMG, JPG, JPEG, PNG, GIF, TXT or PDF", hf.FileType)
+		return 400, fmt.Sprintf("fileType %q: only IMG, JPG, JPEG, PNG, GIF, TXT, PDF, DOCX, XLSX or PPTX", hf.FileType)
 	case len(hf.Preview) > maxPreviewBytes:
 		return 413, fmt.Sprintf("preview over %d bytes", maxPreviewBytes)
 	case len(hf.Caption) > maxTextBytes:

@@ -15,8 +15,9 @@ import (
 // The refusals of file sharing, and the store's bound (docs/simulator.md,
 // Files); the flow itself is files_test.go.
 
-// TestGenerateUploadURLRefusals: the file types and sizes File Sharing
-// allows (JPG, JPEG, PNG, GIF; up to 3 MB), anything else 400.
+// TestGenerateUploadURLRefusals: the file types and sizes file sharing
+// allows (File Sharing's JPG, JPEG, PNG, GIF, and Photo and File
+// Sharing's PDF, DOCX, XLSX, PPTX; up to 3 MB), anything else 400.
 func TestGenerateUploadURLRefusals(t *testing.T) {
 	e := newEnv(t)
 	cons := e.consumer(e.signup())
@@ -34,7 +35,12 @@ func TestGenerateUploadURLRefusals(t *testing.T) {
 		{"not a number", `{"fileSize":"big","fileType":"PNG"}`, 400},
 		{"no size", `{"fileType":"PNG"}`, 400},
 		{"bmp", `{"fileSize":10,"fileType":"BMP"}`, 400},
-		{"pdf is shared, not uploaded", `{"fileSize":10,"fileType":"PDF"}`, 400},
+		{"pdf", `{"fileSize":10,"fileType":"PDF"}`, 200},
+		{"docx", `{"fileSize":10,"fileType":"DOCX"}`, 200},
+		{"xlsx", `{"fileSize":10,"fileType":"XLSX"}`, 200},
+		{"pptx", `{"fileSize":10,"fileType":"PPTX"}`, 200},
+		{"txt is shared, not uploaded", `{"fileSize":10,"fileType":"TXT"}`, 400},
+		{"doc", `{"fileSize":10,"fileType":"DOC"}`, 400},
 		{"lower case", `{"fileSize":10,"fileType":"png"}`, 400},
 		{"no type", `{"fileSize":10}`, 400},
 		{"not an object", `"x"`, 400},

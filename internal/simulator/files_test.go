@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/testing/testfiles"
 )
 
 // Files are tested over loopback with the service's own storage: the
@@ -238,6 +239,41 @@ func TestAgentSharesFile(t *testing.T) {
 	code, body, h := e.do(http.MethodGet, e.storageURL(down), "", nil)
 	if code != 200 || !bytes.Equal(body, photo) || h.Get("Content-Type") != "image/jpeg" {
 		t.Errorf("download: %d %s, %d bytes", code, h.Get("Content-Type"), len(body))
+	}
+}
+
+// TestConsumerSharesDocuments: the documents of Photo and File Sharing go
+// both ways like images: a consumer uploads a PDF, a DOCX, an XLSX and a
+// PPTX (their bytes checked, a zip that is no document refused), shares
+// each, and the agent downloads it typed as its kind.
+func TestConsumerSharesDocuments(t *testing.T) {
+	e := newEnv(t)
+	cons := e.consumer(e.signup())
+	convID := cons.openConversation()
+	agent, _ := e.assign("alice")
+	for _, tt := range []struct {
+		fileType, mediaType string
+		data                []byte
+	}{
+		{"PDF", "application/pdf", testfiles.PDF("the invoice")},
+		{"DOCX", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", testfiles.Office("word/document.xml")},
+		{"XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", testfiles.Office("xl/workbook.xml")},
+		{"PPTX", "application/vnd.openxmlformats-officedocument.presentationml.presentation", testfiles.Office("ppt/presentation.xml")},
+	} {
+		t.Run(tt.fileType, func(t *testing.T) {
+			path := e.upload(cons, protocol.TypeGenerateURLForUploadFile, tt.fileType, tt.data)
+			cons.ok(protocol.TypePublishEvent, hostedFile(convID, protocol.HostedFile{Caption: "report" + strings.ToLower("."+tt.fileType), RelativePath: path, FileType: tt.fileType}))
+			down := decode[protocol.GenerateURLResponse](t, agent.ok(".ams.ms.GenerateURLForDownloadFile", protocol.GenerateURLForDownloadFile{RelativePath: path}))
+			code, body, h := e.do(http.MethodGet, e.storageURL(down), "", nil)
+			if code != 200 || !bytes.Equal(body, tt.data) || h.Get("Content-Type") != tt.mediaType {
+				t.Errorf("the agent's download: %d %s, %d bytes", code, h.Get("Content-Type"), len(body))
+			}
+		})
+	}
+	zip := testfiles.Zip()
+	u := cons.uploadURL(protocol.TypeGenerateURLForUploadFile, len(zip), "DOCX")
+	if code, body, _ := e.do(http.MethodPut, e.storageURL(u), "", zip); code != http.StatusUnsupportedMediaType {
+		t.Errorf("a zip uploaded as a DOCX: %d %s, want 415", code, body)
 	}
 }
 

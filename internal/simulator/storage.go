@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/chatwindow/chatwindow/internal/filetype"
 )
 
 // The storage the signed URLs point to (docs/simulator.md, Files): the
@@ -81,11 +83,11 @@ func (s *Service) handleFilePut(w http.ResponseWriter, r *http.Request) {
 		storageError(w, http.StatusConflict, "the file was shared: it cannot change")
 		return
 	}
-	want := uploadTypes[fileType]
+	want, _ := filetype.ByName(fileType) // checked when the URL was issued
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != want && mt != "application/octet-stream" {
-			storageError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: this upload is a %s (%s)", ct, fileType, want))
+		if err != nil || mt != want.MediaType && mt != "application/octet-stream" {
+			storageError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: this upload is a %s (%s)", ct, fileType, want.MediaType))
 			return
 		}
 	}
@@ -106,8 +108,8 @@ func (s *Service) handleFilePut(w http.ResponseWriter, r *http.Request) {
 		storageError(w, http.StatusBadRequest, fmt.Sprintf("%d bytes: the upload URL was made for %d", n, size))
 		return
 	}
-	if got := http.DetectContentType(data); got != want {
-		storageError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("the bytes are %s, not a %s", got, fileType))
+	if !want.Is(data) {
+		storageError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("the bytes are %s, not a %s", http.DetectContentType(data), fileType))
 		return
 	}
 
@@ -152,7 +154,8 @@ func (s *Service) handleFileGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", uploadTypes[fileType])
+	t, _ := filetype.ByName(fileType)
+	h.Set("Content-Type", t.MediaType)
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "private, no-store")

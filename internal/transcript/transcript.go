@@ -42,8 +42,11 @@ type Message struct {
 	Own  bool
 	Text string
 	// Attachment: not text (a shared file): never the echo of a local
-	// message, whatever its Text says.
+	// message by its Text. Ref names what it attaches (a shared file's
+	// relativePath): an own attachment's echo is the local attachment's
+	// with the same Ref.
 	Attachment bool
+	Ref        string
 	// At is the server's time once the message is stored (the time it was
 	// sent from here before that).
 	At time.Time
@@ -142,11 +145,10 @@ func (t *Transcript[E, M]) Local(localID string) (M, bool) {
 }
 
 // Add records a stored message of an event: e's Message has DialogID, Seq,
-// Own, Text and At (the server's). An own message (not an Attachment)
-// whose text is that of a local message still waiting for its sequence is
-// that message's echo:
-// the oldest such one gets the sequence instead (Matched). Add returns the
-// message as kept.
+// Own, Text and At (the server's). An own message whose text (an
+// Attachment: whose Ref) is that of a local message still waiting for its
+// sequence is that message's echo: the oldest such one gets the sequence
+// instead (Matched). Add returns the message as kept.
 func (t *Transcript[E, M]) Add(e E) (M, Placed) {
 	t.ready()
 	m := M(&e)
@@ -155,10 +157,7 @@ func (t *Transcript[E, M]) Add(e E) (M, Placed) {
 		return old, Duplicate
 	}
 	if c.Own {
-		var l M
-		if !c.Attachment {
-			l = t.matchLocal(c.Text, nil)
-		}
+		l := t.matchLocal(c, nil)
 		if l != nil {
 			t.attach(l, c.DialogID, c.Seq, c.At)
 			return l, Matched
@@ -218,7 +217,7 @@ func (t *Transcript[E, M]) Sent(localID, dialogID string, seq int64, at time.Tim
 	} else if c.HasSeq {
 		// This one was matched to another publish's echo: that sequence
 		// belongs to the next local message with the same text.
-		if o := t.matchLocal(c.Text, m); o != nil {
+		if o := t.matchLocal(c, m); o != nil {
 			t.swap(m, o)
 			changed = append(changed, o)
 		} else {
@@ -302,12 +301,20 @@ func (t *Transcript[E, M]) applyEarly(m M) {
 	}
 }
 
-// matchLocal finds the oldest local message other than not with this text
-// still waiting for its sequence (being sent, or failed: it may have
-// landed after all).
-func (t *Transcript[E, M]) matchLocal(text string, not M) M {
+// matchLocal finds the oldest local message other than not that like has
+// the text of (for an attachment: the Ref of, when it has one) and still
+// waits for its sequence (being sent, or failed: it may have landed after
+// all).
+func (t *Transcript[E, M]) matchLocal(like *Message, not M) M {
+	if like.Attachment && like.Ref == "" {
+		return nil
+	}
 	for _, m := range t.messages {
-		if c := m.core(); m != not && c.LocalID != "" && !c.HasSeq && c.Text == text {
+		c := m.core()
+		if m == not || c.LocalID == "" || c.HasSeq || c.Attachment != like.Attachment {
+			continue
+		}
+		if like.Attachment && c.Ref == like.Ref || !like.Attachment && c.Text == like.Text {
 			return m
 		}
 	}

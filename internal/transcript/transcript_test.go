@@ -81,6 +81,32 @@ func TestTranscript(t *testing.T) {
 			},
 		},
 		{
+			name: "an own attachment's echo is the local attachment with its Ref",
+			steps: func(t *tr) {
+				sending(t, "a", "photo.png")
+				t.Sending(Message{LocalID: "b", Text: "photo.png", At: ms(1), Attachment: true, Ref: "/p/2.PNG"})
+				t.Sending(Message{LocalID: "c", Text: "photo.png", At: ms(1), Attachment: true, Ref: "/p/3.PNG"})
+				t.Add(Message{DialogID: dialog, Seq: 0, Own: true, Text: "photo.png", At: ms(1000), Attachment: true, Ref: "/p/3.PNG"})
+				t.Sent("c", dialog, 0, ms(1100))
+			},
+			want: []row{
+				{Key: "l-c", Seq: 0, Own: true, Text: "photo.png", Delivery: Sent, Sent: 1000},
+				{Key: "l-a", Own: true, Text: "photo.png", Delivery: Pending},
+				{Key: "l-b", Own: true, Text: "photo.png", Delivery: Pending},
+			},
+		},
+		{
+			name: "an own text is never the echo of a local attachment",
+			steps: func(t *tr) {
+				t.Sending(Message{LocalID: "b", Text: "photo.png", At: ms(1), Attachment: true, Ref: "/p/2.PNG"})
+				stored(t, 0, true, "photo.png", 1000)
+			},
+			want: []row{
+				{Key: "m-C1-0", Own: true, Text: "photo.png", Delivery: Sent, Sent: 1000},
+				{Key: "l-b", Own: true, Text: "photo.png", Delivery: Pending},
+			},
+		},
+		{
 			name: "duplicates ignored",
 			steps: func(t *tr) {
 				stored(t, 0, false, "hi", 1000)

@@ -89,6 +89,10 @@ type Server struct {
 	byName, byClient *lockout.Table
 	// sockets serves and counts the console's sockets.
 	sockets *pagesocket.Server
+	// uploads receives the agents' files (files.go).
+	uploads *web.Uploads
+	// downloads holds a place per file download under way (files.go).
+	downloads chan struct{}
 }
 
 // New wires the console's Echo instance and routes.
@@ -112,12 +116,14 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, desks *desks.Ma
 		cfg.SignInLimits.PerClient.Threshold = 20
 	}
 	c := &Server{log: logger, cfg: cfg, assets: assets, desks: desks,
-		byName:   lockout.New(cfg.SignInLimits.PerName, cfg.Now),
-		byClient: lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
-		sockets:  pagesocket.New(pagesocket.Config{Logger: logger, Secure: cfg.Secure, PerClient: cfg.SocketsPerClient}),
+		byName:    lockout.New(cfg.SignInLimits.PerName, cfg.Now),
+		byClient:  lockout.New(cfg.SignInLimits.PerClient, cfg.Now),
+		sockets:   pagesocket.New(pagesocket.Config{Logger: logger, Secure: cfg.Secure, PerClient: cfg.SocketsPerClient}),
+		uploads:   web.NewUploads(maxFileBytes, maxFilesAtOnce),
+		downloads: make(chan struct{}, maxFilesAtOnce),
 	}
 	c.cookie = web.NewSessionCookie("chatwindow-agent", Prefix+"/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
-	c.echo = web.NewEcho(logger, web.EchoConfig{FrameAncestors: cfg.FrameAncestors, ImgSrc: imgSrc})
+	c.echo = web.NewEcho(logger, web.EchoConfig{FrameAncestors: cfg.FrameAncestors, ImgSrc: imgSrc, OwnBodyLimit: []string{uploadPath}})
 	c.routes()
 	return c, nil
 }
@@ -196,10 +202,11 @@ func (c *Server) handleConsole(ec echo.Context) error {
 			}
 			page := views.ConsolePage{
 				Assets: views.ConsoleAssets{
-					CSS:    c.assetURL("console.css"),
-					HTMX:   c.assetURL(static.HTMX),
-					HTMXWS: c.assetURL(static.HTMXWS),
-					ChatJS: c.assetURL("chat.js"),
+					CSS:      c.assetURL("console.css"),
+					HTMX:     c.assetURL(static.HTMX),
+					HTMXWS:   c.assetURL(static.HTMXWS),
+					ChatJS:   c.assetURL("chat.js"),
+					UploadJS: c.assetURL("upload.js"),
 				},
 				SocketURL:     Prefix + "/ws",
 				SignOutAction: Prefix + "/sign-out",
@@ -349,6 +356,8 @@ func (c *Server) routes() {
 	e.POST(Prefix+"/sign-in", c.handleSignIn)
 	e.POST(Prefix+"/sign-out", c.handleSignOut)
 	e.GET(Prefix+"/ws", c.handleSocket)
+	e.POST(uploadPath, c.handleUpload)
+	e.GET(filePath, c.handleFile)
 	web.GetOrHead(e, Prefix+"/static/:name", c.handleStatic)
 	web.GetOrHead(e, Prefix+"/static/vendor/:name", c.handleStatic)
 }

@@ -109,7 +109,7 @@ func deskProps(v desks.View) views.Desk {
 	}
 	if p := v.Selected; p != nil {
 		d.Pane = views.ConsolePane{ID: p.ID, Consumer: p.ConsumerName, Closed: p.Closed, Typing: p.ConsumerTyping, Messages: consoleMessages(p.Messages, !p.Closed), Skills: v.Skills,
-			Customer: customerPanel(p.Profile, p.Customer)}
+			Customer: customerPanel(p.Profile, p.Customer), Attach: attach()}
 	}
 	return d
 }
@@ -145,6 +145,10 @@ func consoleMessages(ms []desks.Message, open bool) []views.ConsoleMessage {
 func consoleMessage(m desks.Message, open bool) views.ConsoleMessage {
 	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
 	p.Time, p.TimeISO = web.Clock(m.At)
+	if m.File != nil {
+		f := fileProp(*m.File)
+		p.File = &f
+	}
 	if !m.Own {
 		return p
 	}

@@ -58,6 +58,7 @@ func NewConsole(ctx context.Context, cfg ConsoleConfig) (*Console, error) {
 		Grace:         cfg.Grace,
 		SignInTimeout: cfg.SignInTimeout,
 		Skills:        cfg.Skills,
+		HTTPClient:    cfg.HTTPClient,
 		Agent: func(ctx context.Context, username, password string) (desks.Upstream, error) {
 			ep, err := messaging.Discover(ctx, cfg.HTTPClient, cfg.ServiceURL, cfg.Account, messaging.Overrides{})
 			if err != nil {

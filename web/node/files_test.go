@@ -24,16 +24,24 @@ import (
 	"github.com/chatwindow/chatwindow/web/window"
 )
 
-// TestFileDownloadRoute: an agent shares a file; the customer's window
-// shows it with a link to the window's /file, which answers the bytes as
-// an attachment, inert, to the customer's cookie only; other paths and
-// visitors without a session get 404, and the answer never names the
-// storage's signed URL.
-func TestFileDownloadRoute(t *testing.T) {
+// fileWorld is a window node on the embedded service, a customer's tab
+// that wrote, and an agent who took the conversation.
+type fileWorld struct {
+	lp     *testenv.Service
+	srv    *httptest.Server
+	tab    *pageclient.Tab
+	agent  *messaging.Agent
+	convID string
+}
+
+// newFileWorld starts a node of web (its SessionKeys filled in) and has a
+// customer write and an agent take the conversation.
+func newFileWorld(t *testing.T, web window.Config) *fileWorld {
+	t.Helper()
 	lp := testenv.NewService(t, simulator.Config{Account: "1", Agents: []simulator.Agent{{Name: "alice", Password: "pw"}}})
+	web.SessionKeys = sessionKeys
 	n, err := node.New(context.Background(), node.Config{
-		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Backoff: testenv.FastBackoff,
-		Web: window.Config{SessionKeys: sessionKeys},
+		Endpoints: lp.EP, HTTPClient: lp.Srv.Client(), Backoff: testenv.FastBackoff, Web: web,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +58,7 @@ func TestFileDownloadRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tab.Close()
+	t.Cleanup(func() { tab.Close() })
 	if err := tab.Send("I need my invoice"); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +88,19 @@ func TestFileDownloadRoute(t *testing.T) {
 	if err := agent.AcceptRing(ctx, ringID); err != nil {
 		t.Fatal(err)
 	}
+	return &fileWorld{lp: lp, srv: srv, tab: tab, agent: agent, convID: convID}
+}
+
+// TestFileDownloadRoute: an agent shares a file; the customer's window
+// shows it with a link to the window's /file, which answers the bytes as
+// an attachment, inert, to the customer's cookie only; other paths and
+// visitors without a session get 404, and the answer never names the
+// storage's signed URL.
+func TestFileDownloadRoute(t *testing.T) {
+	w := newFileWorld(t, window.Config{})
+	lp, srv, tab, agent, convID := w.lp, w.srv, w.tab, w.agent, w.convID
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.WaitLimit)
+	defer cancel()
 	var img bytes.Buffer
 	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 6, 4))); err != nil {
 		t.Fatal(err)

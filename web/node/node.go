@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		// The QA view's protocol inspector records only where it is served.
 		NoInspector:  !cfg.Web.QA,
 		Logger:       logger.With("component", "relay"),
-		Renderer:     window.NewRenderer(cfg.Web.SessionKeys, assets, cfg.Web.Hours),
+		Renderer:     window.ConfigRenderer(cfg.Web, assets),
 		Grace:        cfg.Grace,
 		MaxTabs:      cfg.MaxTabs,
 		Connect:      connect(cfg, logger),

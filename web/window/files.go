@@ -3,18 +3,14 @@ package window
 import (
 	"context"
 	"errors"
-	"mime"
 	"net/http"
-	"net/url"
-	"path"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
+	"github.com/chatwindow/chatwindow/web"
 )
 
 // Shared files (docs/protocol.md, Files). The page links a file to the
@@ -38,60 +34,27 @@ const fileTimeout = 30 * time.Second
 // holds up to relay.MaxFileBytes in memory) [ours].
 const maxDownloads = 16
 
-// storagePath is what a relativePath may look like: the storage's paths
-// (/v1/AUTH_async-images/{account}/{name}.{TYPE}, with LivePerson's
-// "_uuid_…_17-04-2018_09-37-15-082" names) and nothing that could mean
-// something else in a URL.
-var storagePath = regexp.MustCompile(`^/[A-Za-z0-9/_.-]{1,511}$`)
-
-// downloadTypes are the content types a download is served as; anything
-// else (or bytes that do not sniff as their type) goes as
-// application/octet-stream.
-var downloadTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "application/pdf": true}
-
 // fileProp is the bubble of a shared file.
 func fileProp(f relay.File) views.File {
-	return views.File{
-		Caption: f.Caption,
-		Type:    f.FileType,
-		Preview: f.Preview,
-		URL:     filePath + "?p=" + url.QueryEscape(f.RelativePath),
-		Name:    fileName(f.RelativePath),
-	}
-}
-
-// validPath reports whether p may be asked for (storagePath, and no "..").
-func validPath(p string) bool {
-	return storagePath.MatchString(p) && !strings.Contains(p, "..") && !strings.Contains(p, "//")
-}
-
-// fileName is the name a download suggests: the path's last part.
-func fileName(p string) string {
-	if !validPath(p) {
-		return "file"
-	}
-	return path.Base(p)
+	return web.FileBubble(filePath, f.Caption, f.FileType, f.RelativePath, f.Preview)
 }
 
 // handleFile downloads a shared file for the customer of the session
-// cookie. The answer is the file alone, as an attachment, inert if opened
-// as a page; a failure is a short text of this server's.
+// cookie (web.ServeFile: an attachment, or a picture shown with view=1);
+// a failure is a short text of this server's.
 func (s *Server) handleFile(c echo.Context) error {
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Cache-Control", "private, no-store")
+	web.FileHeaders(c)
 	id, ok := s.Identity(c.Request())
 	q := c.QueryParams()
 	p := q.Get("p")
-	if !ok || len(q["p"]) != 1 || !validPath(p) {
+	if !ok || len(q["p"]) != 1 || !web.ValidStoragePath(p) {
 		return echo.NewHTTPError(http.StatusNotFound, "This file is not available.")
 	}
 	select {
 	case s.downloads <- struct{}{}:
 		defer func() { <-s.downloads }()
 	default:
-		h.Set("Retry-After", "1")
+		c.Response().Header().Set("Retry-After", "1")
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Too many downloads at once. Please try again.")
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.fileTimeout)
@@ -108,10 +71,5 @@ func (s *Server) handleFile(c echo.Context) error {
 		s.log.Info("file download refused", "session_id", shortID(id.SessionID), "path", p, "status", code, "error", err)
 		return echo.NewHTTPError(code, text).SetInternal(err)
 	}
-	ct := "application/octet-stream"
-	if mt, _, err := mime.ParseMediaType(f.ContentType); err == nil && downloadTypes[mt] && http.DetectContentType(f.Data) == mt {
-		ct = mt
-	}
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fileName(p)}))
-	return c.Blob(http.StatusOK, ct, f.Data)
+	return web.ServeFile(c, web.StorageFileName(p), f.ContentType, f.Data, q.Get(web.ViewParam) == "1")
 }

@@ -36,7 +36,7 @@ func TestFileDownloadLimits(t *testing.T) {
 	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")}
 	ctx, cancel := context.WithCancel(context.Background())
 	mgr := relay.NewManager(ctx, relay.Config{
-		Renderer: NewRenderer(keys, assets, nil),
+		Renderer: NewRenderer(keys, assets),
 		Consumer: func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
 			return messaging.NewConsumer(messaging.ConsumerConfig{Endpoints: ep, Token: messaging.StaticToken(token),
 				SessionOptions: messaging.SessionOptions{Backoff: testenv.FastBackoff}})

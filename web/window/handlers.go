@@ -29,9 +29,10 @@ func (s *Server) handleChat(c echo.Context) error {
 				return err
 			}
 		}
-		win = views.Window{Connection: views.Connection{State: messaging.StateConnecting.String()}, Phase: string(relay.PhaseNew), ForgetURL: forgetPath}
+		win = views.Window{Connection: views.Connection{State: messaging.StateConnecting.String()}, Phase: string(relay.PhaseNew), ForgetURL: forgetPath,
+			Attach: attachProps(s.cfg.MaxUpload)}
 		if v, ok := s.relay.View(id.SessionID); ok {
-			win = windowProps(v, s.images.cardImages, s.cfg.Hours)
+			win = windowProps(v, s.images.cardImages, attachProps(s.cfg.MaxUpload), s.cfg.Hours)
 		}
 	}
 	if win.Phase == string(relay.PhaseNew) && win.Agent == (views.Agent{}) {
@@ -52,6 +53,9 @@ func (s *Server) handleChat(c echo.Context) error {
 	}
 	if s.cfg.AuthMethod != "" {
 		page.Assets.SignInJS = web.AssetURL(s.assets, "", "signin.js")
+	}
+	if s.cfg.MaxUpload > 0 {
+		page.Assets.UploadJS = web.AssetURL(s.assets, "", "upload.js")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return web.Render(c, http.StatusOK, views.ChatPage(page))

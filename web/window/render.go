@@ -17,6 +17,8 @@ import (
 // tab's socket receives (every top-level element is swapped out of band).
 type fragments struct {
 	images cardImages
+	// attach is the composer's file control (upload.go).
+	attach views.Attach
 	// office is the contact center's hours (nil: always open).
 	office *hours.Schedule
 }
@@ -24,7 +26,7 @@ type fragments struct {
 var _ relay.Renderer = fragments{}
 
 func (f fragments) Window(v relay.View) ([]byte, error) {
-	w := windowProps(v, f.images, f.office)
+	w := windowProps(v, f.images, f.attach, f.office)
 	return web.RenderAll(
 		views.ConnectionBanner(w.Connection, true),
 		views.AgentName(w.Agent, true),
@@ -35,7 +37,7 @@ func (f fragments) Window(v relay.View) ([]byte, error) {
 }
 
 func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	w := windowProps(v, f.images, f.office)
+	w := windowProps(v, f.images, f.attach, f.office)
 	// Room for the usual change without growing (a change updating many
 	// messages grows it).
 	comps := make([]templ.Component, 0, 8)
@@ -73,7 +75,7 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	return web.RenderAll(comps...)
 }
 
-func windowProps(v relay.View, img cardImages, office *hours.Schedule) views.Window {
+func windowProps(v relay.View, img cardImages, attach views.Attach, office *hours.Schedule) views.Window {
 	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
@@ -91,6 +93,7 @@ func windowProps(v relay.View, img cardImages, office *hours.Schedule) views.Win
 		Phase:      string(v.Phase),
 		Rating:     v.Rating,
 		ForgetURL:  forgetPath,
+		Attach:     attach,
 	}
 }
 
@@ -181,8 +184,14 @@ func choiceProp(i int, choices []richcontent.Choice) views.Choice {
 // NewRenderer is the relay renderer of the web layer's views. Card images are
 // rendered as URLs of the window's own (docs/richcontent.md): its own
 // assets by path, every other image through its image proxy, signed with
-// a key derived from sessionKeys (the same as the Server's Config). office
-// is the contact center's hours (Config.Hours; nil: always open).
-func NewRenderer(sessionKeys [][]byte, assets *static.Assets, office *hours.Schedule) relay.Renderer {
-	return fragments{images: newCardImages(sessionKeys, assets), office: office}
+// a key derived from sessionKeys (the same as the Server's Config). The
+// composer offers files up to DefaultMaxUpload.
+func NewRenderer(sessionKeys [][]byte, assets *static.Assets) relay.Renderer {
+	return fragments{images: newCardImages(sessionKeys, assets), attach: attachProps(DefaultMaxUpload)}
+}
+
+// ConfigRenderer is NewRenderer for the Server of cfg: its SessionKeys, its
+// MaxUpload and its Hours.
+func ConfigRenderer(cfg Config, assets *static.Assets) relay.Renderer {
+	return fragments{images: newCardImages(cfg.SessionKeys, assets), attach: attachProps(cfg.maxUpload()), office: cfg.Hours}
 }

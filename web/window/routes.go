@@ -11,6 +11,7 @@ func (s *Server) routes() {
 	web.GetOrHead(e, "/", s.handleChat)
 	e.POST(startPath, s.handleStart)
 	e.POST(forgetPath, s.handleForget)
+	e.POST(uploadPath, s.handleUpload)
 	e.GET("/ws", s.handleSocket)
 	web.GetOrHead(e, "/static/:name", s.handleStatic)
 	web.GetOrHead(e, "/static/vendor/:name", s.handleStatic)

@@ -8,6 +8,7 @@ package window
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -88,6 +89,14 @@ type Config struct {
 	ConsoleURL string
 	// ImageProxy configures the fetches of card images (zero: production).
 	ImageProxy imageproxy.Config
+	// MaxUpload is the largest file a customer may send (0:
+	// DefaultMaxUpload, also the most it may be; negative: customers send
+	// no files).
+	MaxUpload int64
+	// UploadRate and UploadBurst bound the files one client address may
+	// send; 0: 1 every 6 s after a burst of 10.
+	UploadRate  float64
+	UploadBurst int
 }
 
 // Server is the chat window's HTTP server.
@@ -108,6 +117,10 @@ type Server struct {
 	// fileTimeout (files.go).
 	downloads   chan struct{}
 	fileTimeout time.Duration
+	// uploads receives the customers' files (upload.go; nil: they send
+	// none); uploadsPerClient limits them per client address.
+	uploads          *web.Uploads
+	uploadsPerClient *middleware.RateLimiterMemoryStore
 }
 
 // Wait blocks until every tab's socket has been served to its end: call
@@ -148,7 +161,25 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	if cfg.SignupBurst == 0 {
 		cfg.SignupBurst = 10
 	}
+	if cfg.MaxUpload > DefaultMaxUpload {
+		return nil, fmt.Errorf("window: MaxUpload %d: a file may be up to %d bytes (LivePerson's 3 MB)", cfg.MaxUpload, DefaultMaxUpload)
+	}
+	cfg.MaxUpload = cfg.maxUpload()
+	if cfg.UploadRate == 0 {
+		cfg.UploadRate = 1.0 / 6
+	}
+	if cfg.UploadBurst == 0 {
+		cfg.UploadBurst = 10
+	}
 	s := &Server{log: logger, cfg: cfg, assets: assets, relay: mgr, downloads: make(chan struct{}, maxDownloads), fileTimeout: fileTimeout}
+	if cfg.MaxUpload > 0 {
+		s.uploads = web.NewUploads(cfg.MaxUpload, maxUploads)
+	}
+	if cfg.UploadBurst > 0 {
+		s.uploadsPerClient = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(cfg.UploadRate), Burst: cfg.UploadBurst, ExpiresIn: 10 * time.Minute,
+		})
+	}
 	s.sockets = pagesocket.New(pagesocket.Config{
 		Logger: logger, Secure: cfg.Secure, PerClient: cfg.SocketsPerClient,
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Metrics: cfg.Metrics,
@@ -161,7 +192,8 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	s.cookie = web.NewSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	s.images = images{newCardImages(cfg.SessionKeys, assets), imageproxy.New(cfg.ImageProxy)}
 
-	s.echo = web.NewEcho(logger, web.EchoConfig{FrameAncestors: cfg.FrameAncestors, ImgSrc: imgSrc, Trusted: cfg.TrustedProxies})
+	s.echo = web.NewEcho(logger, web.EchoConfig{FrameAncestors: cfg.FrameAncestors, ImgSrc: imgSrc, Trusted: cfg.TrustedProxies,
+		OwnBodyLimit: []string{uploadPath}})
 	s.routes()
 	return s, nil
 }

@@ -158,7 +158,7 @@ func TestTabChats(t *testing.T) {
 	tab, conv := start(t, s)
 	s1 := s.say(t, conv, "Hi, how can I help?")
 	v := wait(t, tab, "the agent's message", func(v pageclient.View) bool { return len(v.AgentMessages()) == 1 })
-	want := pageclient.Message{ID: v.AgentMessages()[0].ID, DialogID: conv, Seq: s1, HasSeq: true, From: "agent", Text: "Hi, how can I help?"}
+	want := pageclient.Message{ID: v.AgentMessages()[0].ID, DialogID: conv, Seq: s1, HasSeq: true, From: "agent", Kind: "text", Text: "Hi, how can I help?"}
 	if diff := cmp.Diff(want, v.AgentMessages()[0]); diff != "" {
 		t.Errorf("the agent's bubble (-want +got):\n%s", diff)
 	}

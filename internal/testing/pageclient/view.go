@@ -16,6 +16,7 @@ type Message struct {
 	Seq      int64
 	HasSeq   bool
 	From     string // agent, consumer, system
+	Kind     string // data-kind: text, image, file, card
 	Receipt  string // the ticks of the customer's own: pending, sent, accepted, read, failed
 	Text     string
 	LocalID  string // the retry form's local id (failed messages)
@@ -127,6 +128,7 @@ func (t *Tab) viewLocked() View {
 			ID:       s.AttrOr("id", ""),
 			DialogID: s.AttrOr("data-dialog-id", ""),
 			From:     s.AttrOr("data-from", ""),
+			Kind:     s.AttrOr("data-kind", ""),
 			Receipt:  s.AttrOr("data-receipt", ""),
 			Text:     s.Find(".message-text").First().Text(),
 			LocalID:  s.Find(`input[name="localId"]`).AttrOr("value", ""),
