@@ -20,7 +20,7 @@ import (
 )
 
 //go:embed chat.js signin.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
-//go:embed embed.js embed.css frame.js brand.css
+//go:embed embed.js embed.css frame.js brand.css demo.js demo.css
 var files embed.FS
 
 // The vendored scripts' names; the Makefile's htmx target fetches them.
