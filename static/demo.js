@@ -44,10 +44,13 @@
     token(user()).then(function (t) { callback(t); }, function (e) { callback("", e.message); });
   }
 
+  // Nobody signed in: the panel makes way for the form (on a phone it
+  // covers the page), and comes back once the visitor has signed in.
   if (method) {
     window[method] = function (callback) {
       if (user()) return answer(callback);
       waiting.push(callback);
+      if (window.chatwindow) window.chatwindow.close();
       $("demo-signin-note").textContent = "The chat asks who you are: sign in here first.";
       $("demo-name").focus();
     };
@@ -74,6 +77,7 @@
       }
       show();
       $("demo-signin-note").textContent = "";
+      if (waiting.length && window.chatwindow) window.chatwindow.open();
       waiting.splice(0).forEach(answer);
     });
     $("demo-signout").addEventListener("click", function () {

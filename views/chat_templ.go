@@ -379,7 +379,7 @@ func chatBody(p Page) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if p.Assets.FrameJS != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "  <button type=\"button\" class=\"panel-close\" aria-label=\"Close the chat\" data-testid=\"panel-close\"><span aria-hidden=\"true\">×</span></button>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "  <button type=\"button\" class=\"panel-close\" data-testid=\"panel-close\"><span aria-hidden=\"true\">×</span><span class=\"sr-only\">Close the chat</span></button>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -108,17 +108,17 @@ func Demo(p DemoPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" async></script></head><body><header class=\"site-header\"><p class=\"site-name\">Acme Outdoor</p><nav aria-label=\"Site\"><ul><li><a href=\"#gear\">Gear</a></li><li><a href=\"#help\">Help</a></li></ul></nav>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" async></script></head><body><header class=\"site-header\"><p class=\"site-name\">Acme Outdoor</p><nav aria-label=\"Site\"><ul><li><a href=\"#gear\">Gear</a></li><li><a href=\"#help\">Help</a></li></ul></nav></header><main>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if p.AuthMethod != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"account\" data-testid=\"demo-account\"><form id=\"demo-signin\" class=\"signin\"><label for=\"demo-name\">Your name</label> <input id=\"demo-name\" name=\"name\" autocomplete=\"name\" value=\"Jane Doe\" maxlength=\"60\" required> <button type=\"submit\" data-testid=\"demo-signin\">Sign in</button></form><p id=\"demo-user\" class=\"signed-in\" hidden>Signed in as <strong id=\"demo-user-name\"></strong> <button type=\"button\" id=\"demo-signout\">Sign out</button></p><p id=\"demo-signin-note\" class=\"note\" aria-live=\"polite\"></p></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<section class=\"account\" aria-label=\"Your account\" data-testid=\"demo-account\"><form id=\"demo-signin\" class=\"signin\"><label for=\"demo-name\">Your name</label> <input id=\"demo-name\" name=\"name\" autocomplete=\"name\" value=\"Jane Doe\" maxlength=\"60\" required> <button type=\"submit\" data-testid=\"demo-signin\">Sign in</button></form><p id=\"demo-user\" class=\"signed-in\" hidden>Signed in as <strong id=\"demo-user-name\"></strong> <button type=\"button\" id=\"demo-signout\">Sign out</button></p><p id=\"demo-signin-note\" class=\"note\" aria-live=\"polite\"></p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</header><main><section class=\"hero\"><h1>Gear for every trail</h1><p>This is chatwindow's demo site: a brand's page served by another site than the chat window (<code>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<section class=\"hero\"><h1>Gear for every trail</h1><p>This is chatwindow's demo site: a brand's page served by another site than the chat window (<code>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
