@@ -231,8 +231,10 @@
     });
   }
 
+  // Framed on a brand's page, the window is out of sight while its panel
+  // is closed: frame.js marks <html data-panel="closed"> (docs/embedding.md).
   function attentive() {
-    return document.visibilityState === "visible" && document.hasFocus();
+    return document.visibilityState === "visible" && document.hasFocus() && document.documentElement.dataset.panel !== "closed";
   }
 
   // The list says whose messages this page reports on: the agent's in the
@@ -519,6 +521,11 @@
       considerLock(true);
     });
     window.addEventListener("blur", reconsiderAll);
+    // frame.js: the brand's panel opened or closed.
+    window.addEventListener("chatwindow:panel", function () {
+      reconsiderAll();
+      considerLock(true);
+    });
 
     localTimes(list);
     list.querySelectorAll('[data-testid="message"]').forEach(function (el) { adopt(el, false); });

@@ -1,5 +1,7 @@
 // Package static embeds the page's assets: vendored htmx and its WebSocket
-// extension (pinned, see the Makefile's htmx target), chat.js and chat.css.
+// extension (pinned, see the Makefile's htmx target), chat.js and chat.css,
+// and the scripts of a window on a brand's site (embed.js, frame.js,
+// brand.css; docs/embedding.md) and of the demo site (demo.js, demo.css).
 // Each is served under a content-hashed name so it can be cached forever, and
 // gzipped once at load to browsers that take it (the budget of 30 KiB of
 // JavaScript in docs/performance.md is counted as shipped: gzipped).
@@ -18,6 +20,7 @@ import (
 )
 
 //go:embed chat.js signin.js upload.js chat.css qa.js qa.css console.css demo-card.svg vendor/*.js
+//go:embed embed.js embed.css frame.js brand.css demo.js demo.css
 var files embed.FS
 
 // The vendored scripts' names; the Makefile's htmx target fetches them.
@@ -58,21 +61,58 @@ func Load() (*Assets, error) {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		sum := sha256.Sum256(body)
-		ext := path.Ext(p)
-		hashed := strings.TrimSuffix(p, ext) + "." + hex.EncodeToString(sum[:])[:12] + ext
-		asset := &Asset{Name: p, Hashed: hashed, Body: body, ContentType: contentType(ext)}
-		if asset.Gzipped, err = gzipped(body); err != nil {
-			return fmt.Errorf("gzip %s: %w", p, err)
+		if stripped[p] {
+			body = Strip(body)
+		}
+		asset, err := Generated(p, body, contentType(path.Ext(p)))
+		if err != nil {
+			return err
 		}
 		a.byName[p] = asset
-		a.byHashed[hashed] = asset
+		a.byHashed[asset.Hashed] = asset
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load static assets: %w", err)
 	}
 	return a, nil
+}
+
+// stripped are the scripts served without their comments and indentation
+// (Strip): everything a page of the window or a brand ships of our own
+// (docs/embedding.md, budget).
+var stripped = map[string]bool{"embed.js": true, "frame.js": true, "chat.js": true, "signin.js": true, "upload.js": true}
+
+// Strip removes a script's line comments and indentation: every line that
+// is empty or a // comment once its leading blanks are gone, and those
+// blanks. It is for scripts written so that no line inside a string,
+// template or regular expression starts with //; comments after code and
+// /* */ comments stay.
+func Strip(js []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(js) {
+		line = bytes.TrimLeft(line, " \t")
+		if len(bytes.TrimSpace(line)) == 0 || bytes.HasPrefix(line, []byte("//")) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+// Generated is an asset made at start-up rather than embedded (the brand's
+// stylesheet and logo, embed.js with the window's settings): named with a
+// hash of body and gzipped, as the embedded ones are.
+func Generated(name string, body []byte, contentType string) (*Asset, error) {
+	sum := sha256.Sum256(body)
+	ext := path.Ext(name)
+	hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:])[:12] + ext
+	asset := &Asset{Name: name, Hashed: hashed, Body: body, ContentType: contentType}
+	var err error
+	if asset.Gzipped, err = gzipped(body); err != nil {
+		return nil, fmt.Errorf("gzip %s: %w", name, err)
+	}
+	return asset, nil
 }
 
 // Hashed returns the hashed name of a file, e.g. for a URL in the page.

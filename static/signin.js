@@ -17,7 +17,8 @@
 
   // The function lives on the window's own page or, when the window is
   // framed by a page of its own origin, on that page. Another origin's
-  // page cannot be reached from here (reading it throws).
+  // page cannot be reached from here (reading it throws): framed by
+  // embed.js, frame.js asks that page over postMessage.
   function lookup(name) {
     if (typeof window[name] === "function") return window[name];
     try {
@@ -25,7 +26,7 @@
     } catch (e) {
       // another origin's page
     }
-    return null;
+    return window.chatwindowFrame ? window.chatwindowFrame.signIn : null;
   }
 
   // What the page answered, as the window's sign-in request.

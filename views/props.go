@@ -8,6 +8,18 @@ type Assets struct {
 	// SignInJS is the brand's sign-in script, served only with
 	// Page.AuthMethod.
 	SignInJS string
+	// BrandCSS is the stylesheet of the brand's settings.
+	BrandCSS string
+	// FrameJS is the bridge to a brand's page, served only to a window
+	// framed by one (docs/embedding.md).
+	FrameJS string
+}
+
+// Brand is what the brand's settings put in the page.
+type Brand struct {
+	Title, Greeting string
+	// LogoURL is the brand's logo ("": none).
+	LogoURL string
 }
 
 // Page is everything the chat window shows on a full load or reload.
@@ -24,6 +36,10 @@ type Page struct {
 	// (Connection state "signin"), and posts its answer to StartURL.
 	AuthMethod string
 	Window     Window
+	Brand      Brand
+	// FrameOrigins are the origins (CSP sources) a framed window's bridge
+	// answers (Assets.FrameJS).
+	FrameOrigins string
 }
 
 // Window is the live part of the page: what a socket update re-renders.

@@ -17,8 +17,17 @@ func ServeAsset(c echo.Context, assets *static.Assets, prefix string) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
+	return SendAsset(c, a, Immutable)
+}
+
+// Immutable is the Cache-Control of a content-hashed URL: kept for good.
+const Immutable = "public, max-age=31536000, immutable"
+
+// SendAsset answers with a, gzipped to a browser that takes it, cached as
+// cacheControl says.
+func SendAsset(c echo.Context, a *static.Asset, cacheControl string) error {
 	h := c.Response().Header()
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", cacheControl)
 	if a.Gzipped != nil {
 		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {

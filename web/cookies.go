@@ -56,3 +56,26 @@ func (c SessionCookie) Expired() *sessions.Options {
 	o.MaxAge = -1
 	return &o
 }
+
+// Framed is the cookie's options in a page framed by another site
+// (docs/embedding.md, Cookies). A browser sends a SameSite=Lax cookie to
+// no cross-site frame, and one that blocks third-party cookies keeps none
+// there but a Partitioned one, which it keeps in a jar of the embedding
+// site's own: so SameSite=None and Partitioned, which browsers take only
+// with Secure (http://localhost counts as secure). Still HttpOnly: the
+// page's JavaScript never reads it.
+func (c SessionCookie) Framed() *sessions.Options {
+	o := *c.store.Options
+	o.SameSite = http.SameSiteNoneMode
+	o.Secure = true
+	o.Partitioned = true
+	return &o
+}
+
+// ExpiredFramed is Framed's options for deleting it: a partitioned cookie
+// is deleted only by a cookie of its partition.
+func (c SessionCookie) ExpiredFramed() *sessions.Options {
+	o := c.Framed()
+	o.MaxAge = -1
+	return o
+}

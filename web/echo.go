@@ -28,6 +28,11 @@ type EchoConfig struct {
 	FrameAncestors string
 	// ImgSrc is the CSP img-src source list.
 	ImgSrc string
+	// ScriptSrc, StyleSrc and FrameSrc are sources allowed besides the
+	// surface's own ('self'): the scripts and stylesheets it loads and the
+	// pages it frames from another origin (the demo site's: the window's
+	// launcher and panel). Empty: none.
+	ScriptSrc, StyleSrc, FrameSrc string
 	// Trusted are the reverse proxies in front: a request from one of them
 	// is attributed (rate limit, logs) to the address it names in
 	// X-Forwarded-For. None: the direct peer counts.
@@ -62,7 +67,7 @@ func NewEcho(logger *slog.Logger, cfg EchoConfig) *echo.Echo {
 	// ours, unless a configured proxy in front gave one fit for a log.
 	e.Use(dropClientRequestID(trusted))
 	e.Use(middleware.RequestID())
-	e.Use(securityHeaders(cfg.FrameAncestors, cfg.ImgSrc))
+	e.Use(securityHeaders(cfg))
 	// Nothing this server takes is large: forms and the page's frames.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit:   bodyLimit,
@@ -140,9 +145,18 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // securityHeaders sets the CSP (no inline script or style anywhere) and its
 // companions on every answer.
-func securityHeaders(frameAncestors, imgSrc string) echo.MiddlewareFunc {
-	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + imgSrc + "; " +
-		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
+func securityHeaders(cfg EchoConfig) echo.MiddlewareFunc {
+	also := func(src string) string {
+		if src == "" {
+			return "'self'"
+		}
+		return "'self' " + src
+	}
+	csp := "default-src 'self'; script-src " + also(cfg.ScriptSrc) + "; style-src " + also(cfg.StyleSrc) + "; img-src " + cfg.ImgSrc + "; "
+	if cfg.FrameSrc != "" {
+		csp += "frame-src " + cfg.FrameSrc + "; "
+	}
+	csp += "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + cfg.FrameAncestors
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()

@@ -53,7 +53,10 @@ type testEnv struct {
 	simURL  string
 	// consoleURL is the agent console's (on the embedded service's listener).
 	consoleURL string
-	account    string
+	// demoURL is the demo site's, a brand's page on another site with the
+	// window's launcher (printed before the window's).
+	demoURL string
+	account string
 	// agentPassword is the embedded service's password for agent "agent".
 	agentPassword string
 	browser       context.Context // a running Chromium; tabs are its children
@@ -165,6 +168,7 @@ var (
 	serviceLine = regexp.MustCompile(`^messaging service on (http://\S+) \(account (\d+); agent "agent", password (\S+)\)$`)
 	windowLine  = regexp.MustCompile(`^chat window on (http://\S+)$`)
 	consoleLine = regexp.MustCompile(`^agent console on (http://\S+)$`)
+	demoLine    = regexp.MustCompile(`^demo site on (http://\S+) `)
 )
 
 // startProgram starts run() as the command line would, with an empty
@@ -207,6 +211,8 @@ func startProgram(ctx context.Context, e *testEnv, extra ...string) (done <-chan
 				e.chatURL = m[1]
 			} else if m := consoleLine.FindStringSubmatch(l); m != nil {
 				e.consoleURL = m[1]
+			} else if m := demoLine.FindStringSubmatch(l); m != nil {
+				e.demoURL = m[1]
 			}
 		case <-timeout:
 			return runDone, errors.New("run printed no URLs within 30s")

@@ -59,6 +59,12 @@ type windowConfig struct {
 	keys          [][]byte
 	generatedKeys bool
 
+	// brand is how the window and its launcher look (docs/embedding.md).
+	brand window.Brand
+	// demoAddr is the demo site's address: auto (beside the window, on
+	// the other loopback name), off, or host:port.
+	demoAddr string
+
 	// campaign, when set, is every conversation request's campaignInfo
 	// (LP_CAMPAIGN_ID, LP_ENGAGEMENT_ID); the embedded service routes it
 	// to the demo skill, and uses a demo campaign when it is not set.
@@ -82,7 +88,9 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 	reconnectBase := fs.Duration("reconnect-base", envDuration(getenv, "CHATWINDOW_RECONNECT_BASE", 500*time.Millisecond), "upstream reconnect back-off: the first ceiling (full jitter)")
 	reconnectMax := fs.Duration("reconnect-max", envDuration(getenv, "CHATWINDOW_RECONNECT_MAX", 30*time.Second), "upstream reconnect back-off: the largest ceiling")
 	trusted := fs.String("trusted-proxies", getenv("CHATWINDOW_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (rate limits, logs)")
-	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site)")
+	frameAncestors := fs.String("frame-ancestors", envOr(getenv, "CHATWINDOW_FRAME_ANCESTORS", "'self'"), "CSP frame-ancestors of the window: the origins that may embed it (a brand's site), which its embed.js panel answers")
+	demoAddr := fs.String("demo-addr", envOr(getenv, "CHATWINDOW_DEMO_ADDR", demoAuto), "embedded service: listen address of the demo site, a brand's page with the launcher, on another host name than the window (auto: the other loopback name, the window's port + 1; off: none)")
+	brandFlags := addBrandFlags(fs, getenv)
 	secureFlag := fs.String("secure", envOr(getenv, "CHATWINDOW_SECURE", "auto"), "the window is reached over HTTPS (a proxy in front terminates TLS): Secure cookies, https page origins; auto: unless it listens on loopback")
 	debugAddr := fs.String("debug-addr", getenv("CHATWINDOW_DEBUG_ADDR"), "listen address of /metrics and /debug/pprof/ for operators (keep it private; empty: none)")
 	connsPerClient := fs.Int("conns-per-client", envInt(getenv, "CHATWINDOW_CONNS_PER_CLIENT", connlimit.DefaultConnsPerClient), "TCP connections one client address (an IPv4 address, an IPv6 /64) may hold open on -addr; -trusted-proxies are exempt (0: no cap)")
@@ -112,7 +120,16 @@ func parseWindow(args []string, getenv func(string) string, stderr io.Writer) (w
 		grace:     *grace, backoff: messaging.Backoff{Base: *reconnectBase, Cap: *reconnectMax},
 		frameAncestors: *frameAncestors, debugAddr: *debugAddr,
 		connsPerClient: *connsPerClient, socketsPerClient: *socketsPerClient, signupsPerClient: *signupsPerClient,
-		bodyTimeout: *bodyTimeout, botDelay: *botDelay, survey: *survey,
+		bodyTimeout: *bodyTimeout, botDelay: *botDelay, survey: *survey, demoAddr: *demoAddr,
+	}
+	if err := checkFrameAncestors(c.frameAncestors); err != nil {
+		return windowConfig{}, err
+	}
+	if err := checkDemoAddr(c.demoAddr, c.addr, c.embedded()); err != nil {
+		return windowConfig{}, err
+	}
+	if c.brand, err = brandFlags.parse(); err != nil {
+		return windowConfig{}, err
 	}
 	if c.logLevel, err = parseLevel(*logLevel); err != nil {
 		return windowConfig{}, err

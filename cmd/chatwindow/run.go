@@ -66,6 +66,20 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer winLn.Close()
 	window := "http://" + displayAddr(winLn.Addr().String(), cfg.addr)
+	// The demo site, a brand's page on another site, may frame the window;
+	// it signs in the brand's customers with a key of its own, which the
+	// embedded service trusts.
+	demoSite, err := listenDemo(cfg, winLn.Addr(), logger)
+	if err != nil {
+		return err
+	}
+	if demoSite != nil {
+		defer demoSite.ln.Close()
+		cfg.frameAncestors += " " + demoSite.origin
+		if err := demoSite.signsIn(&cfg.identity); err != nil {
+			return err
+		}
+	}
 
 	hc := &http.Client{Timeout: 15 * time.Second}
 	up := upstream{csds: cfg.csds, account: cfg.account}
@@ -87,6 +101,11 @@ func runWindow(ctx context.Context, args []string, getenv func(string) string, s
 	n, err := newWindow(life, cfg, logger, hc, ep, mx, emb)
 	if err != nil {
 		return err
+	}
+	if demoSite != nil {
+		if err := serveDemo(interrupted, &wg, logger, demoSite, cfg, windowOrigin(window, cfg.secure), n.Assets(), stdout); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "chat window on %s\n", window)
 	fmt.Fprintf(stdout, "customers' identity: %s\n", cfg.identity.describe())
@@ -170,6 +189,7 @@ func newWindow(life context.Context, cfg windowConfig, logger *slog.Logger, hc *
 			SignupBurst:      cfg.signupsPerClient,
 			Hours:            cfg.office,
 			MaxUpload:        cfg.maxUpload,
+			Brand:            cfg.brand,
 		},
 	})
 }

@@ -63,6 +63,8 @@ var screenshotStates = []struct{ key, side, title, caption string }{
 		"Another customer attaches a photo (the page makes its thumbnail and posts it to the window, which uploads it to the service's storage); the agent answers with a picture from the console. Each is an image bubble whose thumbnail opens the whole picture through the window."},
 	{"agent-images", "agent", "Images both ways (console)",
 		"The customer's photo in the console, fetched with the agent's identity, and the agent's picture sent from the composer's Attach, with its V marks."},
+	{"demo-site", "site", "The demo site, the panel open",
+		"A brand's page on another site than the window (make run's demo site), with the launcher in the corner: the window in its panel, wearing the brand's colour and greeting, mid-conversation with the demo bot."},
 }
 
 const (
@@ -253,6 +255,7 @@ func TestScreenshots(t *testing.T) {
 	a.take(photos, "customer-images", mark{State: "both image bubbles (data-kind=image) with their thumbnails loaded"})
 	a.take(agent, "agent-images", mark{State: "both picture items with their thumbnails loaded"})
 
+	shootDemoSite(t, a)
 	a.writeIndex()
 }
 
@@ -385,9 +388,9 @@ h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 32px; }
 .shots { display: flex; flex-wrap: wrap; gap: 24px; }
 figure { margin: 0; background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 12px; }
 figure img { display: block; border: 1px solid #dde1e8; }
-.customer img { width: 480px; } .agent img { width: 1000px; max-width: calc(100vw - 90px); }
+.customer img { width: 480px; } .agent img, .site img { width: 1000px; max-width: calc(100vw - 90px); }
 figcaption { max-width: 480px; margin-top: 8px; font-size: .9rem; line-height: 1.4; }
-.agent figcaption { max-width: 1000px; }
+.agent figcaption, .site figcaption { max-width: 1000px; }
 figcaption strong { display: block; font-size: 1rem; }
 code { font-size: .8rem; color: #5d6573; }
 </style>
@@ -417,7 +420,7 @@ func (a *album) writeIndex() {
 		Title string
 		Shots []shot
 	}
-	sides := []side{{Title: "The customer's window"}, {Title: "The agent console"}}
+	sides := []side{{Title: "The customer's window"}, {Title: "The agent console"}, {Title: "On a brand's site"}}
 	for _, s := range screenshotStates {
 		m, ok := a.taken[s.key]
 		if !ok {
@@ -427,10 +430,7 @@ func (a *album) writeIndex() {
 		if m.Marks != "" {
 			checked = fmt.Sprintf("data-%s=%q, marks %q, colour %s", map[string]string{"customer": "receipt", "agent": "v"}[s.side], m.State, m.Marks, m.Color)
 		}
-		i := 0
-		if s.side == "agent" {
-			i = 1
-		}
+		i := map[string]int{"customer": 0, "agent": 1, "site": 2}[s.side]
 		sides[i].Shots = append(sides[i].Shots, shot{Side: s.side, File: a.file(s.key), Title: s.title, Caption: s.caption, Checked: checked})
 	}
 	var b bytes.Buffer

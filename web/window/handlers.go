@@ -50,12 +50,22 @@ func (s *Server) handleChat(c echo.Context) error {
 		StartURL:   startPath,
 		AuthMethod: s.cfg.AuthMethod,
 		Window:     win,
+		Brand:      views.Brand{Title: s.cfg.Brand.Title, Greeting: s.cfg.Brand.Greeting, LogoURL: s.brand.logoURL()},
 	}
+	page.Assets.BrandCSS = s.brand.cssURL()
 	if s.cfg.AuthMethod != "" {
 		page.Assets.SignInJS = web.AssetURL(s.assets, "", "signin.js")
 	}
 	if s.cfg.MaxUpload > 0 {
 		page.Assets.UploadJS = web.AssetURL(s.assets, "", "upload.js")
+	}
+	if framed(c.Request()) {
+		// Framed by a brand's page (embed.go): its bridge, which answers
+		// the origins that may frame the window, and a start that sets
+		// the framed cookie.
+		page.Assets.FrameJS = web.AssetURL(s.assets, "", "frame.js")
+		page.FrameOrigins = s.cfg.FrameAncestors
+		page.StartURL = startPath + framedQuery
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return web.Render(c, http.StatusOK, views.ChatPage(page))
@@ -124,6 +134,9 @@ func (s *Server) handleForget(c echo.Context) error {
 		s.log.Info("customer forgotten", "session_id", shortID(id.SessionID))
 	}
 	s.clearIdentity(c)
+	if framedPage(c.Request()) {
+		return c.Redirect(http.StatusSeeOther, "/"+framedQuery)
+	}
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -74,10 +75,14 @@ func unreachable(err error) error {
 	return echo.NewHTTPError(http.StatusServiceUnavailable, "The chat service is not reachable right now. Please try again in a moment.").SetInternal(err)
 }
 
-// saveIdentity writes the session cookie.
+// saveIdentity writes the session cookie: framed (partitioned) for a
+// window framed by a brand's page (embed.go).
 func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 	// A cookie that failed to decode still yields a usable new session.
 	sess, _ := s.cookie.Get(c.Request())
+	if framed(c.Request()) {
+		sess.Options = s.cookie.Framed()
+	}
 	sess.Values[keySession] = id.SessionID
 	sess.Values[keyToken] = id.Token
 	if id.IDToken != "" {
@@ -91,12 +96,16 @@ func (s *Server) saveIdentity(c echo.Context, id relay.Identity) error {
 	return nil
 }
 
-// clearIdentity expires the session cookie.
+// clearIdentity expires the session cookie, the framed one as well: a
+// browser deletes a partitioned cookie only with a partitioned deletion,
+// and each deletion leaves the other kind alone.
 func (s *Server) clearIdentity(c echo.Context) {
 	sess, _ := s.cookie.Get(c.Request())
-	sess.Options = s.cookie.Expired()
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		s.log.Warn("expire the session cookie", "error", err)
+	for _, o := range []*sessions.Options{s.cookie.Expired(), s.cookie.ExpiredFramed()} {
+		sess.Options = o
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			s.log.Warn("expire the session cookie", "error", err)
+		}
 	}
 }
 

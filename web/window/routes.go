@@ -15,6 +15,9 @@ func (s *Server) routes() {
 	e.GET("/ws", s.handleSocket)
 	web.GetOrHead(e, "/static/:name", s.handleStatic)
 	web.GetOrHead(e, "/static/vendor/:name", s.handleStatic)
+	// The window on a brand's site (embed.go).
+	web.GetOrHead(e, embedPath, s.handleEmbed)
+	web.GetOrHead(e, brandPath+":name", s.handleBrand)
 	e.GET(imagePath, s.handleImage)
 	e.GET(filePath, s.handleFile)
 	e.GET(transcriptPath, s.handleTranscript)

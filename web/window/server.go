@@ -97,6 +97,9 @@ type Config struct {
 	// send; 0: 1 every 6 s after a burst of 10.
 	UploadRate  float64
 	UploadBurst int
+	// Brand is how the window and its launcher look on the brand's site
+	// (zero: the window's own look; docs/embedding.md).
+	Brand Brand
 }
 
 // Server is the chat window's HTTP server.
@@ -113,6 +116,8 @@ type Server struct {
 	signups *middleware.RateLimiterMemoryStore
 	// images renders and serves card images (images.go).
 	images images
+	// brand holds embed.js and the brand's stylesheet and logo (embed.go).
+	brand brandFiles
 	// downloads holds a place per file download under way, which gets
 	// fileTimeout (files.go).
 	downloads   chan struct{}
@@ -152,6 +157,9 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 	if cfg.FrameAncestors == "" {
 		cfg.FrameAncestors = "'self'"
 	}
+	if err := cfg.Brand.Check(); err != nil {
+		return nil, fmt.Errorf("window: %w", err)
+	}
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = 32 << 10
 	}
@@ -188,6 +196,10 @@ func New(logger *slog.Logger, cfg Config, assets *static.Assets, mgr *relay.Mana
 		s.signups = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 			Rate: rate.Limit(cfg.SignupRate), Burst: cfg.SignupBurst, ExpiresIn: 10 * time.Minute,
 		})
+	}
+	var err error
+	if s.brand, err = newBrandFiles(cfg.Brand, cfg.AuthMethod, assets); err != nil {
+		return nil, fmt.Errorf("window: %w", err)
 	}
 	s.cookie = web.NewSessionCookie("chatwindow", "/", cfg.SessionKeys, cfg.SessionMaxAge, cfg.Secure)
 	s.images = images{newCardImages(cfg.SessionKeys, assets), imageproxy.New(cfg.ImageProxy)}
