@@ -104,6 +104,9 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 		Receipt: m.Delivery, LocalID: m.LocalID,
 	}
 	p.Time, p.TimeISO = web.Clock(m.At)
+	if m.Rich.Card == nil && m.File == nil {
+		p.Parts = textParts(m.Text)
+	}
 	if m.Rich.Card != nil {
 		c := cardProp(*m.Rich.Card, &m, img)
 		p.Card = &c
