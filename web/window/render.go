@@ -145,7 +145,7 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 func cardProp(n richcontent.Node, m *relay.Message, img cardImages) views.CardNode {
 	out := views.CardNode{
 		Kind: n.Kind, Layout: n.Layout, Text: n.Text, URL: n.URL, Alt: n.Alt,
-		Bold: n.Bold, Italic: n.Italic, Size: n.Size,
+		Bold: n.Bold, Italic: n.Italic, Size: n.Size, Link: n.Link,
 	}
 	if n.Kind == richcontent.KindImage {
 		if src, ok := img.src(n.URL); ok {
