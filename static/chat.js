@@ -341,11 +341,10 @@
     });
   }
 
-  // Bubbles put in the list (new, updated or all anew): the customer's own
-  // new one is brought into view; pinned, the list follows; else it stays
-  // put and new agent messages show the marker.
+  // Bubbles put in the list (new, updated or all anew): pinned, the list
+  // follows; else it stays put and new agent messages show the marker.
   function onInserted(nodes, rerendered) {
-    var fresh = [], own = false;
+    var fresh = [];
     nodes.forEach(function (node) {
       if (node.nodeType !== 1) return;
       localTimes(node);
@@ -353,13 +352,12 @@
         sizes.observe(el);
         var isNew = !known.has(el.id);
         known.add(el.id);
-        if (isNew && el.dataset.receipt === "pending") own = true;
         if (!isAgentMessage(el)) return;
         adopt(el);
         if (isNew) fresh.push(el);
       });
     });
-    if (own || pinned) scrollToBottom();
+    if (pinned) scrollToBottom();
     else if (rerendered && anchor) {
       var a = document.getElementById(anchor[0]);
       if (a) list.scrollTop += a.getBoundingClientRect().top - list.getBoundingClientRect().top - anchor[1];
@@ -607,6 +605,8 @@
         form.reset();
         sent();
       }
+      // Their message (typed, or a choice's answer) comes into view.
+      if (form && (form.id === "composer-form" || form.matches(".choice"))) scrollToBottom();
     });
     window.addEventListener("offline", function () { banner("offline", "You are offline. We'll reconnect when we can."); });
 

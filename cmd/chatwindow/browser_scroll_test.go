@@ -73,6 +73,23 @@ func TestBrowserScroll(t *testing.T) {
 		c.waitJS("the list at its bottom", atListBottom)
 	})
 
+	t.Run("own answer in view when chosen, scrolled up", func(t *testing.T) {
+		c.use(t)
+		// A card's answers stay open after newer messages (quick replies
+		// do not).
+		seq := env.agent.publish(t, c.convID, protocol.Event{Type: protocol.EventRichContent, Content: json.RawMessage(linkCard)})
+		button := agentBubble(seq) + ` [data-testid="card-button"]`
+		c.waitJS("the card's answer", visible(button))
+		history(t, c, 8)
+		c.do("scroll the card into view", chromedp.ScrollIntoView(chromedp.CSS(button)))
+		c.waitJS("scrolled up", `!`+atListBottom)
+		c.settle()
+		c.do("choose", chromedp.Click(chromedp.CSS(button)))
+		mine := `[data-testid="message"][data-from="consumer"]:last-child`
+		c.waitJS("my answer", `(() => { const m = document.querySelector(`+jsString(mine)+`); return !!m && m.textContent.includes("change address"); })()`)
+		c.waitJS("my answer in view", inListView(mine))
+	})
+
 	t.Run("pinned while a card's image loads", func(t *testing.T) {
 		c.use(t)
 		c.waitJS("the list at its bottom", atListBottom)
