@@ -328,7 +328,8 @@
 
   function adopt(el) {
     report("delivered", el);
-    if (!seenHere.has(el.id)) observer.observe(el);
+    if (seenHere.has(el.id)) report("seen", el);
+    else observer.observe(el);
   }
 
   // Times come from the server in UTC (it does not know the customer's
@@ -372,8 +373,8 @@
     if (document.visibilityState !== "visible") alertOf(fresh[fresh.length - 1]);
   }
 
-  // The title counts unread agent messages while hidden; the count goes
-  // out as chatwindow:unread (detail.count) for an embedding page.
+  // The title counts unread agent messages while hidden; an embedding page
+  // hears the count (chatwindow:unread, detail.count).
   function updateTitle() {
     var n = unread.size;
     document.title = n && document.visibilityState !== "visible" ? "(" + n + ") new · " + baseTitle : baseTitle;
@@ -395,7 +396,7 @@
     pref(b.dataset.pref, on);
   }
 
-  // Generated; it plays once the customer has used the page.
+  // Generated: no audio file.
   function beep() {
     try {
       audio = audio || new AudioContext();
@@ -417,7 +418,7 @@
     n.onclick = function () { window.focus(); n.close(); };
   }
 
-  // Permission is asked for when the customer turns them on, never on load.
+  // Permission is asked for on the customer's click, never on load.
   function prefs() {
     document.querySelectorAll("[data-pref]").forEach(function (b) {
       var k = b.dataset.pref, N = window.Notification;
@@ -559,7 +560,7 @@
     sizes = new ResizeObserver(function () { if (pinned) scrollToBottom(); });
     sizes.observe(list);
 
-    // Before a frame's swap, the list's state as it is now.
+    // The list's state before a frame's swap.
     chat.addEventListener("htmx:wsBeforeMessage", scrolled);
     new MutationObserver(function (records) {
       var nodes = [], removed = false;
@@ -577,6 +578,8 @@
       socket = e.detail.socketWrapper;
       socketOpen = true;
       windowCame = false; // the banner is the old socket's until the window comes
+      // A new socket (maybe another node) hears every report anew.
+      reported = { delivered: new Set(), seen: new Set() };
     });
     // After every frame: the banner may have changed.
     chat.addEventListener("htmx:wsAfterMessage", function () {
@@ -605,7 +608,7 @@
         form.reset();
         sent();
       }
-      // Their message (typed, or a choice's answer) comes into view.
+      // Their own message (or a choice's answer) comes into view.
       if (form && (form.id === "composer-form" || form.matches(".choice"))) scrollToBottom();
     });
     window.addEventListener("offline", function () { banner("offline", "You are offline. We'll reconnect when we can."); });
