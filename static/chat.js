@@ -49,8 +49,19 @@
   var chat = null;
   var list = null;
   var marker = null;
-  var reported = { delivered: new WeakSet(), seen: new WeakSet() };
-  var seenHere = new WeakSet(); // seen in this tab (dwell done), reported or not
+  // By bubble id: a re-render makes new elements of the same messages.
+  var reported = { delivered: new Set(), seen: new Set() };
+  var seenHere = new Set(); // seen in this tab (dwell done), reported or not
+  var known = new Set(); // every bubble this page has held
+  var unread = new Set(); // the agent's, arrived here, not seen yet
+  var unreadShown = 0;
+  // pinned: the customer is at the bottom; autoTop: where the page last
+  // scrolled to; anchor: the first bubble in view, scrolled up.
+  var pinned = true;
+  var autoTop = 0;
+  var anchor = null;
+  var sizes = null;
+  var audio = null;
   var pending = { delivered: [], seen: [] };
   var flushTimer = 0;
   // navigator.locks in the customer's window (null: every tab reports; the
@@ -62,7 +73,6 @@
   var lock = { gen: 0, state: "none", ready: false, abort: null, release: null, timer: 0 };
   var inView = new Map(); // bubble -> true while enough of it is in view
   var dwell = new Map(); // bubble -> timer
-  var unseenWhileHidden = 0;
   var baseTitle = document.title;
 
   function send(obj) {
@@ -75,8 +85,8 @@
   }
 
   function report(kind, el) {
-    if (reported[kind].has(el) || !mayReport()) return;
-    reported[kind].add(el);
+    if (reported[kind].has(el.id) || !mayReport()) return;
+    reported[kind].add(el.id);
     pending[kind].push({ dialogId: el.dataset.dialogId, seq: Number(el.dataset.seq) });
     if (!flushTimer) flushTimer = setTimeout(flushReports, REPORT_EVERY);
   }
@@ -227,7 +237,7 @@
     list.querySelectorAll('[data-testid="message"]').forEach(function (el) {
       if (!isAgentMessage(el)) return;
       report("delivered", el);
-      if (seenHere.has(el)) report("seen", el);
+      if (seenHere.has(el.id)) report("seen", el);
     });
   }
 
@@ -267,11 +277,12 @@
 
   function consider(el) {
     var ok = inView.has(el) && attentive() && el.isConnected;
-    if (ok && !dwell.has(el) && !seenHere.has(el)) {
+    if (ok && !dwell.has(el) && !seenHere.has(el.id)) {
       dwell.set(el, setTimeout(function () {
         dwell.delete(el);
         if (inView.has(el) && attentive() && el.isConnected) {
-          seenHere.add(el);
+          seenHere.add(el.id);
+          if (unread.delete(el.id)) updateTitle();
           report("seen", el);
           observer.unobserve(el);
           inView.delete(el);
@@ -295,7 +306,21 @@
 
   function scrollToBottom() {
     list.scrollTop = list.scrollHeight;
+    autoTop = list.scrollTop;
+    pinned = true;
     marker.hidden = true;
+  }
+
+  // The customer's scroll (not to autoTop) pins or unpins the list.
+  function scrolled() {
+    if (atBottom()) pinned = marker.hidden = true;
+    else if (list.scrollTop < autoTop - 1) pinned = false;
+    if (pinned) return;
+    var top = list.getBoundingClientRect().top;
+    for (var el = list.firstElementChild; el; el = el.nextElementSibling) {
+      var r = el.getBoundingClientRect();
+      if (r.bottom > top) return void (anchor = [el.id, r.top - top]);
+    }
   }
 
   function clearUnread(el) {
@@ -303,14 +328,10 @@
     if (!list.querySelector('[data-unread="1"]')) marker.hidden = true;
   }
 
-  function adopt(el, live) {
-    if (!isAgentMessage(el)) return;
+  function adopt(el) {
     report("delivered", el);
-    if (!seenHere.has(el)) observer.observe(el);
-    if (live && document.visibilityState !== "visible") {
-      unseenWhileHidden++;
-      updateTitle();
-    }
+    if (seenHere.has(el.id)) report("seen", el);
+    else observer.observe(el);
   }
 
   // Times come from the server in UTC (it does not know the customer's
@@ -327,25 +348,106 @@
     });
   }
 
-  function onInserted(nodes, wasAtBottom) {
-    var agentArrived = false;
+  // Bubbles put in the list (new, updated or all anew): pinned, the list
+  // follows; else it stays put and new agent messages show the marker.
+  function onInserted(nodes, rerendered) {
+    var fresh = [];
     nodes.forEach(function (node) {
       if (node.nodeType !== 1) return;
       localTimes(node);
-      var els = isAgentMessage(node) ? [node] : Array.prototype.slice.call(node.querySelectorAll ? node.querySelectorAll('[data-testid="message"]') : []);
-      els.forEach(function (el) {
-        if (isAgentMessage(el)) agentArrived = true;
-        adopt(el, true);
-        if (!wasAtBottom && isAgentMessage(el)) el.dataset.unread = "1";
+      (node.matches('[data-testid="message"]') ? [node] : node.querySelectorAll('[data-testid="message"]')).forEach(function (el) {
+        sizes.observe(el);
+        var isNew = !known.has(el.id);
+        known.add(el.id);
+        if (!isAgentMessage(el)) return;
+        adopt(el);
+        if (isNew) fresh.push(el);
       });
     });
-    if (wasAtBottom) scrollToBottom();
-    else if (agentArrived) marker.hidden = false;
+    if (pinned) scrollToBottom();
+    else if (rerendered && anchor) {
+      var a = document.getElementById(anchor[0]);
+      if (a) list.scrollTop += a.getBoundingClientRect().top - list.getBoundingClientRect().top - anchor[1];
+    }
+    if (!fresh.length) return;
+    fresh.forEach(function (el) {
+      unread.add(el.id);
+      if (!pinned) el.dataset.unread = "1";
+    });
+    if (!pinned) marker.hidden = false;
+    updateTitle();
+    if (document.visibilityState !== "visible") alertOf(fresh[fresh.length - 1]);
   }
 
+  // The title counts unread agent messages while hidden; an embedding page
+  // hears the count (chatwindow:unread, detail.count).
   function updateTitle() {
-    document.title = unseenWhileHidden > 0 ? "(" + unseenWhileHidden + ") new · " + baseTitle : baseTitle;
+    var n = unread.size;
+    document.title = n && document.visibilityState !== "visible" ? "(" + n + ") new · " + baseTitle : baseTitle;
+    if (n !== unreadShown) document.dispatchEvent(new CustomEvent("chatwindow:unread", { detail: { count: (unreadShown = n) } }));
   }
+
+  // --- a beep and the browser's notification, if chosen ([data-pref]) -------
+  function pref(k, v) {
+    try {
+      if (v === undefined) return localStorage.getItem("chatwindow-" + k) === "1";
+      localStorage.setItem("chatwindow-" + k, v ? "1" : "0");
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function setPref(b, on) {
+    b.setAttribute("aria-pressed", String(on));
+    pref(b.dataset.pref, on);
+  }
+
+  // Generated: no audio file.
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      var o = audio.createOscillator(), g = audio.createGain();
+      g.gain.value = 0.1;
+      o.connect(g).connect(audio.destination);
+      o.start();
+      o.stop(audio.currentTime + 0.15);
+    } catch (e) {
+      // no sound
+    }
+  }
+
+  function alertOf(el) {
+    if (pref("sound")) beep();
+    if (!pref("notify") || !window.Notification || Notification.permission !== "granted") return;
+    var t = el.querySelector(".message-text");
+    var n = new Notification(baseTitle, { body: t ? t.textContent.slice(0, 140) : "New message", tag: "chatwindow" });
+    n.onclick = function () { window.focus(); n.close(); };
+  }
+
+  // Permission is asked for on the customer's click, never on load.
+  function prefs() {
+    document.querySelectorAll("[data-pref]").forEach(function (b) {
+      var k = b.dataset.pref, N = window.Notification;
+      if (k === "notify" && !N) return void (b.hidden = true);
+      setPref(b, pref(k) && (k !== "notify" || N.permission === "granted"));
+      b.addEventListener("click", function () {
+        var on = b.getAttribute("aria-pressed") !== "true";
+        if (on && k === "notify" && N.permission !== "granted") {
+          N.requestPermission().then(function (p) { setPref(b, p === "granted"); });
+          return;
+        }
+        setPref(b, on);
+        if (on && k === "sound") beep();
+      });
+    });
+  }
+
+  // A card link's click opens it and has the server publish its ACTION.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-link]");
+    var m = a && a.closest('[data-testid="message"]');
+    if (m) send({ type: "link", dialogId: m.dataset.dialogId, seq: m.dataset.seq, index: a.dataset.link });
+  });
 
   // --- the composer ----------------------------------------------------------
   var lastComposing = 0;
@@ -459,24 +561,31 @@
     if (((list.dataset.reportFrom || "agent") === "agent") && navigator.locks) locks = navigator.locks;
 
     marker.addEventListener("click", function () { scrollToBottom(); });
-    list.addEventListener("scroll", function () {
-      if (atBottom()) marker.hidden = true;
-    }, { passive: true });
+    list.addEventListener("scroll", scrolled, { passive: true });
+    // Pinned, the list follows bubbles that grow (an image loading).
+    sizes = new ResizeObserver(function () { if (pinned) scrollToBottom(); });
+    sizes.observe(list);
 
+    // The list's state before a frame's swap.
+    chat.addEventListener("htmx:wsBeforeMessage", scrolled);
     new MutationObserver(function (records) {
-      var nodes = [];
-      records.forEach(function (r) { r.addedNodes.forEach(function (n) { nodes.push(n); }); });
-      if (nodes.length) onInserted(nodes, list.dataset.stick !== "0");
+      var nodes = [], removed = false;
+      records.forEach(function (r) {
+        r.addedNodes.forEach(function (n) { nodes.push(n); });
+        r.removedNodes.forEach(function (n) {
+          removed = true;
+          if (n.nodeType === 1) sizes.unobserve(n);
+        });
+      });
+      if (nodes.length) onInserted(nodes, removed);
     }).observe(list, { childList: true });
-    // Remember, before a swap, whether the customer was at the bottom.
-    chat.addEventListener("htmx:wsBeforeMessage", function () {
-      list.dataset.stick = atBottom() ? "1" : "0";
-    });
 
     chat.addEventListener("htmx:wsOpen", function (e) {
       socket = e.detail.socketWrapper;
       socketOpen = true;
       windowCame = false; // the banner is the old socket's until the window comes
+      // A new socket (maybe another node) hears every report anew.
+      reported = { delivered: new Set(), seen: new Set() };
     });
     // After every frame: the banner may have changed.
     chat.addEventListener("htmx:wsAfterMessage", function () {
@@ -505,14 +614,13 @@
         form.reset();
         sent();
       }
+      // Their own message (or a choice's answer) comes into view.
+      if (form && (form.id === "composer-form" || form.matches(".choice"))) scrollToBottom();
     });
     window.addEventListener("offline", function () { banner("offline", "You are offline. We'll reconnect when we can."); });
 
     document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "visible") {
-        unseenWhileHidden = 0;
-        updateTitle();
-      }
+      updateTitle();
       reconsiderAll();
       considerLock(document.visibilityState === "visible");
     });
@@ -528,8 +636,13 @@
     });
 
     localTimes(list);
-    list.querySelectorAll('[data-testid="message"]').forEach(function (el) { adopt(el, false); });
+    list.querySelectorAll('[data-testid="message"]').forEach(function (el) {
+      known.add(el.id);
+      sizes.observe(el);
+      if (isAgentMessage(el)) adopt(el);
+    });
     scrollToBottom();
+    prefs();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -105,6 +105,9 @@ type Message struct {
 	// From is agent, consumer or system.
 	From string
 	Text string
+	// Parts is Text cut into plain runs and links; nil when it has no
+	// link (or is not a text message's).
+	Parts []TextPart
 	// Time and TimeISO are when the message was sent, for people and for
 	// the <time> element.
 	Time, TimeISO string

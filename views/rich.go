@@ -20,6 +20,10 @@ type CardNode struct {
 	Size         string
 	// Choice is what a button answers.
 	Choice Choice
+	// Link is a link's index in its message's links: chat.js sends it
+	// when the link is clicked, and the server publishes the click's
+	// ACTION (docs/richcontent.md, "A link's click").
+	Link int
 }
 
 // Choice is a card button or quick reply: a click sends the page's

@@ -71,6 +71,7 @@ func TestRenderGolden(t *testing.T) {
 		})},
 		{"change-agent-text", func() ([]byte, error) { v, ch := agentTextChange(t); return r.Change(v, ch) }},
 		{"change-customer-ticks", func() ([]byte, error) { v, ch := customerTicksChange(t); return r.Change(v, ch) }},
+		{"change-agent-links", func() ([]byte, error) { v, ch := agentLinksChange(t); return r.Change(v, ch) }},
 		{"console-desk", func() ([]byte, error) { v, _ := deskWith("plain"); return cr.Desk(v) }},
 		{"console-desk-hostile", func() ([]byte, error) { v, _ := deskWith(hostile); return cr.Desk(v) }},
 		{"console-change", func() ([]byte, error) { v, ch := deskWith("plain"); return cr.Change(v, ch) }},

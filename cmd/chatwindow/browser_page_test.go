@@ -347,7 +347,13 @@ type chat struct {
 // conversation is closed when the test ends.
 func startChat(t *testing.T) *chat {
 	t.Helper()
-	p := newCustomer(t)
+	return chatIn(t, newCustomer(t))
+}
+
+// chatIn is startChat in the customer's tab p (which a test may have
+// prepared, e.g. with a script for every document).
+func chatIn(t *testing.T, p *tab) *chat {
+	t.Helper()
 	p.open()
 	p.typeAndSend("Hello, I need help")
 	p.waitJS("the first message sent", `!!document.querySelector('[data-testid="message"][data-from="consumer"][data-seq][data-dialog-id]')`)

@@ -102,6 +102,8 @@ type Conversation struct {
 	// (history merged in after live events), with their metadata, until
 	// the message arrives.
 	earlyActions map[actionKey]json.RawMessage
+	// followed are the links whose click published its ACTION (links.go).
+	followed map[linkKey]bool
 }
 
 type actionKey struct {
@@ -444,14 +446,20 @@ func (c *Conversation) action(dialogID string, seq int64, metadata json.RawMessa
 // whether that changed it. The first one answers the message; later ones
 // change nothing. An ACTION names the message, not the choice: the choice
 // is the one whose click metadata the ACTION carries, when exactly one
-// choice has it (richcontent.Content.ChoiceWith); else the message is
-// answered with no choice known (Chosen -1), its card closed all the same.
+// choice has it (richcontent.Content.ChoiceWith). An ACTION that may be a
+// link's click (richcontent.Content.LinkClick: a link's metadata, or none
+// when a link has none) answers nothing. Any other answers the message
+// with no choice known (Chosen -1), its card closed all the same.
 func (c *Conversation) answer(m *Message, metadata json.RawMessage) bool {
 	if m.From != FromAgent || m.Answered || len(m.Rich.Choices) == 0 {
 		return false
 	}
+	i, ok := m.Rich.ChoiceWith(metadata)
+	if !ok && m.Rich.LinkClick(metadata) {
+		return false
+	}
 	m.Answered, m.Chosen, m.RepliesOpen = true, -1, false
-	if i, ok := m.Rich.ChoiceWith(metadata); ok {
+	if ok {
 		m.Chosen = i
 	}
 	return true

@@ -307,6 +307,8 @@ func (s *Session) Command(c any) {
 		s.typing(c.state)
 	case actionCmd:
 		s.action(c)
+	case linkCmd:
+		s.link(c)
 	case closeCmd:
 		s.closeConversation(false, func(err error) {
 			if err != nil {

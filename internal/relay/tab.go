@@ -32,6 +32,14 @@ func (t *Tab) Action(dialogID string, seq int64, index int, text string) {
 	t.Do(actionCmd{dialogID: dialogID, seq: seq, index: index, text: text})
 }
 
+// Link tells the session that the customer clicked link index of a card
+// of the agent message (dialogID, seq): the first click of each link
+// publishes an ACTION receipt of the message with the click's metadata
+// (docs/richcontent.md, "A link's click").
+func (t *Tab) Link(dialogID string, seq int64, index int) {
+	t.Do(linkCmd{dialogID: dialogID, seq: seq, index: index})
+}
+
 // Typing publishes the customer's chat state (COMPOSING, PAUSE, ACTIVE).
 func (t *Tab) Typing(state string) { t.Do(typingCmd{state}) }
 
@@ -59,6 +67,11 @@ type (
 		seq      int64
 		index    int
 		text     string
+	}
+	linkCmd struct {
+		dialogID string
+		seq      int64
+		index    int
 	}
 	closeCmd   struct{}
 	rateCmd    struct{ r Rating }

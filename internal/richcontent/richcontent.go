@@ -42,7 +42,7 @@ const (
 	KindLayout = "layout" // Children, in Layout's direction
 	KindText   = "text"   // Text
 	KindImage  = "image"  // URL (http/https, see ImageURL), Alt
-	KindLink   = "link"   // Text, URL (https): opens in a new tab
+	KindLink   = "link"   // Text, URL (https), Link: opens in a new tab
 	KindButton = "button" // Text; Choice is what a click answers
 )
 
@@ -78,6 +78,19 @@ type Node struct {
 	Size         string
 	// Choice is a button's index in the message's choices.
 	Choice int
+	// Link is a link's index in the message's links (Content.Links).
+	Link int
+}
+
+// Link is what a click on a card's link does besides opening it: the
+// customer's client publishes an ACTION receipt of the message with the
+// click's metadata (docs/richcontent.md, "A link's click").
+type Link struct {
+	// URL is the link's target (https: SafeURL).
+	URL string
+	// Metadata is the click's metadata (a JSON array of objects); nil
+	// when the click has none.
+	Metadata json.RawMessage
 }
 
 // Choice is something the customer can click that answers the agent:
@@ -102,6 +115,9 @@ type Content struct {
 	Choices []Choice
 	// ItemsPerRow is the quick replies' layout hint (0: the window decides).
 	ItemsPerRow int
+	// Links are the card's links, in document order; a link's Node.Link
+	// indexes them.
+	Links []Link
 }
 
 // Empty reports whether there is nothing to show beyond the message text.
@@ -145,6 +161,22 @@ func (c Content) ChoiceWith(metadata json.RawMessage) (int, bool) {
 	return found, found >= 0
 }
 
+// LinkClick reports whether an ACTION with this metadata (as the service
+// echoes it) may be a click on one of the card's links rather than an
+// answer: a link's click carries its own metadata, or none.
+func (c Content) LinkClick(metadata json.RawMessage) bool {
+	var want json.RawMessage
+	if v, ok := decode(metadata); ok {
+		want = metadataOf(v)
+	}
+	for _, l := range c.Links {
+		if bytes.Equal(l.Metadata, want) {
+			return true
+		}
+	}
+	return false
+}
+
 // Parse reads a RichContentEvent's card (nil for none) and a message's
 // quickReplies (nil for none). It never fails: what cannot be understood
 // is dropped or shown as its text.
@@ -164,6 +196,7 @@ func Parse(card, quickReplies json.RawMessage) Content {
 		c.ItemsPerRow = p.quickReplies(v)
 	}
 	c.Choices = p.choices
+	c.Links = p.links
 	return c
 }
 
@@ -212,6 +245,7 @@ func decode(b json.RawMessage) (any, bool) {
 type parser struct {
 	nodes   int
 	choices []Choice
+	links   []Link
 }
 
 // node converts one element; nil when it carries nothing to show.
@@ -307,7 +341,8 @@ func (p *parser) button(obj map[string]any) *Node {
 	}
 	if link != "" {
 		p.nodes++
-		return &Node{Kind: KindLink, Text: title, URL: link, Choice: -1}
+		p.links = append(p.links, Link{URL: link, Metadata: meta})
+		return &Node{Kind: KindLink, Text: title, URL: link, Choice: -1, Link: len(p.links) - 1}
 	}
 	return p.textNode(title)
 }

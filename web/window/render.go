@@ -112,6 +112,9 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 		Receipt: m.Delivery, LocalID: m.LocalID,
 	}
 	p.Time, p.TimeISO = web.Clock(m.At)
+	if m.Rich.Card == nil && m.File == nil {
+		p.Parts = textParts(m.Text)
+	}
 	if m.Rich.Card != nil {
 		c := cardProp(*m.Rich.Card, &m, img)
 		p.Card = &c
@@ -150,7 +153,7 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 func cardProp(n richcontent.Node, m *relay.Message, img cardImages) views.CardNode {
 	out := views.CardNode{
 		Kind: n.Kind, Layout: n.Layout, Text: n.Text, URL: n.URL, Alt: n.Alt,
-		Bold: n.Bold, Italic: n.Italic, Size: n.Size,
+		Bold: n.Bold, Italic: n.Italic, Size: n.Size, Link: n.Link,
 	}
 	if n.Kind == richcontent.KindImage {
 		if src, ok := img.src(n.URL); ok {

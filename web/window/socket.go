@@ -26,9 +26,10 @@ type browserFrame struct {
 	// (optional), or the report's status field SKIPPED alone.
 	Rate     json.RawMessage `json:"rate"`
 	Resolved string          `json:"resolved"`
-	// An action (a click on a quick reply or a card button): the agent
-	// message's dialog and sequence and the choice's index, as numbers or
-	// (from a ws-send form) strings.
+	// An action (a click on a quick reply or a card button) or a link (a
+	// click on a card's link, from chat.js): the agent message's dialog
+	// and sequence and the choice's or link's index, as numbers or (from a
+	// ws-send form, or chat.js's data attributes) strings.
 	DialogID string          `json:"dialogId"`
 	Seq      json.RawMessage `json:"seq"`
 	Index    json.RawMessage `json:"index"`
@@ -61,7 +62,7 @@ func parseBrowserFrame(b []byte) (browserFrame, error) {
 		if _, err := f.rating(); err != nil {
 			return f, err
 		}
-	case "action":
+	case "action", "link":
 		if _, _, err := f.action(); err != nil {
 			return f, err
 		}
@@ -184,6 +185,9 @@ func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.T
 		case "action":
 			seq, index, _ := f.action()
 			tab.Action(f.DialogID, seq, index, f.Text)
+		case "link":
+			seq, index, _ := f.action()
+			tab.Link(f.DialogID, seq, index)
 		}
 		return nil
 	})

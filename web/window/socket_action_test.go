@@ -39,6 +39,10 @@ func TestParseActionFrame(t *testing.T) {
 		{name: "text too long", in: `{"type":"action","dialogId":"C1","seq":4,"index":0,"text":"` + strings.Repeat("x", relay.MaxText+1) + `"}`, wantError: true},
 		{name: "dialog not a string", in: `{"type":"action","dialogId":7,"seq":4,"index":0}`, wantError: true},
 		{name: "not JSON", in: `{"type":"action",`, wantError: true},
+		{name: "a link (chat.js: strings)", in: `{"type":"link","dialogId":"C1","seq":"4","index":"2"}`, seq: 4, index: 2},
+		{name: "a link without its index", in: `{"type":"link","dialogId":"C1","seq":"4"}`, wantError: true},
+		{name: "a link without its dialog", in: `{"type":"link","seq":"4","index":"0"}`, wantError: true},
+		{name: "a link with a bad seq", in: `{"type":"link","dialogId":"C1","seq":"x","index":"0"}`, wantError: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +119,9 @@ func TestCardMarkup(t *testing.T) {
 	}
 	if tg, _ := links.Attr("target"); tg != "_blank" {
 		t.Errorf("target %q", tg)
+	}
+	if dl, _ := links.Attr("data-link"); dl != "0" {
+		t.Errorf("data-link %q, want the link's index 0", dl)
 	}
 	if !strings.Contains(doc.Find(".card").Text(), "bad link") || !strings.Contains(doc.Find(".card").Text(), "bad image") {
 		t.Errorf("the refused link's and image's texts are missing: %s", doc.Find(".card").Text())
