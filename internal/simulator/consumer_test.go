@@ -620,7 +620,9 @@ func TestSlowSocketIsCut(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("slow socket never cut")
 		}
-		for range 20 {
+		// Fewer answers in flight than the outbox holds: the publisher,
+		// which reads, is never the one cut, however slowly it reads.
+		for range 4 {
 			c.send("ms.PublishEvent", text(conv, big))
 		}
 		c.ok("GetClock", nil)
