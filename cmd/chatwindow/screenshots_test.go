@@ -221,8 +221,9 @@ func TestScreenshots(t *testing.T) {
 	m = expectMark(cust, "not sent", thirdEl, "receipt", "failed", "!", false)
 	a.take(cust, "customer-failed", m)
 
-	// Closed: the survey.
+	// Closed: the survey; the message not sent offers no Retry any more.
 	cust.waitJS("the survey", visible(`[data-testid="csat"]`)+` && !document.querySelector(`+jsString(composer)+`)`)
+	cust.waitJS("no Retry once ended", `!!document.querySelector('[data-testid="retry"]') && !(`+visible(`[data-testid="retry"]`)+`)`)
 	a.take(cust, "customer-closed", mark{State: "csat visible, no composer"})
 
 	// Rated.

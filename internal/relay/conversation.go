@@ -480,6 +480,18 @@ func (c *Conversation) Failed(localID string) Change {
 	return Change{Updated: []Message{m}, Announce: "Your message was not sent."}
 }
 
+// Retryable returns the failed local message localID when it may be sent
+// again: before the conversation exists (the first message), while it is
+// open, and in its survey; never once it ended (where it would go, nobody
+// reads).
+func (c *Conversation) Retryable(localID string) (Message, bool) {
+	m, ok := c.Local(localID)
+	if !ok || m.Delivery != ReceiptFailed || !(c.Phase == PhaseNew || c.Writable()) {
+		return Message{}, false
+	}
+	return m, true
+}
+
 // Local returns the local message with this id, for a retry.
 func (c *Conversation) Local(localID string) (Message, bool) {
 	m, ok := c.log.Local(localID)

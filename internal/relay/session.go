@@ -295,8 +295,8 @@ func (s *Session) Command(c any) {
 	case sendCmd:
 		s.send(c.text)
 	case retryCmd:
-		m, ok := s.conv.Local(c.localID)
-		if !ok || m.Delivery != ReceiptFailed {
+		m, ok := s.conv.Retryable(c.localID)
+		if !ok {
 			return
 		}
 		s.broadcast(s.conv.Sending(c.localID, m.Text, s.cfg.Now()))

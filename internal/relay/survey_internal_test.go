@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
@@ -108,3 +109,35 @@ func TestSurveyChoice(t *testing.T) {
 		t.Error("a choice was taken after the survey ended")
 	}
 }
+
+// TestRetryableUntilTheEnd: a failed message may be sent again before the
+// conversation exists, while it is open and in its survey, never after.
+func TestRetryableUntilTheEnd(t *testing.T) {
+	const up, open, shut = protocol.ChangeUpsert, protocol.StateOpen, protocol.StateClose
+	c := NewConversation(me)
+	c.Sending("l1", "hello", time.Now())
+	c.Failed("l1")
+	steps := []struct {
+		name   string
+		change *protocol.ConversationChange
+		want   bool
+	}{
+		{"no conversation yet", nil, true},
+		{"open", ptr(metadata(1, up, open, open, "", nil)), true},
+		{"in the survey", ptr(metadata(2, up, shut, open, open, nil)), true},
+		{"ended", ptr(metadata(3, up, shut, shut, shut, nil)), false},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			c.ApplyConversation(*st.change)
+		}
+		if _, ok := c.Retryable("l1"); ok != st.want {
+			t.Errorf("%s (phase %s): retryable %v, want %v", st.name, c.Phase, ok, st.want)
+		}
+	}
+	if _, ok := c.Retryable("nope"); ok {
+		t.Error("an unknown message is retryable")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
