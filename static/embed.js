@@ -64,7 +64,9 @@
     launcher = make("button", { id: "chatwindow-launcher", type: "button", hidden: "", "aria-label": C.title, "aria-controls": "chatwindow-panel", "data-testid": "launcher" }, body);
     launcher.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 4h18v13H9l-6 4z"/></svg>';
     badge = make("span", { id: "chatwindow-unread", "aria-hidden": "true", "data-testid": "launcher-unread" }, launcher);
-    frame = make("iframe", { src: O + "/?embed=1", title: C.title, "data-testid": "chat-frame" },
+    // The window speaks the page's language when it can (lang, docs/embedding.md).
+    var lang = document.documentElement.lang;
+    frame = make("iframe", { src: O + "/?embed=1" + (lang ? "&lang=" + encodeURIComponent(lang) : ""), title: C.title, "data-testid": "chat-frame" },
       make("div", { id: "chatwindow-panel", hidden: "", role: "dialog", "aria-label": C.title }, body));
 
     addEventListener("message", function (e) {

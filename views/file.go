@@ -1,5 +1,7 @@
 package views
 
+import "context"
+
 // File is a shared file's bubble (docs/protocol.md, Files): its caption
 // and type, a thumbnail and the window's own download link.
 type File struct {
@@ -33,10 +35,6 @@ type Attach struct {
 	Fields        string
 }
 
-// What the page says of a file it refuses, or that could not be sent.
-func (a Attach) badType() string { return "Only " + a.Types + " files can be sent." }
-func (a Attach) badSize() string { return "This file is empty or larger than " + a.MaxText + "." }
-
 // attachFailed is what the page says when a file could not be sent and
 // the server did not say why (no connection, a server error).
 const attachFailed = "The file could not be sent."
@@ -56,17 +54,17 @@ func (m Message) Kind() string {
 }
 
 // openLabel names the link that opens the whole picture.
-func (f File) openLabel() string {
+func (f File) openLabel(ctx context.Context) string {
 	if f.Caption != "" {
-		return "Open " + f.Caption
+		return tf(ctx, "Open %s", f.Caption)
 	}
-	return "Open the picture"
+	return t(ctx, "Open the picture")
 }
 
 // alt is the thumbnail's text alternative.
-func (f File) alt() string {
+func (f File) alt(ctx context.Context) string {
 	if f.Caption != "" {
-		return "Preview of " + f.Caption
+		return tf(ctx, "Preview of %s", f.Caption)
 	}
-	return "Preview of the shared file"
+	return t(ctx, "Preview of the shared file")
 }

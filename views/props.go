@@ -24,7 +24,10 @@ type Brand struct {
 
 // Page is everything the chat window shows on a full load or reload.
 type Page struct {
-	Assets Assets
+	// Lang and Dir are the page's language (a BCP 47 tag) and its text
+	// direction (ltr, rtl), for <html lang dir>.
+	Lang, Dir string
+	Assets    Assets
 	// SocketURL is the browser socket's path (htmx ws-connect).
 	SocketURL string
 	// StartURL is where a page without an identity asks for one when the

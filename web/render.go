@@ -29,9 +29,14 @@ func Render(c echo.Context, code int, comp templ.Component) error {
 // templ records in it, such as the CSS and scripts already written, is
 // then shared by the fragments of one frame, which land in one document.
 func RenderAll(comps ...templ.Component) ([]byte, error) {
+	return RenderAllIn(context.Background(), comps...)
+}
+
+// RenderAllIn is RenderAll with what ctx carries (the views' language).
+func RenderAllIn(ctx context.Context, comps ...templ.Component) ([]byte, error) {
 	var buf bytes.Buffer
 	w, _ := templruntime.GetBuffer(&buf)
-	ctx := templ.InitializeContext(context.Background())
+	ctx = templ.InitializeContext(ctx)
 	for _, c := range comps {
 		if err := c.Render(ctx, w); err != nil {
 			_ = templruntime.ReleaseBuffer(w)

@@ -48,6 +48,8 @@ type View struct {
 	Notice string
 	// Queue is what the customer waiting for an agent is told.
 	Queue Queue
+	// UI is the language the window speaks (Visit.UI of the last tab).
+	UI string
 }
 
 // Config configures the sessions of one server node.

@@ -122,7 +122,7 @@ func (s *Session) Ending(why live.End) {
 }
 
 func (s *Session) view(withMessages bool) View {
-	v := View{Connection: s.conn, SignIn: s.signingIn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice, Queue: s.conv.Queue()}
+	v := View{Connection: s.conn, SignIn: s.signingIn, Phase: s.conv.Phase, AgentName: s.conv.AgentName, Typing: s.conv.Typing, Rating: s.conv.Rating, Notice: s.notice, Queue: s.conv.Queue(), UI: s.visit.UI}
 	if withMessages {
 		v.Messages = s.conv.Messages()
 	}

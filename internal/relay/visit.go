@@ -15,6 +15,9 @@ import (
 type Visit struct {
 	UserAgent string
 	Language  string
+	// UI is the language the window speaks to this customer (a tag of
+	// internal/i18n), for what the session renders.
+	UI string
 }
 
 // AttachVisit is Attach for a tab whose browser said v: a session started

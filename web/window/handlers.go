@@ -46,13 +46,16 @@ func (s *Server) handleChat(c echo.Context) error {
 			HTMXWS: web.AssetURL(s.assets, "", static.HTMXWS),
 			ChatJS: web.AssetURL(s.assets, "", "chat.js"),
 		},
-		SocketURL:  "/ws",
+		SocketURL:  socketURL(c.Request()),
 		StartURL:   startPath,
 		AuthMethod: s.cfg.AuthMethod,
 		Window:     win,
 		Brand:      views.Brand{Title: s.cfg.Brand.Title, Greeting: s.cfg.Brand.Greeting, LogoURL: s.brand.logoURL()},
 	}
 	page.Assets.BrandCSS = s.brand.cssURL()
+	ui := pageUI(c.Request())
+	page.Lang, page.Dir = ui.Tag, ui.Dir()
+	c.SetRequest(c.Request().WithContext(inLang(c.Request().Context(), ui)))
 	if s.cfg.AuthMethod != "" {
 		page.Assets.SignInJS = web.AssetURL(s.assets, "", "signin.js")
 	}

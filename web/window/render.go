@@ -1,6 +1,7 @@
 package window
 
 import (
+	"context"
 	"time"
 
 	"github.com/a-h/templ"
@@ -27,7 +28,7 @@ var _ relay.Renderer = fragments{}
 
 func (f fragments) Window(v relay.View) ([]byte, error) {
 	w := windowProps(v, f.images, f.attach, f.office)
-	return web.RenderAll(
+	return web.RenderAllIn(uiContext(v),
 		views.ConnectionBanner(w.Connection, true),
 		views.AgentName(w.Agent, true),
 		views.Messages(w.Messages, true),
@@ -72,7 +73,12 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 	if ch.Announce != "" {
 		comps = append(comps, views.Announce(ch.Announce))
 	}
-	return web.RenderAll(comps...)
+	return web.RenderAllIn(uiContext(v), comps...)
+}
+
+// uiContext is the context a session's fragments render in: its language.
+func uiContext(v relay.View) context.Context {
+	return inLang(context.Background(), uiLang(v.UI))
 }
 
 func windowProps(v relay.View, img cardImages, attach views.Attach, office *hours.Schedule) views.Window {

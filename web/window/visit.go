@@ -1,6 +1,7 @@
 package window
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,7 +22,8 @@ func visitOf(r *http.Request) relay.Visit {
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
 	}
-	return relay.Visit{UserAgent: ua, Language: pageLanguage(r.Header.Get("Accept-Language"))}
+	accept := r.Header.Get("Accept-Language")
+	return relay.Visit{UserAgent: ua, Language: pageLanguage(accept), UI: pageUI(r).Tag}
 }
 
 // maxUserAgent bounds what is kept of a User-Agent (real ones are a few
@@ -94,7 +96,7 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 	}
 	if v.Phase == relay.PhaseOpen {
 		a.Left, a.Transferring = q.Left, q.Transferring
-		a.Wait = i18n.English.Wait(q.TTR)
+		a.Wait = uiLang(v.UI).Wait(q.TTR)
 	}
 	return a
 }
@@ -104,4 +106,39 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 func closedUntil(t time.Time) (text, iso string) {
 	clock, iso := web.Clock(t)
 	return t.UTC().Format("Mon 2 Jan") + " " + clock + " UTC", iso
+}
+
+// pageUI is the language the window speaks to the customer of r: the one
+// the embedding page asks for (?lang=, docs/embedding.md), else the best of
+// the browser's that the window speaks (internal/i18n).
+func pageUI(r *http.Request) i18n.Lang {
+	return i18n.Negotiate(r.URL.Query().Get(langParam), r.Header.Get("Accept-Language"))
+}
+
+// langParam names the language the embedding page asks for, on the
+// window's URL and, passed on, its socket's.
+const langParam = "lang"
+
+// uiLang is the language of tag, English when the window does not speak it.
+func uiLang(tag string) i18n.Lang {
+	if l, ok := i18n.ByTag(tag); ok {
+		return l
+	}
+	return i18n.English
+}
+
+// inLang is ctx whose views speak l.
+func inLang(ctx context.Context, l i18n.Lang) context.Context {
+	return views.WithTranslator(ctx, l)
+}
+
+// socketURL is the page's socket, which speaks the language the page was
+// asked for.
+func socketURL(r *http.Request) string {
+	if l := r.URL.Query().Get(langParam); l != "" {
+		if ui, ok := i18n.ByTag(l); ok {
+			return "/ws?" + langParam + "=" + ui.Tag
+		}
+	}
+	return "/ws"
 }
