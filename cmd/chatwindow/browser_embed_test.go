@@ -174,8 +174,9 @@ func badge(n int) string {
 // survive a reload of the brand's page.
 func TestBrowserEmbedded(t *testing.T) {
 	p := brandPage(t, embedBrowser(t), env.demoURL)
-	if src := eval[string](p, `document.querySelector('[data-testid="chat-frame"]').src`); src != env.chatURL+"/?embed=1" {
-		t.Errorf("the frame shows %q, want the window's %s/?embed=1", src, env.chatURL)
+	// The window in the brand page's language (the demo page is English).
+	if src := eval[string](p, `document.querySelector('[data-testid="chat-frame"]').src`); src != env.chatURL+"/?embed=1&lang=en" {
+		t.Errorf("the frame shows %q, want the window's %s/?embed=1&lang=en", src, env.chatURL)
 	}
 	if eval[bool](p, visible(panel)) {
 		t.Error("the panel is open before anyone opened it")
