@@ -47,6 +47,12 @@
   var socketOpen = false; // between htmx:wsOpen and the next close or reconnect
   var windowCame = false; // the open socket sent its first frame (the window)
   var chat = null;
+
+  // say is a text of the page's language (the window renders them as
+  // data-say-* on its main); d, the English, where there is none.
+  function say(k, d) {
+    return (chat && chat.dataset["say" + k]) || d;
+  }
   var list = null;
   var marker = null;
   // By bubble id: a re-render makes new elements of the same messages.
@@ -530,7 +536,7 @@
       if (r.status !== 204) throw new Error("start: " + r.status);
       connect();
     }).catch(function () {
-      banner("offline", "The chat service is not reachable right now. Please try again in a moment.");
+      banner("offline", say("Unreachable", "The chat service is not reachable right now. Please try again in a moment."));
     }).finally(function () {
       starting = false;
     });
@@ -538,7 +544,7 @@
 
   function signIn(done) {
     if (window.chatwindowSignIn) window.chatwindowSignIn.start(chat, done);
-    else done(new Error("This window cannot sign you in."));
+    else done(new Error(say("NoSignIn", "This window cannot sign you in.")));
   }
 
   // Before htmx sees the submit (capture, on the document).
@@ -599,14 +605,14 @@
     chat.addEventListener("htmx:wsConnecting", function () {
       socketOpen = false;
       considerLock(false);
-      if (socket) banner("reconnecting", "Connection lost. Reconnecting…");
+      if (socket) banner("reconnecting", say("Reconnecting", "Connection lost. Reconnecting…"));
     });
     chat.addEventListener("htmx:wsClose", function (e) {
       socketOpen = false;
       considerLock(false);
       var code = e.detail.event && e.detail.event.code;
-      if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) banner("reconnecting", "Connection lost. Reconnecting…");
-      else banner("offline", "Disconnected. Reload the page to chat again.");
+      if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) banner("reconnecting", say("Reconnecting", "Connection lost. Reconnecting…"));
+      else banner("offline", say("Disconnected", "Disconnected. Reload the page to chat again."));
     });
     chat.addEventListener("htmx:wsAfterSend", function (e) {
       var form = e.target;

@@ -65,7 +65,7 @@
       clearTimeout(timer);
       var req = requestOf(value);
       if (!req) {
-        end(new Error("We could not sign you in" + (reason ? ": " + reason : "") + ". Please sign in on the site and try again."));
+        end(new Error(reason ? "We could not sign you in: " + reason + "." : (main.dataset.saySignInFailed || "We could not sign you in. Please sign in on the site and try again.")));
         return;
       }
       fetch(main.dataset.start, {
@@ -80,7 +80,7 @@
         }
         return r.text().then(function (t) { end(new Error(t || "We could not sign you in.")); });
       }).catch(function () {
-        end(new Error("The chat service is not reachable right now. Please try again in a moment."));
+        end(new Error(main.dataset.sayUnreachable || "The chat service is not reachable right now. Please try again in a moment."));
       });
     }
     try {
@@ -119,7 +119,7 @@
       retry.type = "button";
       retry.className = "connection-retry";
       retry.dataset.testid = "signin-retry";
-      retry.textContent = "Try again";
+      retry.textContent = main.dataset.sayTryAgain || "Try again";
       retry.addEventListener("click", function () {
         failed = false;
         renew(main, reconnect);

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/a-h/templ"
 )
 
 // Translator gives the window's strings in the customer's language, keyed
@@ -12,6 +14,9 @@ import (
 // (WithTranslator); without one, the strings are English.
 type Translator interface {
 	T(s string) string
+	// Sentences translates a text that joins several of the window's
+	// sentences (a screen reader's announcement).
+	Sentences(text string) string
 }
 
 type translatorKey struct{}
@@ -39,4 +44,25 @@ func tf(ctx context.Context, format string, args ...any) string {
 func around(ctx context.Context, format string) (before, after string) {
 	before, after, _ = strings.Cut(t(ctx, format), "%s")
 	return before, after
+}
+
+// sentences is an announcement in the language of ctx.
+func sentences(ctx context.Context, text string) string {
+	if tr, ok := ctx.Value(translatorKey{}).(Translator); ok {
+		return tr.Sentences(text)
+	}
+	return text
+}
+
+// says are the texts chat.js and signin.js write themselves, in the
+// language of ctx, as data-say-* attributes of the page's main.
+func says(ctx context.Context) templ.Attributes {
+	return templ.Attributes{
+		"data-say-unreachable":    t(ctx, "The chat service is not reachable right now. Please try again in a moment."),
+		"data-say-reconnecting":   t(ctx, "Connection lost. Reconnecting…"),
+		"data-say-disconnected":   t(ctx, "Disconnected. Reload the page to chat again."),
+		"data-say-no-sign-in":     t(ctx, "This window cannot sign you in."),
+		"data-say-sign-in-failed": t(ctx, "We could not sign you in. Please sign in on the site and try again."),
+		"data-say-try-again":      t(ctx, "Try again"),
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/chatwindow/chatwindow/internal/relay"
 )
 
 // TestPageLanguage: the window speaks the language the embedding page asks
@@ -41,6 +43,9 @@ func TestPageLanguage(t *testing.T) {
 		if !strings.Contains(body, tt.says) {
 			t.Errorf("%q %q: the page does not say %q", tt.query, tt.accept, tt.says)
 		}
+		if tt.lang == "he" && !strings.Contains(body, `data-say-reconnecting="החיבור אבד. מתחבר מחדש…"`) {
+			t.Errorf("the Hebrew page does not give chat.js its texts in Hebrew")
+		}
 	}
 
 	// The socket of a page asked for Hebrew renders Hebrew.
@@ -66,4 +71,25 @@ func readBody(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestFragmentLanguage: what a session renders later speaks its language:
+// the announcement (with a name in it) and the session's notice.
+func TestFragmentLanguage(t *testing.T) {
+	r := rendererWithKeys(t, sessionKeys)
+	v := relay.View{UI: "de", Phase: relay.PhaseOpen, Notice: "Your chat expired at the chat service, or the service restarted, and this conversation could not be kept. Write to start a new one."}
+	b, err := r.Change(v, relay.Change{Announce: "Ann left the conversation. Transferring you to another agent."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Ann hat die Unterhaltung verlassen. Sie werden an einen anderen Berater weitergeleitet."; !strings.Contains(string(b), want) {
+		t.Errorf("the announcement is not in German: %s", b)
+	}
+	b, err = r.Window(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Ihr Chat ist beim Chat-Dienst abgelaufen"; !strings.Contains(string(b), want) {
+		t.Errorf("the notice is not in German: %s", b)
+	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"regexp"
 	"testing"
+	"time"
 )
 
 // TestBrowserHebrew: the window asked for Hebrew (?lang=he, as the
@@ -39,4 +41,18 @@ func TestBrowserHebrew(t *testing.T) {
 		t.Error("the bubbles are not mirrored: the customer's should be on the left, the agent's on the right")
 	}
 	p.axeScan(axe)
+}
+
+// shootHebrew takes the Hebrew window's picture for make screenshots: a
+// run of its own with the demo bot.
+func shootHebrew(t *testing.T, a *album) {
+	t.Helper()
+	run, _ := startRun(t, "-addr", "127.0.0.1:0", "-sim-addr", "127.0.0.1:0", "-bot-delay", "100ms", "-survey=false", "-demo-addr", "off")
+	chatURL := run.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
+	p := screenshotTab(t, 480, 720)
+	p.load(chatURL + "/?lang=he")
+	p.typeAndSend("שלום! אפשר לשנות את כתובת המשלוח?")
+	p.waitJS("the demo bot's answer", `document.querySelectorAll('[data-testid="message"][data-from="agent"]').length >= 1`)
+	p.waitJS("right to left", `document.documentElement.dir === "rtl"`)
+	a.take(p, "customer-hebrew", mark{State: "<html dir=rtl>, Hebrew strings, the customer's bubble on the left"})
 }

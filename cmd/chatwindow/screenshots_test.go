@@ -65,6 +65,8 @@ var screenshotStates = []struct{ key, side, title, caption string }{
 		"The customer's photo in the console, fetched with the agent's identity, and the agent's picture sent from the composer's Attach, with its V marks."},
 	{"demo-site", "site", "The demo site, the panel open",
 		"A brand's page on another site than the window (make run's demo site), with the launcher in the corner: the window in its panel, wearing the brand's colour and greeting, mid-conversation with the demo bot."},
+	{"customer-hebrew", "customer", "Hebrew, right to left",
+		"The window asked for Hebrew (?lang=he, as embed.js passes the brand page's language): its strings in Hebrew, right to left, the customer's bubble on the left; the demo bot answers in English."},
 }
 
 const (
@@ -257,6 +259,7 @@ func TestScreenshots(t *testing.T) {
 	a.take(agent, "agent-images", mark{State: "both picture items with their thumbnails loaded"})
 
 	shootDemoSite(t, a)
+	shootHebrew(t, a)
 	a.writeIndex()
 }
 

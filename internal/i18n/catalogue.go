@@ -83,6 +83,10 @@ var Keys = []string{
 	"Card",
 	"Carousel",
 	"Quick replies",
+	"Transferring you to another agent.",
+	"This window cannot sign you in.",
+	"Try again",
+	"We could not sign you in. Please sign in on the site and try again.",
 	// Notices.
 	"This conversation has ended and this device no longer remembers you. Reload the page to start again.",
 	"Your chat expired at the chat service, or the service restarted, and this conversation could not be kept. Write to start a new one.",
@@ -90,6 +94,10 @@ var Keys = []string{
 }
 
 var es = map[string]string{
+	"Transferring you to another agent.": "Te transferimos a otro agente.",
+	"This window cannot sign you in.":    "Esta ventana no puede iniciar tu sesión.",
+	"Try again":                          "Intentar de nuevo",
+	"We could not sign you in. Please sign in on the site and try again.": "No pudimos iniciar tu sesión. Inicia sesión en el sitio e inténtalo de nuevo.",
 	"Close the chat":                        "Cerrar el chat",
 	"Alerts for new messages":               "Avisos de mensajes nuevos",
 	"Sound":                                 "Sonido",
@@ -170,6 +178,10 @@ var es = map[string]string{
 }
 
 var de = map[string]string{
+	"Transferring you to another agent.": "Sie werden an einen anderen Berater weitergeleitet.",
+	"This window cannot sign you in.":    "Dieses Fenster kann Sie nicht anmelden.",
+	"Try again":                          "Erneut versuchen",
+	"We could not sign you in. Please sign in on the site and try again.": "Wir konnten Sie nicht anmelden. Bitte melden Sie sich auf der Website an und versuchen Sie es erneut.",
 	"Close the chat":                        "Chat schließen",
 	"Alerts for new messages":               "Hinweise auf neue Nachrichten",
 	"Sound":                                 "Ton",
@@ -250,6 +262,10 @@ var de = map[string]string{
 }
 
 var he = map[string]string{
+	"Transferring you to another agent.": "מעבירים אותך לנציג/ה אחר/ת.",
+	"This window cannot sign you in.":    "החלון הזה אינו יכול לחבר אותך.",
+	"Try again":                          "לנסות שוב",
+	"We could not sign you in. Please sign in on the site and try again.": "לא הצלחנו לחבר אותך. התחברו באתר ונסו שוב.",
 	"Close the chat":                        "סגירת הצ׳אט",
 	"Alerts for new messages":               "התראות על הודעות חדשות",
 	"Sound":                                 "צליל",

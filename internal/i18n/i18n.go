@@ -126,3 +126,57 @@ func (l Lang) Wait(d time.Duration) string {
 	}
 	return count(int((d+24*time.Hour-1)/(24*time.Hour)), u.day)
 }
+
+// Sentences translates a text made of the window's sentences (a screen
+// reader's announcement, which may join several): each sentence the
+// catalogue has, and each that fills one of its formats with a name at
+// its start ("Ann left the conversation."); anything else stays.
+func (l Lang) Sentences(text string) string {
+	if l.strings == nil {
+		return text
+	}
+	if t, ok := l.strings[text]; ok {
+		return t
+	}
+	var out []string
+	for _, s := range sentences(text) {
+		out = append(out, l.sentence(s))
+	}
+	return strings.Join(out, " ")
+}
+
+func (l Lang) sentence(s string) string {
+	if t, ok := l.strings[s]; ok {
+		return t
+	}
+	for _, format := range nameFirst {
+		if name, ok := strings.CutSuffix(s, format[len("%s"):]); ok && name != "" {
+			return l.F(format, l.T(name))
+		}
+	}
+	return s
+}
+
+// nameFirst are the formats whose value (a name) comes first.
+var nameFirst = []string{"%s left the conversation."}
+
+// sentences cuts text after each full stop, question mark or ellipsis
+// followed by a space.
+func sentences(text string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] != ' ' || i == 0 {
+			continue
+		}
+		prev := text[:i]
+		if strings.HasSuffix(prev, ".") || strings.HasSuffix(prev, "?") || strings.HasSuffix(prev, "…") {
+			out = append(out, text[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(text) {
+		out = append(out, text[start:])
+	}
+	return out
+}

@@ -92,3 +92,21 @@ func TestWait(t *testing.T) {
 		}
 	}
 }
+
+func TestSentences(t *testing.T) {
+	tests := []struct {
+		l          Lang
+		text, want string
+	}{
+		{Spanish, "New message", "Mensaje nuevo"},
+		{German, "Ann left the conversation. Transferring you to another agent.", "Ann hat die Unterhaltung verlassen. Sie werden an einen anderen Berater weitergeleitet."},
+		{Spanish, "Your agent left the conversation.", "Tu agente salió de la conversación."},
+		{Hebrew, "Something the catalogue lacks. The conversation has ended.", "Something the catalogue lacks. השיחה הסתיימה."},
+		{English, "Ann left the conversation.", "Ann left the conversation."},
+	}
+	for _, tt := range tests {
+		if got := tt.l.Sentences(tt.text); got != tt.want {
+			t.Errorf("%s.Sentences(%q) = %q, want %q", tt.l.Tag, tt.text, got, tt.want)
+		}
+	}
+}

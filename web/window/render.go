@@ -85,7 +85,7 @@ func windowProps(v relay.View, img cardImages, attach views.Attach, office *hour
 	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
-		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: v.Notice}}, msgs...)
+		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: uiLang(v.UI).Sentences(v.Notice)}}, msgs...)
 	}
 	conn := views.Connection{State: v.Connection.String()}
 	if v.SignIn {
