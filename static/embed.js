@@ -66,16 +66,31 @@
     badge = make("span", { id: "chatwindow-unread", "aria-hidden": "true", "data-testid": "launcher-unread" }, launcher);
     // The window speaks the page's language when it can (lang, docs/embedding.md).
     var lang = document.documentElement.lang;
-    frame = make("iframe", { src: O + "/?embed=1" + (lang ? "&lang=" + encodeURIComponent(lang) : ""), title: C.title, "data-testid": "chat-frame" },
-      make("div", { id: "chatwindow-panel", hidden: "", role: "dialog", "aria-label": C.title }, body));
+    var panel = make("div", { id: "chatwindow-panel", hidden: "", role: "dialog", "aria-label": C.title }, body);
+    frame = make("iframe", { src: O + "/?embed=1" + (lang ? "&lang=" + encodeURIComponent(lang) : ""), title: C.title, "data-testid": "chat-frame" }, panel);
+    // The launcher's name, in the window's language once it says it
+    // ("words": its title and "%s unread").
+    var T = C.title, U = "%s unread", N = 0;
+    function name() {
+      launcher.setAttribute("aria-label", T + (N ? ", " + U.replace("%s", N) : ""));
+    }
 
     addEventListener("message", function (e) {
       var d = e.data;
       if (e.source !== frame.contentWindow || e.origin !== O || !d || d.chatwindow !== 1) return;
       if (d.type === "unread") {
         badge.textContent = d.count || "";
-        launcher.setAttribute("aria-label", C.title + (d.count ? ", " + d.count + " unread" : ""));
+        N = +d.count || 0;
+        name();
         emit("unread", +d.count);
+      }
+      if (d.type === "words") {
+        var w = ("" + d.state).split("\n");
+        T = w[0] || T;
+        U = w[1] || U;
+        frame.title = T;
+        panel.setAttribute("aria-label", T);
+        name();
       }
       if (d.type === "state") emit("state", "" + d.state);
       if (d.type === "close") set(false, true);

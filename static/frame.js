@@ -40,6 +40,9 @@
       if (open) localStorage.setItem(SEEN, JSON.stringify(last));
     } catch (e) {}
     tell("unread", n);
+    // The launcher's words, in the window's language.
+    var h = document.querySelector(".brand h1"), m = document.querySelector("main");
+    if (h && m) tell("words", h.textContent + "\n" + m.dataset.sayUnread);
     var p = document.querySelector("#close-control[data-phase]") || document.querySelector("#footer[data-phase]");
     tell("state", p ? p.dataset.phase : "");
   }

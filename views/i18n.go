@@ -64,5 +64,6 @@ func says(ctx context.Context) templ.Attributes {
 		"data-say-no-sign-in":     t(ctx, "This window cannot sign you in."),
 		"data-say-sign-in-failed": t(ctx, "We could not sign you in. Please sign in on the site and try again."),
 		"data-say-try-again":      t(ctx, "Try again"),
+		"data-say-unread":         t(ctx, "%s unread"),
 	}
 }

@@ -211,9 +211,9 @@ func TestFramedWindow(t *testing.T) {
 // TestEmbedJavaScriptBudget: the JavaScript of a brand's page with the
 // window at its heaviest (framed, with the brand's sign-in) and embed.js,
 // as shipped (gzipped), stays within the budget (docs/performance.md);
-// embed.js and frame.js take at most 2.5 KiB of it.
+// embed.js and frame.js take at most 2.75 KiB of it.
 func TestEmbedJavaScriptBudget(t *testing.T) {
-	const embedBudget = 2560
+	const embedBudget = 2816
 	site := authSite(t)
 	doc := page(t, site.URL+"/?embed=1")
 	if doc.Find(`script[src*="/signin."]`).Length() != 1 || doc.Find(`script[src*="/frame."]`).Length() != 1 {

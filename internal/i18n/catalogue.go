@@ -87,6 +87,7 @@ var Keys = []string{
 	"This window cannot sign you in.",
 	"Try again",
 	"We could not sign you in. Please sign in on the site and try again.",
+	"%s unread",
 	// Notices.
 	"This conversation has ended and this device no longer remembers you. Reload the page to start again.",
 	"Your chat expired at the chat service, or the service restarted, and this conversation could not be kept. Write to start a new one.",
@@ -94,6 +95,7 @@ var Keys = []string{
 }
 
 var es = map[string]string{
+	"%s unread":                          "%s sin leer",
 	"Transferring you to another agent.": "Te transferimos a otro agente.",
 	"This window cannot sign you in.":    "Esta ventana no puede iniciar tu sesión.",
 	"Try again":                          "Intentar de nuevo",
@@ -178,6 +180,7 @@ var es = map[string]string{
 }
 
 var de = map[string]string{
+	"%s unread":                          "%s ungelesen",
 	"Transferring you to another agent.": "Sie werden an einen anderen Berater weitergeleitet.",
 	"This window cannot sign you in.":    "Dieses Fenster kann Sie nicht anmelden.",
 	"Try again":                          "Erneut versuchen",
@@ -262,6 +265,7 @@ var de = map[string]string{
 }
 
 var he = map[string]string{
+	"%s unread":                          "%s שלא נקראו",
 	"Transferring you to another agent.": "מעבירים אותך לנציג/ה אחר/ת.",
 	"This window cannot sign you in.":    "החלון הזה אינו יכול לחבר אותך.",
 	"Try again":                          "לנסות שוב",
