@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chatwindow/chatwindow/internal/jws"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -74,7 +75,7 @@ func brandClaims(sub string) map[string]any {
 // signBrand signs claims as the brand would (RS256 with key).
 func signBrand(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
-	tok, err := signRS256(key, claims)
+	tok, err := jws.SignRS256(key, claims)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/jws"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -64,7 +64,7 @@ var b64 = base64.RawURLEncoding
 
 // issue signs a token of issuer iss for subject sub that expires at exp.
 func (t *tokenIssuer) issue(iss, sub string, exp time.Time, ext *protocol.LPExt) (string, error) {
-	return signRS256(t.key, claims{
+	return jws.SignRS256(t.key, claims{
 		Sub:   sub,
 		Iss:   iss,
 		Aud:   "acc:" + t.account,
@@ -152,25 +152,6 @@ func (p jwtParts) verifyRS256(key *rsa.PublicKey) error {
 		return errTokenSignature
 	}
 	return nil
-}
-
-// signRS256 signs payload (any JSON-encodable value) as a compact JWS.
-func signRS256(key *rsa.PrivateKey, payload any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
-	if err != nil {
-		return "", fmt.Errorf("encode token header: %w", err)
-	}
-	body, err := json.Marshal(payload)
-	if err != nil {
-		return "", fmt.Errorf("encode token claims: %w", err)
-	}
-	signing := b64.EncodeToString(header) + "." + b64.EncodeToString(body)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
-	}
-	return signing + "." + b64.EncodeToString(sig), nil
 }
 
 func decodeSegment(seg string, v any) error {

@@ -1,11 +1,6 @@
 package demo
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatwindow/chatwindow/internal/jws"
 	"github.com/chatwindow/chatwindow/web"
 )
 
@@ -61,7 +57,7 @@ func (s *Site) handleToken(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, problem)
 	}
 	now := s.cfg.Now()
-	tok, err := signRS256(s.cfg.Key, map[string]any{
+	tok, err := jws.SignRS256(s.cfg.Key, map[string]any{
 		"sub": "demo:" + strings.ToLower(name), "name": name,
 		"iss": s.cfg.Issuer, "aud": "acc:" + s.cfg.Account,
 		"iat": now.Unix(), "exp": now.Add(s.cfg.TokenTTL).Unix(),
@@ -88,26 +84,4 @@ func nameProblem(name string) string {
 		}
 	}
 	return ""
-}
-
-// signRS256 signs claims as a JWT (RS256).
-func signRS256(key *rsa.PrivateKey, claims map[string]any) (string, error) {
-	seg := func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b), err
-	}
-	head, err := seg(map[string]string{"alg": "RS256", "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	body, err := seg(claims)
-	if err != nil {
-		return "", fmt.Errorf("demo token claims: %w", err)
-	}
-	sum := sha256.Sum256([]byte(head + "." + body))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("sign the demo token: %w", err)
-	}
-	return head + "." + body + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }

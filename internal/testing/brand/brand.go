@@ -5,20 +5,16 @@
 package brand
 
 import (
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/chatwindow/chatwindow/internal/jws"
 )
 
 // TutorialAccount is the account of the tutorial's sample token.
@@ -59,23 +55,5 @@ func Claims(account, sub string, now time.Time, ttl time.Duration) map[string]an
 
 // Sign signs claims as the brand's identity provider (RS256 with key).
 func Sign(key *rsa.PrivateKey, claims map[string]any) (string, error) {
-	seg := func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b), err
-	}
-	head, err := seg(map[string]string{"alg": "RS256", "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	body, err := seg(claims)
-	if err != nil {
-		return "", fmt.Errorf("brand token claims: %w", err)
-	}
-	signing := head + "." + body
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("sign the brand token: %w", err)
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return jws.SignRS256(key, claims)
 }
