@@ -96,6 +96,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime 20s ./internal/protocol
 	$(GO) test -run '^$$' -fuzz '^FuzzBrowserFrame$$' -fuzztime 10s ./web/window
 	$(GO) test -run '^$$' -fuzz '^FuzzUpstreamNotification$$' -fuzztime 10s ./internal/relay
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime 10s ./internal/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./internal/richcontent
+	$(GO) test -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime 10s ./internal/receipts
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 10s ./internal/links
 
 ## htmx: refresh the vendored htmx (pinned; checked against these sha256)
 HTMX_VERSION := 2.0.11
