@@ -43,6 +43,7 @@ func TestBrowserSurvey(t *testing.T) {
 		t.Fatalf("agent: close: %v", err)
 	}
 	p.waitJS("the survey note, and the composer still there", visible(`[data-testid="survey-note"]`)+` && `+visible(composer))
+	p.waitJS("no Attach in the survey", `!(`+visible(`[data-testid="composer-form"] .attach`)+`)`)
 	p.waitJS("the header says a survey asks, not that the agent chats", visible(`[data-testid="survey-header"]`)+` && !document.querySelector('[data-testid="agent"]').textContent.includes("chatting with")`)
 
 	// question waits for the survey question that says text, for its READ
