@@ -103,6 +103,10 @@ func (res *result) buildTable() {
 			}
 			add("CPU "+c.Process, fmt.Sprintf("%s s (%s cores), %s s per 1000 msgs%s", num(c.Seconds, "%.2f"), num(c.Cores, "%.2f"), num(c.Per1000Msg, "%.3f"), of), "", "")
 		}
+		if win, floor, ok := m.floorCPU(); ok {
+			ratio := win / floor
+			add("window CPU per msg vs the floor's", fmt.Sprintf("%s µs / %s µs = %s×", num(win, "%.0f"), num(floor, "%.0f"), num(ratio, "%.2f")), "≤ 1.5×", verdict(ratio <= 1.5))
+		}
 	}
 	if res.Ramp.Sessions > 0 {
 		tt := res.Totals

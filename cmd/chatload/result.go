@@ -229,19 +229,23 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	mr.ReportsPerS = float64(ph.reports.Load()) / secs
 	mr.CPU = nil
 	var windows float64
+	nWindows := 0
 	for i, w := range start.windows {
 		used := math.NaN()
 		if w.procOK && end.windows[i].procOK {
 			used = end.windows[i].proc.CPU - w.proc.CPU
 		}
-		windows += used
+		if w.name != floorName {
+			windows += used
+			nWindows++
+		}
 		relayed := mr.Received
 		if len(start.windows) > 1 {
 			relayed = ph.receivedBy[i].Load()
 		}
 		mr.addCPU(w.name, used, relayed)
 	}
-	if len(start.windows) > 1 {
+	if nWindows > 1 {
 		mr.addCPU("all windows", windows, mr.Received)
 	}
 	service := math.NaN()
@@ -250,6 +254,24 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	}
 	mr.addCPU("service", service, mr.Received)
 	mr.addCPU("chatload", end.selfCPU-start.selfCPU, mr.Received)
+}
+
+// floorCPU is the window's and the floor's CPU per relayed message, in µs,
+// of a run with -floor and one window.
+func (mr *measureResult) floorCPU() (window, floor float64, ok bool) {
+	var w, f *cpu
+	for i, c := range mr.CPU {
+		switch c.Process {
+		case "window":
+			w = &mr.CPU[i]
+		case floorName:
+			f = &mr.CPU[i]
+		}
+	}
+	if w == nil || f == nil {
+		return 0, 0, false
+	}
+	return w.Per1000Msg * 1000, f.Per1000Msg * 1000, true
 }
 
 // addCPU adds a process's CPU seconds over the measure, per 1000 of msgs.
