@@ -246,7 +246,11 @@ func (d *driver) hold() error {
 		return err
 	}
 	cpu1, t1 := d.m.cpu(), time.Now()
-	res.Ramp.IdleCores = idleCores(cpu0, cpu1, t1.Sub(t0).Seconds())
+	// The windows' figures leave the floor (-floor: the last node) out.
+	nw := d.p.windowNodes()
+	w0, w1 := cpu0, cpu1
+	w0.windows, w1.windows = cpu0.windows[:nw], cpu1.windows[:nw]
+	res.Ramp.IdleCores = idleCores(w0, w1, t1.Sub(t0).Seconds())
 	d.m.gc(cfg.heapProfile)
 	idle := d.m.snap("idle")
 	held, sentTo, heldBy := d.countHeld()
@@ -254,7 +258,11 @@ func (d *driver) hold() error {
 	res.Ramp.Sessions, res.Ramp.Held = cfg.sessions, held
 	res.Ramp.Errors, res.Ramp.AgentErrors = r.errs.bySide()
 	res.Ramp.Conversations, res.Ramp.Accepted = r.registry.len(), int(r.joined.Load())
-	res.Ramp.perSession(d.before, idle, held)
+	heldByWindows := 0
+	for _, n := range heldBy[:nw] {
+		heldByWindows += n
+	}
+	res.Ramp.perSession(d.before, idle, nw, heldByWindows)
 	res.Windows = windowResults(d.p.windows, sentTo, heldBy, d.before, idle, cpu0, cpu1, t1.Sub(t0).Seconds())
 	attrs := []any{"sessions", held, "of", cfg.sessions}
 	for i, w := range idle.windows {

@@ -49,6 +49,15 @@ func (p procs) windowURLs() string {
 // floorName is the floor's node name (-floor).
 const floorName = "floor"
 
+// windowNodes is how many of p.windows are windows: all but the floor,
+// which is the last node when there is one.
+func (p procs) windowNodes() int {
+	if n := len(p.windows); n > 0 && p.windows[n-1].name == floorName {
+		return n - 1
+	}
+	return len(p.windows)
+}
+
 // nodeName is window i's name (of n) in the report, the logs and the
 // errors: one window keeps the plain name it always had.
 func nodeName(i, n int) string {

@@ -70,10 +70,14 @@ func (res *result) buildTable() {
 		} else {
 			// The open-file limit is each process's: each window's fds
 			// against it.
-			each := make([]string, len(res.Windows))
-			for i, w := range res.Windows {
+			var each []string
+			for _, w := range res.Windows {
+				if w.Name == floorName {
+					add(w.Name+": held, RSS, fds, CPU (idle)", fmt.Sprintf("%d of %d sessions, %.0f MiB, %d fds, %s cores", w.Held, w.Sessions, float64(w.WindowRSS)/(1<<20), w.WindowFDs, num(w.IdleCores, "%.3f")), "", "")
+					continue
+				}
 				add(w.Name+": held, RSS, fds (idle)", fmt.Sprintf("%d of %d sessions, %.0f MiB, %d fds (limit %d a process)", w.Held, w.Sessions, float64(w.WindowRSS)/(1<<20), w.WindowFDs, res.NoFile.Soft), "", "")
-				each[i] = num(w.IdleCores, "%.3f")
+				each = append(each, num(w.IdleCores, "%.3f"))
 			}
 			add("CPU while idle: windows, service, chatload", fmt.Sprintf("%s (%s), %s, %s cores", num(rr.IdleCores[0], "%.3f"), strings.Join(each, " + "), num(rr.IdleCores[1], "%.3f"), num(rr.IdleCores[2], "%.3f")), "", "")
 		}

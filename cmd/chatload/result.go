@@ -124,8 +124,10 @@ func footprintOf(before, idle []winSnap, held int) footprint {
 	return f
 }
 
-func (rr *rampResult) perSession(before, idle snapshot, held int) {
-	rr.footprint = footprintOf(before.windows, idle.windows, held)
+// perSession is the footprint of the first nw nodes (the windows, not the
+// floor), holding held sessions between them.
+func (rr *rampResult) perSession(before, idle snapshot, nw, held int) {
+	rr.footprint = footprintOf(before.windows[:nw], idle.windows[:nw], held)
 	if held > 0 && idle.serviceOK {
 		rr.ServiceRSS = idle.service.RSS
 	}
