@@ -109,6 +109,9 @@ func newDriver(ctx context.Context, cfg config, log *slog.Logger, res *result, p
 	mtr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 0, DisableCompression: true}
 	mc := &http.Client{Transport: mtr, Timeout: 30 * time.Second}
 	r := newLoadRun(log, len(p.windows))
+	if nw := p.windowNodes(); nw < len(p.windows) {
+		r.floorNode = nw
+	}
 	d := &driver{
 		ctx: ctx, cfg: cfg, log: log, res: res, p: p, r: r, mtr: mtr,
 		m: &meter{ctx: ctx, hc: mc, long: &http.Client{Transport: mtr}, r: r, p: p, log: log},
@@ -345,7 +348,7 @@ func (d *driver) measure(rate float64) error {
 		res.addNote("CPU profile: %v", err)
 	}
 	r.phase.Store(phaseDrain)
-	res.Measure.fill(rate, secs, ph, d.measureStart, d.measureEnd, r.joined.Load(), r.errs.total.Load()-errs0)
+	res.Measure.fill(rate, secs, ph, d.measureStart, d.measureEnd, d.windowDialogs(), r.errs.total.Load()-errs0)
 	res.Measure.FromSearch = cfg.rate <= 0
 	return nil
 }
@@ -410,4 +413,19 @@ func writeCapture(path string, s *session, frames *[][]byte) error {
 		b.WriteByte('\n')
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// windowDialogs is how many conversations the agents accepted, less the
+// floor's tabs' (-floor): the receipt frames per dialog are the windows'.
+func (d *driver) windowDialogs() int64 {
+	n := d.r.joined.Load()
+	if d.r.floorNode < 0 {
+		return n
+	}
+	for _, s := range d.sessions {
+		if s.win == d.r.floorNode && s.conversation() != "" {
+			n--
+		}
+	}
+	return n
 }

@@ -196,8 +196,9 @@ type measureResult struct {
 	Published        int64   `json:"published"`
 	Received         int64   `json:"received"`
 	MsgsPerSecond    float64 `json:"relayed_per_s"`
-	Relay            latency `json:"relay_latency"`   // agent publish → tab inserts
-	Receipt          latency `json:"receipt_latency"` // tab report → agent receives (ACCEPT and READ)
+	Relay            latency `json:"relay_latency"`       // agent publish → tab inserts (the windows' tabs)
+	FloorRelay       latency `json:"floor_relay_latency"` // the same, the floor's tabs (-floor)
+	Receipt          latency `json:"receipt_latency"`     // tab report → agent receives (ACCEPT and READ)
 	Accept           latency `json:"accept_latency"`
 	Read             latency `json:"read_latency"`
 	Publish          latency `json:"publish_round_trip"` // agent publish request → the service's answer
@@ -223,7 +224,7 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	mr.Published, mr.Received = ph.published.Load(), ph.received.Load()
 	mr.MsgsPerSecond = float64(mr.Received) / secs
 	mr.Relay, mr.Receipt, mr.Accept, mr.Read = ph.relay.Summary(), ph.receipt.Summary(), ph.accept.Summary(), ph.read.Summary()
-	mr.Publish = ph.publish.Summary()
+	mr.Publish, mr.FloorRelay = ph.publish.Summary(), ph.floor.Summary()
 	if dialogs > 0 {
 		mr.FramesPerDialogS = float64(ph.frames.Load()) / float64(dialogs) / secs
 	}
