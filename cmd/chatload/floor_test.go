@@ -19,7 +19,7 @@ func TestFloor(t *testing.T) {
 	var out, logs bytes.Buffer
 	args := []string{
 		"-bin", chatwindowBin(t), "-floor", "-sessions", "20", "-ramp", "100", "-hold", "500ms",
-		"-rate", "200", "-duration", "2s", "-visible", "0.5", "-json", jsonPath, "-log-level", "warn",
+		"-rate", "200", "-duration", "2s", "-visible", "1", "-json", jsonPath, "-log-level", "warn",
 	}
 	err := run(t.Context(), args, func(string) string { return "" }, &out, &logs)
 	t.Logf("report:\n%s", out.String())
