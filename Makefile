@@ -79,12 +79,12 @@ check: lint arrows
 arrows:
 	./.ci/arrows
 
-## bench: the benchmarks and a short load run (cmd/chatload), printed as one table
+## bench: the benchmarks and a short load run (cmd/chatload, with the floor beside the window), printed as one table
 ## (measure, never assert); about 2 minutes
 bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem ./... > bin/bench.txt || { cat bin/bench.txt; exit 1; }
-	$(GO) run ./cmd/chatload -short -bin $(BIN) -bench bin/bench.txt -json bin/bench.json
+	$(GO) run ./cmd/chatload -short -floor -bin $(BIN) -bench bin/bench.txt -json bin/bench.json
 
 ## load: docs/performance.md's full run: 10,000 sessions over two window processes
 ## (a process may open 20,000 files here; one window needs ulimit -n of 21,000), ~80 s

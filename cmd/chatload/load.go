@@ -38,6 +38,9 @@ type loadRun struct {
 	// stepRelay, when set, also records relay latencies: the search's
 	// current step.
 	stepRelay atomic.Pointer[hist]
+	// floorNode is the floor's node (-floor), -1 for none: its tabs'
+	// latencies are kept apart from the windows'.
+	floorNode int
 
 	// rate is the agents' total publishing rate (float64 bits), in
 	// messages per second over every conversation.
@@ -50,7 +53,7 @@ type loadRun struct {
 
 // newLoadRun is a run over windows window processes.
 func newLoadRun(log *slog.Logger, windows int) *loadRun {
-	r := &loadRun{log: log, start: time.Now()}
+	r := &loadRun{log: log, start: time.Now(), floorNode: -1}
 	r.errs.samples = map[string][]string{}
 	r.errs.counts = map[string]int64{}
 	r.registry.m = map[string]*session{}
@@ -70,7 +73,8 @@ func (r *loadRun) getRate() float64          { return math.Float64frombits(r.rat
 
 // phaseStats are the figures of one phase.
 type phaseStats struct {
-	relay   *hist // agent publish → the tab inserts the bubble
+	relay   *hist // agent publish → the tab inserts the bubble (the windows' tabs)
+	floor   *hist // the same, the floor's tabs (-floor)
 	receipt *hist // the tab's report sent → the agent receives the receipt (ACCEPT and READ)
 	accept  *hist
 	read    *hist
@@ -90,7 +94,7 @@ type phaseStats struct {
 }
 
 func newPhaseStats(windows int) *phaseStats {
-	return &phaseStats{relay: newHist(), receipt: newHist(), accept: newHist(), read: newHist(), publish: newHist(), receivedBy: make([]atomic.Int64, windows)}
+	return &phaseStats{relay: newHist(), floor: newHist(), receipt: newHist(), accept: newHist(), read: newHist(), publish: newHist(), receivedBy: make([]atomic.Int64, windows)}
 }
 
 func storeMax(a *atomic.Int64, v int64) {

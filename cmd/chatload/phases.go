@@ -109,6 +109,9 @@ func newDriver(ctx context.Context, cfg config, log *slog.Logger, res *result, p
 	mtr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 0, DisableCompression: true}
 	mc := &http.Client{Transport: mtr, Timeout: 30 * time.Second}
 	r := newLoadRun(log, len(p.windows))
+	if nw := p.windowNodes(); nw < len(p.windows) {
+		r.floorNode = nw
+	}
 	d := &driver{
 		ctx: ctx, cfg: cfg, log: log, res: res, p: p, r: r, mtr: mtr,
 		m: &meter{ctx: ctx, hc: mc, long: &http.Client{Transport: mtr}, r: r, p: p, log: log},
@@ -246,7 +249,11 @@ func (d *driver) hold() error {
 		return err
 	}
 	cpu1, t1 := d.m.cpu(), time.Now()
-	res.Ramp.IdleCores = idleCores(cpu0, cpu1, t1.Sub(t0).Seconds())
+	// The windows' figures leave the floor (-floor: the last node) out.
+	nw := d.p.windowNodes()
+	w0, w1 := cpu0, cpu1
+	w0.windows, w1.windows = cpu0.windows[:nw], cpu1.windows[:nw]
+	res.Ramp.IdleCores = idleCores(w0, w1, t1.Sub(t0).Seconds())
 	d.m.gc(cfg.heapProfile)
 	idle := d.m.snap("idle")
 	held, sentTo, heldBy := d.countHeld()
@@ -254,7 +261,11 @@ func (d *driver) hold() error {
 	res.Ramp.Sessions, res.Ramp.Held = cfg.sessions, held
 	res.Ramp.Errors, res.Ramp.AgentErrors = r.errs.bySide()
 	res.Ramp.Conversations, res.Ramp.Accepted = r.registry.len(), int(r.joined.Load())
-	res.Ramp.perSession(d.before, idle, held)
+	heldByWindows := 0
+	for _, n := range heldBy[:nw] {
+		heldByWindows += n
+	}
+	res.Ramp.perSession(d.before, idle, nw, heldByWindows)
 	res.Windows = windowResults(d.p.windows, sentTo, heldBy, d.before, idle, cpu0, cpu1, t1.Sub(t0).Seconds())
 	attrs := []any{"sessions", held, "of", cfg.sessions}
 	for i, w := range idle.windows {
@@ -337,7 +348,7 @@ func (d *driver) measure(rate float64) error {
 		res.addNote("CPU profile: %v", err)
 	}
 	r.phase.Store(phaseDrain)
-	res.Measure.fill(rate, secs, ph, d.measureStart, d.measureEnd, r.joined.Load(), r.errs.total.Load()-errs0)
+	res.Measure.fill(rate, secs, ph, d.measureStart, d.measureEnd, d.windowDialogs(), r.errs.total.Load()-errs0)
 	res.Measure.FromSearch = cfg.rate <= 0
 	return nil
 }
@@ -402,4 +413,19 @@ func writeCapture(path string, s *session, frames *[][]byte) error {
 		b.WriteByte('\n')
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// windowDialogs is how many conversations the agents accepted, less the
+// floor's tabs' (-floor): the receipt frames per dialog are the windows'.
+func (d *driver) windowDialogs() int64 {
+	n := d.r.joined.Load()
+	if d.r.floorNode < 0 {
+		return n
+	}
+	for _, s := range d.sessions {
+		if s.win == d.r.floorNode && s.conversation() != "" {
+			n--
+		}
+	}
+	return n
 }

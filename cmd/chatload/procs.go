@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -43,6 +44,18 @@ func (p procs) windowURLs() string {
 		urls[i] = w.url
 	}
 	return strings.Join(urls, " ")
+}
+
+// floorName is the floor's node name (-floor).
+const floorName = "floor"
+
+// windowNodes is how many of p.windows are windows: all but the floor,
+// which is the last node when there is one.
+func (p procs) windowNodes() int {
+	if n := len(p.windows); n > 0 && p.windows[n-1].name == floorName {
+		return n - 1
+	}
+	return len(p.windows)
 }
 
 // nodeName is window i's name (of n) in the report, the logs and the
@@ -144,6 +157,30 @@ func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result)
 		}
 		nodes = append(nodes, n)
 		log.Info("started", "service", svcURL, name, n.url, "debug", n.debugURL)
+	}
+	if cfg.floor {
+		// The floor is one more node: session i goes to it when i mod
+		// (windows+1) is the last, so both relay under the same load at the
+		// same time, and their CPU per message compares on a noisy machine.
+		self, err := os.Executable()
+		if err != nil {
+			stop()
+			return procs{}, fmt.Errorf("floor: %w", err)
+		}
+		fl, urls, err := startChild(ctx, log, floorName, self, []string{"floor", "-csds", svcURL, "-account", cfg.account},
+			[]*regexp.Regexp{regexp.MustCompile(`floor on (\S+)`)}, 30*time.Second)
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		wins = append(wins, fl)
+		n, err := newNode(floorName, urls[0], "", fl.pid())
+		if err != nil {
+			stop()
+			return procs{}, err
+		}
+		nodes = append(nodes, n)
+		log.Info("started", floorName, n.url)
 	}
 	return procs{windows: nodes, serviceURL: svcURL, servicePID: svc.pid(), stop: stop}, nil
 }

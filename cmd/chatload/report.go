@@ -70,10 +70,14 @@ func (res *result) buildTable() {
 		} else {
 			// The open-file limit is each process's: each window's fds
 			// against it.
-			each := make([]string, len(res.Windows))
-			for i, w := range res.Windows {
+			var each []string
+			for _, w := range res.Windows {
+				if w.Name == floorName {
+					add(w.Name+": held, RSS, fds, CPU (idle)", fmt.Sprintf("%d of %d sessions, %.0f MiB, %d fds, %s cores", w.Held, w.Sessions, float64(w.WindowRSS)/(1<<20), w.WindowFDs, num(w.IdleCores, "%.3f")), "", "")
+					continue
+				}
 				add(w.Name+": held, RSS, fds (idle)", fmt.Sprintf("%d of %d sessions, %.0f MiB, %d fds (limit %d a process)", w.Held, w.Sessions, float64(w.WindowRSS)/(1<<20), w.WindowFDs, res.NoFile.Soft), "", "")
-				each[i] = num(w.IdleCores, "%.3f")
+				each = append(each, num(w.IdleCores, "%.3f"))
 			}
 			add("CPU while idle: windows, service, chatload", fmt.Sprintf("%s (%s), %s, %s cores", num(rr.IdleCores[0], "%.3f"), strings.Join(each, " + "), num(rr.IdleCores[1], "%.3f"), num(rr.IdleCores[2], "%.3f")), "", "")
 		}
@@ -91,6 +95,9 @@ func (res *result) buildTable() {
 		add("measure phase", fmt.Sprintf("%.0f msgs/s asked, %d dialogs, %.1f s", m.Rate, m.Dialogs, m.Seconds), how, "")
 		add("relayed msgs/s (measure)", fmt.Sprintf("%.0f", m.MsgsPerSecond), "", "")
 		add("relay latency p50/p99/p99.9", fmt.Sprintf("%.2f / %.2f / %.2f ms", m.Relay.P50, m.Relay.P99, m.Relay.P999), "p99 ≤ 2 ms", verdict(m.Relay.Count > 0 && m.Relay.P99 <= 2))
+		if m.FloorRelay.Count > 0 {
+			add("floor's relay latency p50/p99/p99.9", fmt.Sprintf("%.2f / %.2f / %.2f ms", m.FloorRelay.P50, m.FloorRelay.P99, m.FloorRelay.P999), "", "")
+		}
 		add("receipt latency p50/p99/p99.9", fmt.Sprintf("%.1f / %.1f / %.1f ms", m.Receipt.P50, m.Receipt.P99, m.Receipt.P999), "p99 ≤ 120 ms", verdict(m.Receipt.Count > 0 && m.Receipt.P99 <= 120))
 		add("agent publish round trip p50/p99", fmt.Sprintf("%.2f / %.2f ms", m.Publish.P50, m.Publish.P99), "", "")
 		add("receipt frames per dialog", fmt.Sprintf("%.2f/s; at most %d in 100 ms (%d frames beyond 1)", m.FramesPerDialogS, m.MaxFrames100ms, m.FramesOver1), "≤ 1 per 100 ms", verdict(m.MaxFrames100ms <= 1))
@@ -102,6 +109,10 @@ func (res *result) buildTable() {
 				of = fmt.Sprintf(" (of the %d it relayed)", c.Messages)
 			}
 			add("CPU "+c.Process, fmt.Sprintf("%s s (%s cores), %s s per 1000 msgs%s", num(c.Seconds, "%.2f"), num(c.Cores, "%.2f"), num(c.Per1000Msg, "%.3f"), of), "", "")
+		}
+		if win, floor, ok := m.floorCPU(); ok {
+			ratio := win / floor
+			add("window CPU per msg vs the floor's", fmt.Sprintf("%s µs / %s µs = %s×", num(win, "%.0f"), num(floor, "%.0f"), num(ratio, "%.2f")), "≤ 1.5×", verdict(ratio <= 1.5))
 		}
 	}
 	if res.Ramp.Sessions > 0 {
@@ -155,8 +166,14 @@ func (res *result) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	if len(res.Agreement) > 0 {
-		if len(res.Windows) > 1 {
-			fmt.Fprintf(w, "agreement with the %d windows' /metrics (counters summed, histograms merged):\n", len(res.Windows))
+		nw := 0
+		for _, x := range res.Windows {
+			if x.Name != floorName {
+				nw++
+			}
+		}
+		if nw > 1 {
+			fmt.Fprintf(w, "agreement with the %d windows' /metrics (counters summed, histograms merged):\n", nw)
 		} else {
 			fmt.Fprintln(w, "agreement with the window's /metrics:")
 		}

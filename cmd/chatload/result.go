@@ -124,8 +124,10 @@ func footprintOf(before, idle []winSnap, held int) footprint {
 	return f
 }
 
-func (rr *rampResult) perSession(before, idle snapshot, held int) {
-	rr.footprint = footprintOf(before.windows, idle.windows, held)
+// perSession is the footprint of the first nw nodes (the windows, not the
+// floor), holding held sessions between them.
+func (rr *rampResult) perSession(before, idle snapshot, nw, held int) {
+	rr.footprint = footprintOf(before.windows[:nw], idle.windows[:nw], held)
 	if held > 0 && idle.serviceOK {
 		rr.ServiceRSS = idle.service.RSS
 	}
@@ -194,8 +196,9 @@ type measureResult struct {
 	Published        int64   `json:"published"`
 	Received         int64   `json:"received"`
 	MsgsPerSecond    float64 `json:"relayed_per_s"`
-	Relay            latency `json:"relay_latency"`   // agent publish → tab inserts
-	Receipt          latency `json:"receipt_latency"` // tab report → agent receives (ACCEPT and READ)
+	Relay            latency `json:"relay_latency"`       // agent publish → tab inserts (the windows' tabs)
+	FloorRelay       latency `json:"floor_relay_latency"` // the same, the floor's tabs (-floor)
+	Receipt          latency `json:"receipt_latency"`     // tab report → agent receives (ACCEPT and READ)
 	Accept           latency `json:"accept_latency"`
 	Read             latency `json:"read_latency"`
 	Publish          latency `json:"publish_round_trip"` // agent publish request → the service's answer
@@ -221,7 +224,7 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	mr.Published, mr.Received = ph.published.Load(), ph.received.Load()
 	mr.MsgsPerSecond = float64(mr.Received) / secs
 	mr.Relay, mr.Receipt, mr.Accept, mr.Read = ph.relay.Summary(), ph.receipt.Summary(), ph.accept.Summary(), ph.read.Summary()
-	mr.Publish = ph.publish.Summary()
+	mr.Publish, mr.FloorRelay = ph.publish.Summary(), ph.floor.Summary()
 	if dialogs > 0 {
 		mr.FramesPerDialogS = float64(ph.frames.Load()) / float64(dialogs) / secs
 	}
@@ -229,19 +232,23 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	mr.ReportsPerS = float64(ph.reports.Load()) / secs
 	mr.CPU = nil
 	var windows float64
+	nWindows := 0
 	for i, w := range start.windows {
 		used := math.NaN()
 		if w.procOK && end.windows[i].procOK {
 			used = end.windows[i].proc.CPU - w.proc.CPU
 		}
-		windows += used
+		if w.name != floorName {
+			windows += used
+			nWindows++
+		}
 		relayed := mr.Received
 		if len(start.windows) > 1 {
 			relayed = ph.receivedBy[i].Load()
 		}
 		mr.addCPU(w.name, used, relayed)
 	}
-	if len(start.windows) > 1 {
+	if nWindows > 1 {
 		mr.addCPU("all windows", windows, mr.Received)
 	}
 	service := math.NaN()
@@ -250,6 +257,24 @@ func (mr *measureResult) fill(rate, secs float64, ph *phaseStats, start, end sna
 	}
 	mr.addCPU("service", service, mr.Received)
 	mr.addCPU("chatload", end.selfCPU-start.selfCPU, mr.Received)
+}
+
+// floorCPU is the window's and the floor's CPU per relayed message, in µs,
+// of a run with -floor and one window.
+func (mr *measureResult) floorCPU() (window, floor float64, ok bool) {
+	var w, f *cpu
+	for i, c := range mr.CPU {
+		switch c.Process {
+		case "window":
+			w = &mr.CPU[i]
+		case floorName:
+			f = &mr.CPU[i]
+		}
+	}
+	if w == nil || f == nil {
+		return 0, 0, false
+	}
+	return w.Per1000Msg * 1000, f.Per1000Msg * 1000, true
 }
 
 // addCPU adds a process's CPU seconds over the measure, per 1000 of msgs.

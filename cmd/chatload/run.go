@@ -16,6 +16,7 @@ type config struct {
 	bin           string
 	window        string
 	windows       int
+	floor         bool
 	service       string
 	account       string
 	agentPrefix   string
@@ -95,6 +96,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.bin, "bin", "bin/chatwindow", "the chatwindow binary to start (go build -o bin/chatwindow ./cmd/chatwindow)")
 	fs.StringVar(&c.window, "window", "", "URL of a running chat window (then -service is needed too, and nothing is started)")
 	fs.IntVar(&c.windows, "windows", 1, "window processes (nodes) to start on the one service; session i goes to window i mod N")
+	fs.BoolVar(&c.floor, "floor", false, "also start the floor (`chatload floor`: the least relay doing the window's socket work per message) on the same service as one more node, and print the window's CPU per message against it")
 	fs.StringVar(&c.service, "service", "", "URL of a running `chatwindow simulate` with agents -agent-prefix1…K (password -agent-password)")
 	fs.StringVar(&c.account, "account", envOr(getenv, "LP_ACCOUNT", "12345678"), "the service's account")
 	fs.StringVar(&c.agentPrefix, "agent-prefix", "load", "agents are named PREFIX1…PREFIXK")
@@ -154,6 +156,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, errors.New("-window and -service go together")
 	case c.service != "" && c.agentPassword == "":
 		return c, errors.New("-service needs -agent-password")
+	case c.window != "" && c.floor:
+		return c, errors.New("-floor starts the processes itself: not with -window")
 	case c.window != "" && c.windows != 1:
 		return c, errors.New("-window measures one running window: -windows must be 1")
 	}
@@ -172,6 +176,6 @@ func (c config) summary() map[string]any {
 		"sessions": c.sessions, "ramp_per_s": c.ramp, "hold_s": c.hold.Seconds(), "agents": c.agents,
 		"workers_per_agent": c.workers, "rate": c.rate, "start_rate": c.startRate, "step_factor": c.stepFactor,
 		"step_s": c.step.Seconds(), "max_rate": c.maxRate, "duration_s": c.duration.Seconds(), "visible": c.visible,
-		"dwell_ms": c.dwell.Milliseconds(), "spread_source_addresses": c.spread, "short": c.short, "bin": c.bin,
+		"dwell_ms": c.dwell.Milliseconds(), "spread_source_addresses": c.spread, "short": c.short, "bin": c.bin, "floor": c.floor,
 	}
 }

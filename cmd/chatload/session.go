@@ -339,7 +339,11 @@ func (s *session) apply(ctx context.Context, fs *frameScan) {
 					ph.received.Add(1)
 					ph.receivedBy[s.win].Add(1)
 					s.r.received.Add(1)
-					ph.relay.Record(time.Duration(now - pub))
+					if s.win == s.r.floorNode {
+						ph.floor.Record(time.Duration(now - pub))
+					} else {
+						ph.relay.Record(time.Duration(now - pub))
+					}
 					if h := s.r.stepRelay.Load(); h != nil {
 						h.Record(time.Duration(now - pub))
 					}
@@ -473,6 +477,9 @@ func reportFrame(status, dialog string, seqs []int64) []byte {
 func (s *session) receipt(status string, seqs []int64, at int64, ph *phaseStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The floor's receipts are checked, not counted or timed: the figures
+	// are the windows'.
+	timed := s.win != s.r.floorNode
 	// The most receipt frames of this dialog in any 100 ms: this frame
 	// and those of the last 100 ms.
 	in := int64(1)
@@ -483,10 +490,12 @@ func (s *session) receipt(status string, seqs []int64, at int64, ph *phaseStats)
 	}
 	s.recFrames[s.recNext] = at
 	s.recNext = (s.recNext + 1) % len(s.recFrames)
-	ph.frames.Add(1)
-	storeMax(&ph.maxFrames, in)
-	if in > 1 {
-		ph.framesOver1.Add(1)
+	if timed {
+		ph.frames.Add(1)
+		storeMax(&ph.maxFrames, in)
+		if in > 1 {
+			ph.framesOver1.Add(1)
+		}
 	}
 	for _, q := range seqs {
 		r := s.rep(q)
@@ -501,32 +510,45 @@ func (s *session) receipt(status string, seqs []int64, at int64, ph *phaseStats)
 				continue
 			}
 			r.flags |= repAccept
-			ph.accepts.Add(1)
+			if timed {
+				ph.accepts.Add(1)
+			}
 			if r.delivered == 0 {
 				if r.seen == 0 {
 					s.r.errs.add("agent: receipt never reported", "dialog %s: ACCEPT %d", s.dialog, q)
 				}
 				continue // READ takes its ACCEPT along
 			}
-			d := time.Duration(at - r.delivered)
-			ph.accept.Record(d)
-			ph.receipt.Record(d)
+			if d := time.Duration(at - r.delivered); timed {
+				ph.accept.Record(d)
+				ph.receipt.Record(d)
+			}
 		case "READ":
 			if r.flags&repRead != 0 {
 				s.r.errs.add("agent: duplicate receipt", "dialog %s: READ %d twice", s.dialog, q)
 				continue
 			}
 			r.flags |= repRead
-			ph.reads.Add(1)
+			if timed {
+				ph.reads.Add(1)
+			}
 			if r.seen == 0 {
 				s.r.errs.add("agent: receipt never reported", "dialog %s: READ %d", s.dialog, q)
 				continue
 			}
-			d := time.Duration(at - r.seen)
-			ph.read.Record(d)
-			ph.receipt.Record(d)
+			if d := time.Duration(at - r.seen); timed {
+				ph.read.Record(d)
+				ph.receipt.Record(d)
+			}
 		}
 	}
+}
+
+// conversation is the tab's dialog, "" before it has one.
+func (s *session) conversation() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dialog
 }
 
 // missing counts reported sequences whose receipt no agent saw.
