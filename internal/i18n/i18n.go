@@ -65,19 +65,31 @@ func Negotiate(explicit, acceptLanguage string) Lang {
 	if l, ok := ByTag(explicit); ok {
 		return l
 	}
-	best, bestQ := English, -1.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
+	if l, ok := ByTag(Preferred(acceptLanguage, func(tag string) bool { _, ok := ByTag(tag); return ok })); ok {
+		return l
+	}
+	return English
+}
+
+// Preferred is the tag of an Accept-Language value that the browser
+// prefers most (highest q, the first of equals) among those ok takes; ""
+// when there is none. A q of 0, or one that is no number in [0, 1],
+// refuses its tag.
+func Preferred(acceptLanguage string, ok func(tag string) bool) string {
+	best, bestQ := "", 0.0
+	for part := range strings.SplitSeq(acceptLanguage, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.TrimSpace(tag)
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+		if v, isQ := strings.CutPrefix(strings.TrimSpace(params), "q="); isQ {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 || f > 1 {
 				continue
 			}
 			q = f
 		}
-		if l, ok := ByTag(tag); ok && q > bestQ && q > 0 {
-			best, bestQ = l, q
+		if q > bestQ && ok(tag) {
+			best, bestQ = tag, q
 		}
 	}
 	return best

@@ -7,6 +7,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/chatwindow/chatwindow/internal/hours"
+	"github.com/chatwindow/chatwindow/internal/i18n"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/static"
@@ -78,14 +79,14 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 
 // uiContext is the context a session's fragments render in: its language.
 func uiContext(v relay.View) context.Context {
-	return inLang(context.Background(), uiLang(v.UI))
+	return inLang(context.Background(), i18n.Negotiate(v.UI, ""))
 }
 
 func windowProps(v relay.View, img cardImages, attach views.Attach, office *hours.Schedule) views.Window {
 	msgs := messageProps(v.Messages, img)
 	if v.Notice != "" {
 		// The session's notice leads the conversation as a system message.
-		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: uiLang(v.UI).Sentences(v.Notice)}}, msgs...)
+		msgs = append([]views.Message{{ID: "notice", From: relay.FromSystem, Text: i18n.Negotiate(v.UI, "").Sentences(v.Notice)}}, msgs...)
 	}
 	conn := views.Connection{State: v.Connection.String()}
 	if v.SignIn {

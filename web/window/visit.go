@@ -3,7 +3,6 @@ package window
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,28 +33,7 @@ const maxUserAgent = 512
 // the first of equals), or "" when it names none: "fr-CH, fr;q=0.9,
 // en;q=0.8" is "fr-CH". Tags that are not BCP 47-shaped and "*" are
 // skipped.
-func pageLanguage(accept string) string {
-	best, bestQ := "", 0.0
-	for part := range strings.SplitSeq(accept, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		tag = strings.TrimSpace(tag)
-		if !languageTag(tag) {
-			continue
-		}
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 1 {
-				continue
-			}
-			q = f
-		}
-		if q > bestQ {
-			best, bestQ = tag, q
-		}
-	}
-	return best
-}
+func pageLanguage(accept string) string { return i18n.Preferred(accept, languageTag) }
 
 // languageTag reports whether tag looks like a BCP 47 tag: subtags of 1 to
 // 8 letters or digits, the first letters only, 35 characters at most.
@@ -96,7 +74,7 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 	}
 	if v.Phase == relay.PhaseOpen {
 		a.Left, a.Transferring = q.Left, q.Transferring
-		a.Wait = uiLang(v.UI).Wait(q.TTR)
+		a.Wait = i18n.Negotiate(v.UI, "").Wait(q.TTR)
 	}
 	return a
 }
@@ -118,14 +96,6 @@ func pageUI(r *http.Request) i18n.Lang {
 // langParam names the language the embedding page asks for, on the
 // window's URL and, passed on, its socket's.
 const langParam = "lang"
-
-// uiLang is the language of tag, English when the window does not speak it.
-func uiLang(tag string) i18n.Lang {
-	if l, ok := i18n.ByTag(tag); ok {
-		return l
-	}
-	return i18n.English
-}
 
 // inLang is ctx whose views speak l.
 func inLang(ctx context.Context, l i18n.Lang) context.Context {
