@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/live"
 	"github.com/chatwindow/chatwindow/internal/messaging"
@@ -22,42 +21,14 @@ import (
 // PUTs the bytes, and only then is it the agent's message, published and
 // ticked like a text.
 
-// MaxFileBytes is the largest file the console fetches or sends:
-// LivePerson's (File Sharing: "Each file can be up to 3MB").
-const MaxFileBytes = 3 << 20
+// MaxFileBytes is the largest file the console fetches or sends.
+const MaxFileBytes = filetype.MaxBytes
 
-// File is a message's shared file. Caption and FileType hold no direction
-// controls; Preview is a thumbnail safe to show (filetype.SafePreview),
-// or "".
-type File struct {
-	Caption, FileType, RelativePath, Preview string
-}
-
-func newFile(hf protocol.HostedFile) *File {
-	return &File{Caption: bidi.Strip(hf.Caption), FileType: bidi.Strip(hf.FileType), RelativePath: hf.RelativePath, Preview: filetype.SafePreview(hf.Preview)}
-}
-
-// Text is the file message's plain text (the list's last message,
-// announcements): its caption, or what it is.
-func (f *File) Text() string {
-	switch {
-	case f.Caption != "":
-		return f.Caption
-	case f.FileType != "":
-		return "A file (" + f.FileType + ")"
-	}
-	return "A file"
-}
+// File is a message's shared file.
+type File = filetype.Shared
 
 // Upload is a file the agent sends.
-type Upload struct {
-	// Name is the file's name, its caption (filetype.Caption).
-	Name string
-	// Type is what the bytes are, sniffed by the caller.
-	Type    filetype.Type
-	Data    []byte
-	Preview string
-}
+type Upload = filetype.Upload
 
 // Errors of SendFile and Download.
 var (

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/transcript"
 )
@@ -201,7 +202,7 @@ func (t *Thread) Apply(ev protocol.MessagingEvent) ThreadChange {
 		var ref string
 		if e.File != nil {
 			// A shared file (docs/protocol.md, Files).
-			file = newFile(*e.File)
+			file = filetype.FromHosted(*e.File)
 			text, ref = file.Text(), file.RelativePath
 		}
 		m, placed := t.log.Add(Message{

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/bidi"
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/richcontent"
 	"github.com/chatwindow/chatwindow/internal/transcript"
@@ -257,7 +258,7 @@ func (c *Conversation) Apply(ev protocol.MessagingEvent) Change {
 		var file *File
 		var ref string
 		if e.File != nil {
-			file = newFile(*e.File)
+			file = filetype.FromHosted(*e.File)
 			text, ref = file.Text(), file.RelativePath
 		}
 		m, placed := c.log.Add(Message{

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/chatwindow/chatwindow/internal/bidi"
 	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/live"
 	"github.com/chatwindow/chatwindow/internal/messaging"
-	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
 // Shared files (docs/protocol.md, Files): a hosted/file event is a file
@@ -17,48 +15,11 @@ import (
 // image data URL) with a link to the window, which downloads the file
 // through the session's own upstream (Manager.Download).
 
-// MaxFileBytes is the largest file downloaded for a customer: LivePerson's
-// limit (File Sharing: "Each file can be up to 3MB").
-const MaxFileBytes = 3 << 20
+// MaxFileBytes is the largest file downloaded for a customer.
+const MaxFileBytes = filetype.MaxBytes
 
-// File is a message's shared file, as the window shows it. Caption and
-// FileType hold no direction controls (internal/bidi).
-type File struct {
-	Caption  string
-	FileType string
-	// RelativePath names the file at the messaging service: what the
-	// window's download link asks for.
-	RelativePath string
-	// Preview is the thumbnail, a data URL the page may show as it is
-	// (checked by safePreview); empty when there is none or it was
-	// refused.
-	Preview string
-}
-
-// newFile is the window's File of a hosted/file message.
-func newFile(hf protocol.HostedFile) *File {
-	return &File{
-		Caption:      bidi.Strip(hf.Caption),
-		FileType:     bidi.Strip(hf.FileType),
-		RelativePath: hf.RelativePath,
-		Preview:      safePreview(hf.Preview),
-	}
-}
-
-// Text is the file message's plain text (announcements, logs): its
-// caption, or what it is.
-func (f *File) Text() string {
-	if f.Caption != "" {
-		return f.Caption
-	}
-	if f.FileType != "" {
-		return "A file (" + f.FileType + ")"
-	}
-	return "A file"
-}
-
-// safePreview is the preview a bubble may show (filetype.SafePreview).
-func safePreview(p string) string { return filetype.SafePreview(p) }
+// File is a message's shared file, as the window shows it.
+type File = filetype.Shared
 
 // ErrNoFile is wrapped by Download when the messaging service refuses the
 // file to this customer (not theirs, not shared with them, unknown).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chatwindow/chatwindow/internal/filetype"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 )
 
@@ -66,8 +67,8 @@ func TestSafePreview(t *testing.T) {
 			if tt.ok {
 				want = tt.preview
 			}
-			if got := safePreview(tt.preview); got != want {
-				t.Errorf("safePreview(%.60q) = %.60q, want %.60q", tt.preview, got, want)
+			if got := filetype.SafePreview(tt.preview); got != want {
+				t.Errorf("SafePreview(%.60q) = %.60q, want %.60q", tt.preview, got, want)
 			}
 		})
 	}

@@ -25,16 +25,7 @@ import (
 // and may post it again (the bytes are the browser's to keep).
 
 // Upload is a file the customer sends.
-type Upload struct {
-	// Name is the file's name, its caption (filetype.Caption).
-	Name string
-	// Type is what the bytes are, sniffed by the caller (filetype.Sniff).
-	Type filetype.Type
-	Data []byte
-	// Preview is the page's thumbnail of an image, a data: URL; kept only
-	// when it is a small image (safePreview), as an agent's is.
-	Preview string
-}
+type Upload = filetype.Upload
 
 // Errors of SendFile.
 var (
@@ -69,7 +60,7 @@ func (m *Manager) SendFile(ctx context.Context, id Identity, up Upload) (string,
 	if err := messaging.Upload(ctx, m.cfg.HTTPClient, u, up.Type.MediaType, up.Data); err != nil {
 		return "", fmt.Errorf("send file: %w", refusedForGood(err))
 	}
-	f := &File{Caption: filetype.Caption(up.Name), FileType: up.Type.Name, RelativePath: u.RelativePath, Preview: safePreview(up.Preview)}
+	f := &File{Caption: filetype.Caption(up.Name), FileType: up.Type.Name, RelativePath: u.RelativePath, Preview: filetype.SafePreview(up.Preview)}
 	key, err := live.Await(ctx, s.loop, func(reply func(string, error)) { reply(s.shareFile(f)) })
 	if err != nil {
 		return "", fmt.Errorf("send file %s: %w", u.RelativePath, err)
