@@ -142,6 +142,3 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	}
 	return time.Time{}
 }
-
-// Location is the schedule's time zone.
-func (s *Schedule) Location() *time.Location { return s.loc }

@@ -55,7 +55,7 @@ func (s *Server) handleChat(c echo.Context) error {
 	page.Assets.BrandCSS = s.brand.cssURL()
 	ui := pageUI(c.Request())
 	page.Lang, page.Dir = ui.Tag, ui.Dir()
-	c.SetRequest(c.Request().WithContext(inLang(c.Request().Context(), ui)))
+	c.SetRequest(c.Request().WithContext(views.WithTranslator(c.Request().Context(), ui)))
 	if s.cfg.AuthMethod != "" {
 		page.Assets.SignInJS = web.AssetURL(s.assets, "", "signin.js")
 	}

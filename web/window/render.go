@@ -79,7 +79,7 @@ func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
 
 // uiContext is the context a session's fragments render in: its language.
 func uiContext(v relay.View) context.Context {
-	return inLang(context.Background(), i18n.Negotiate(v.UI, ""))
+	return views.WithTranslator(context.Background(), i18n.Negotiate(v.UI, ""))
 }
 
 func windowProps(v relay.View, img cardImages, attach views.Attach, office *hours.Schedule) views.Window {

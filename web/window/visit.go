@@ -1,7 +1,6 @@
 package window
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -96,11 +95,6 @@ func pageUI(r *http.Request) i18n.Lang {
 // langParam names the language the embedding page asks for, on the
 // window's URL and, passed on, its socket's.
 const langParam = "lang"
-
-// inLang is ctx whose views speak l.
-func inLang(ctx context.Context, l i18n.Lang) context.Context {
-	return views.WithTranslator(ctx, l)
-}
 
 // socketURL is the page's socket, which speaks the language the page was
 // asked for.
