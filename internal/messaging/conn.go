@@ -367,7 +367,10 @@ func (c *Conn) readLoop() {
 		}
 	}()
 	for {
-		typ, b, err := c.ws.Read(c.ctx)
+		// Not c.ctx: fail and Close end the read by closing the socket
+		// (CloseNow), and a context that can be cancelled costs
+		// coder/websocket an AfterFunc registered and removed per frame.
+		typ, b, err := c.ws.Read(context.Background())
 		at := time.Now()
 		if err != nil {
 			c.fail(err)

@@ -89,12 +89,12 @@ func (c *Server) handleSocket(ec echo.Context) error {
 		return nil
 	}
 	// Served until the page left or the desk let the tab go.
-	sock.Serve(tab, func(ctx context.Context) { c.readTab(ctx, sock.Conn, tab) }, tab.Detach)
+	sock.Serve(tab, func() { c.readTab(sock.Conn, tab) }, tab.Detach)
 	return nil
 }
 
-func (c *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *desks.Tab) {
-	pagesocket.Read(ctx, conn, c.log, func(b []byte) error {
+func (c *Server) readTab(conn *websocket.Conn, tab *desks.Tab) {
+	pagesocket.Read(conn, c.log, func(b []byte) error {
 		f, err := parseConsoleFrame(b)
 		if err != nil {
 			return err

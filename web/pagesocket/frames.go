@@ -64,13 +64,18 @@ const (
 // flood limit, and each frame handed to handle, whose error refuses that
 // frame (logged, no more than a few lines a while) and keeps the socket. It
 // returns when the socket ends or was closed for misbehaving.
-func Read(ctx context.Context, conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
+//
+// Its reads take no context that can end: the socket's connection closing
+// ends them (Serve's pings, a failed write, End, the reader itself), and a
+// context that could be cancelled costs coder/websocket an AfterFunc
+// registered and removed per frame.
+func Read(conn *websocket.Conn, log *slog.Logger, handle func([]byte) error) {
 	limit := rate.NewLimiter(framesPerSecond, frameBurst)
 	var refusals *ratelog.Limiter // made on the first refusal
 	for {
-		typ, b, err := conn.Read(ctx)
+		typ, b, err := conn.Read(context.Background())
 		if err != nil {
-			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
+			if websocket.CloseStatus(err) == -1 {
 				log.Debug("page socket ended", "error", err)
 			}
 			return

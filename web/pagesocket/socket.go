@@ -135,7 +135,7 @@ type Page interface {
 // reads the socket (its one reader) until it fails or closes; the page's
 // writer writes to it while frames wait; pings go out from a timer. Once
 // the reader ended the socket is closed for good, then left (if set) runs.
-func (so *Socket) Serve(page Page, read func(ctx context.Context), left func()) {
+func (so *Socket) Serve(page Page, read func(), left func()) {
 	go func() {
 		defer so.done()
 		so.serve(page, read)
@@ -145,7 +145,7 @@ func (so *Socket) Serve(page Page, read func(ctx context.Context), left func()) 
 	}()
 }
 
-func (so *Socket) serve(page Page, read func(ctx context.Context)) {
+func (so *Socket) serve(page Page, read func()) {
 	conn, cfg := so.Conn, so.srv.cfg
 	// The request's context ends with the hijack: the socket gets its own,
 	// which ends when the reader stops.
@@ -160,7 +160,7 @@ func (so *Socket) serve(page Page, read func(ctx context.Context)) {
 		return conn.Ping(pctx)
 	}, func(error) { conn.CloseNow() })
 	page.Serve(sink{ctx: ctx, conn: conn, metrics: cfg.Metrics})
-	read(ctx)
+	read()
 	pinger.Stop()
 	cancel()
 	page.Stop()

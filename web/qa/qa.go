@@ -4,7 +4,6 @@
 package qa
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -154,8 +153,8 @@ func (s *View) handleSocket(c echo.Context) error {
 	}
 	// Like a tab's socket: served until the page leaves or the session
 	// ends (the watch's Ended).
-	sock.Serve(&inspectorPage{log: s.log, watch: w}, func(ctx context.Context) {
-		pagesocket.Read(ctx, sock.Conn, s.log, func([]byte) error { return errInspectorFrame })
+	sock.Serve(&inspectorPage{log: s.log, watch: w}, func() {
+		pagesocket.Read(sock.Conn, s.log, func([]byte) error { return errInspectorFrame })
 	}, w.Close)
 	return nil
 }

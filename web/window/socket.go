@@ -1,7 +1,6 @@
 package window
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -156,12 +155,12 @@ func (s *Server) handleSocket(c echo.Context) error {
 		return nil
 	}
 	// Served until the page left or the relay let the tab go.
-	sock.Serve(tab, func(ctx context.Context) { s.readTab(ctx, sock.Conn, tab) }, tab.Detach)
+	sock.Serve(tab, func() { s.readTab(sock.Conn, tab) }, tab.Detach)
 	return nil
 }
 
-func (s *Server) readTab(ctx context.Context, conn *websocket.Conn, tab *relay.Tab) {
-	pagesocket.Read(ctx, conn, s.log, func(b []byte) error {
+func (s *Server) readTab(conn *websocket.Conn, tab *relay.Tab) {
+	pagesocket.Read(conn, s.log, func(b []byte) error {
 		f, err := parseBrowserFrame(b)
 		if err != nil {
 			return err
