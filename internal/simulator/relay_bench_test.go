@@ -48,10 +48,10 @@ func BenchmarkRelayedMessage(b *testing.B) {
 	readHead, readTail := splitAt(b, frameBytes(b, "r", protocol.TypePublishEvent, receipt(conv, protocol.StatusRead, mark)), mark)
 	var accept, read []byte
 
-	const (
-		ok           = `"code":200`
-		consumerNote = `"type":"ms.MessagingEventNotification"`
-		agentNote    = `"type":".ams.ms.OnlineEventDistribution"`
+	var (
+		ok           = []byte(`"code":200`)
+		consumerNote = []byte(`"type":"ms.MessagingEventNotification"`)
+		agentNote    = []byte(`"type":".ams.ms.OnlineEventDistribution"`)
 	)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -126,9 +126,9 @@ func (p *peer) frame() protocol.Frame {
 }
 
 // expect reads one frame per want, each of which must contain its want.
-func (p *peer) expect(wants ...string) {
+func (p *peer) expect(wants ...[]byte) {
 	for _, want := range wants {
-		if got := p.next(); !bytes.Contains(got, []byte(want)) {
+		if got := p.next(); !bytes.Contains(got, want) {
 			p.tb.Fatalf("got %s, want a frame with %s", got, want)
 		}
 	}
