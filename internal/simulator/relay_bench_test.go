@@ -17,7 +17,7 @@ import (
 // publishes a text; the consumer socket gets its notification; the
 // consumer publishes ACCEPT and READ of it; each request is answered and
 // echoed to the consumer and to the agent. One op is one such message:
-// three requests in, twelve frames out. The peers are raw sockets that
+// three requests in, nine frames out. The peers are raw sockets that
 // write prepared frames and read into reused buffers, so that what the op
 // costs is mostly the service's.
 func BenchmarkRelayedMessage(b *testing.B) {
