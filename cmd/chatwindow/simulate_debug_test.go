@@ -1,8 +1,10 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +35,21 @@ func TestSimulateDebugAddr(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Errorf("simulate stopped with %v", err)
+	}
+}
+
+// TestSimulateDebugAddrTaken: a -debug-addr that cannot be listened on
+// stops simulate at start with an error naming the flag.
+func TestSimulateDebugAddrTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var stdout, stderr strings.Builder
+	err = run(t.Context(), []string{"simulate", "-addr", "127.0.0.1:0", "-account", "555", "-debug-addr", taken.Addr().String()},
+		func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-debug-addr") || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Errorf("simulate with a taken -debug-addr: %v, want an error naming -debug-addr and the address", err)
 	}
 }
