@@ -50,6 +50,9 @@ type simulateConfig struct {
 	// is when the contact center opens (conversations show a delay).
 	engagements []simulator.Engagement
 	closedUntil time.Time
+	// debugAddr, when set, serves the runtime's profiles there (the
+	// window's -debug-addr listener; no metrics: the service keeps none).
+	debugAddr string
 }
 
 // runSimulate runs the embedded messaging service alone, with the agent
@@ -84,6 +87,14 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if cfg.debugAddr != "" {
+		// Profiles of the service under load (go tool pprof
+		// http://ADDR/debug/pprof/profile); ends with ctx.
+		if err := startDebug(ctx, &wg, logger, cfg.debugAddr, nil, stdout); err != nil {
+			ln.Close()
+			return fmt.Errorf("simulate: -debug-addr: %w", err)
+		}
+	}
 	tlsOn := cfg.tlsCert != ""
 	scheme := "http"
 	if tlsOn {
@@ -139,6 +150,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.Var(&agents, "agent", "an agent as NAME:PASSWORD[:SKILL[,SKILL]] (repeatable; skills are numbers; without skills it takes only conversations of no skill); none: one agent \"agent\" with a random password and every engagement's skill")
 	var engagements engagementFlags
 	fs.Var(&engagements, "engagement", "an engagement as CAMPAIGN:ENGAGEMENT:SKILL (repeatable): conversations requested with that campaignInfo go to that skill's agents")
+	debugAddr := fs.String("debug-addr", "", "listen address of /debug/pprof/ for operators and load tests (keep it private; empty: none)")
 	closedUntil := fs.String("closed-until", "", "the contact center is closed until this time (RFC 3339, or a duration from now): conversations show a delay until then")
 	if err := fs.Parse(args); err != nil {
 		return simulateConfig{}, err
@@ -161,6 +173,7 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 		botDelay: *botDelay, rateLimit: *rateLimit, rateBurst: *rateBurst, consoleAncestors: *consoleAncestors, survey: *survey,
 		agents: agents, generatedAgent: len(agents) == 0, engagements: engagements,
 		authKeyFile: *authKey, authIssuer: *authIssuer, connector: *connector, tokenTTL: *tokenTTL, extTokenTTL: *extTokenTTL,
+		debugAddr: *debugAddr,
 	}
 	if c.authKeyFile != "" {
 		b, err := os.ReadFile(c.authKeyFile)

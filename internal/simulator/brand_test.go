@@ -73,7 +73,7 @@ func brandClaims(sub string) map[string]any {
 }
 
 // signBrand signs claims as the brand would (RS256 with key).
-func signBrand(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+func signBrand(t testing.TB, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
 	tok, err := jws.SignRS256(key, claims)
 	if err != nil {

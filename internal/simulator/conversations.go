@@ -182,34 +182,49 @@ func (s *Service) record(d *dialog, from member, ev protocol.Event, metadata jso
 
 // distribute sends an event to every consumer socket subscribed to its
 // dialog and, as OnlineEventDistribution, to every socket of every agent
-// participating in the conversation, its sender included.
+// participating in the conversation, its sender included. Each view is
+// encoded once, however many sockets it goes to: the agents' view is the
+// same for every agent.
 func (s *Service) distribute(e *storedEvent) {
 	if len(e.dialog.subs) > 0 {
-		n, err := protocol.NewNotification(protocol.TypeMessagingEventNotification,
+		data, err := encodeNotification(protocol.TypeMessagingEventNotification,
 			protocol.MessagingEventNotification{Changes: protocol.List[protocol.MessagingEvent]{e.consumerView()}})
 		if err != nil {
 			s.log.Error("encode messaging event", "err", err)
 			return
 		}
 		for c := range e.dialog.subs {
-			c.send(n)
+			c.queue(data)
 		}
 	}
-	var sent []*agentAccount
+	var agentFrame []byte
+	var seen [4]*agentAccount // members are few: no allocation
+	sent := seen[:0]
 	for _, m := range e.dialog.conv.members {
 		if m.agent == nil || len(m.agent.sockets) == 0 || containsPtr(sent, m.agent) {
 			continue
 		}
 		sent = append(sent, m.agent)
-		n, err := protocol.NewNotification(".ams."+protocol.TypeOnlineEventDistribution, e.agentView())
-		if err != nil {
-			s.log.Error("encode online event", "err", err)
-			return
+		if agentFrame == nil {
+			var err error
+			if agentFrame, err = encodeNotification(".ams."+protocol.TypeOnlineEventDistribution, e.agentView()); err != nil {
+				s.log.Error("encode online event", "err", err)
+				return
+			}
 		}
 		for c := range m.agent.sockets {
-			c.send(n)
+			c.queue(agentFrame)
 		}
 	}
+}
+
+// encodeNotification encodes a notification frame, as socket.send does.
+func encodeNotification(typ string, body any) ([]byte, error) {
+	n, err := protocol.NewNotification(typ, body)
+	if err != nil {
+		return nil, err
+	}
+	return n.MarshalJSON()
 }
 
 func containsPtr[T any](s []*T, p *T) bool {

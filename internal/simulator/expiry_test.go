@@ -22,7 +22,7 @@ func withIdentities(c *Config) {
 }
 
 // brandTokenFor signs a brand token of sub for testAccount expiring at exp.
-func brandTokenFor(t *testing.T, sub string, exp time.Time) string {
+func brandTokenFor(t testing.TB, sub string, exp time.Time) string {
 	t.Helper()
 	c := brandClaims(sub)
 	delete(c, "aud")

@@ -54,7 +54,7 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 
 // env is a service behind a real loopback HTTP server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *Service
 	srv   *httptest.Server
 	clock *testclock.Clock // the service's
@@ -62,7 +62,7 @@ type env struct {
 
 var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newEnv(t *testing.T, mods ...func(*Config)) *env {
+func newEnv(t testing.TB, mods ...func(*Config)) *env {
 	t.Helper()
 	clock := testclock.New(epoch)
 	var n atomic.Int64
@@ -136,7 +136,7 @@ func (e *env) login(name, password string) protocol.LoginResponse {
 
 // client is a test WebSocket peer that records every frame it receives.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 
 	mu     sync.Mutex
@@ -349,7 +349,7 @@ func (c *client) closeStatus() websocket.StatusCode {
 }
 
 // decode decodes a frame's body.
-func decode[T any](t *testing.T, f protocol.Frame) T {
+func decode[T any](t testing.TB, f protocol.Frame) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(f.Body, &v); err != nil {

@@ -172,8 +172,11 @@ type Service struct {
 	// outbox is the capacity of each new socket's outbox (outboxSize;
 	// tests shrink it).
 	outbox int
-	tokens *tokenIssuer
-	mux    *http.ServeMux
+	// writeTimeout bounds each write on a socket (writeTimeout; tests
+	// shrink it).
+	writeTimeout time.Duration
+	tokens       *tokenIssuer
+	mux          *http.ServeMux
 	// files is the file storage (files.go); its own lock.
 	files *fileStore
 
@@ -276,6 +279,7 @@ func New(cfg Config) (*Service, error) {
 		cfg:           cfg,
 		log:           cfg.Logger,
 		outbox:        outboxSize,
+		writeTimeout:  writeTimeout,
 		tokens:        &tokenIssuer{key: key, account: cfg.Account, now: cfg.Now},
 		sockets:       map[*socket]struct{}{},
 		sessions:      map[string]*agentSession{},

@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -105,9 +104,20 @@ func (c *socket) send(f protocol.Frame) {
 	if c.closing.Load() {
 		return
 	}
-	data, err := protocol.Marshal(f)
+	// The frame's own encoding: protocol.Marshal(f) would give the same
+	// bytes after scanning them once more (FuzzFrameBytes).
+	data, err := f.MarshalJSON()
 	if err != nil {
 		c.log.Error("encode frame", "type", f.Type, "err", err)
+		return
+	}
+	c.queue(data)
+}
+
+// queue queues an encoded frame as send does. A frame for many sockets is
+// encoded once and its bytes queued on each: nothing changes them.
+func (c *socket) queue(data []byte) {
+	if c.closing.Load() {
 		return
 	}
 	select {
@@ -183,19 +193,18 @@ func (c *socket) notify(typ string, body any) {
 // that passed the rate limit and parsed. initDeadline, when non-zero,
 // closes the socket with 4401 unless it is authenticated by then.
 func (c *socket) serve(handle func(protocol.Frame), initDeadline time.Duration) {
-	// The read context is cancelled only after the writer has closed the
-	// connection: cancelling a coder/websocket read closes the connection
-	// without a close frame.
-	readCtx, cancelRead := context.WithCancel(context.Background())
-	defer cancelRead()
 	c.touch()
 	// The writer ends when the socket closes: on kill, a queued close, a
 	// write error, the idle or init deadline, or the reader stopping.
 	go c.writeLoop(initDeadline)
 	for {
-		typ, data, err := c.conn.Read(readCtx)
+		// Reads are never cancelled: the loop ends when the connection
+		// closes (the writer closes it), and cancelling a coder/websocket
+		// read would close it without a close frame. A context that can
+		// be cancelled would cost an AfterFunc registered per read.
+		typ, data, err := c.conn.Read(context.Background())
 		if err != nil {
-			if !errors.Is(err, context.Canceled) && websocket.CloseStatus(err) == -1 {
+			if websocket.CloseStatus(err) == -1 {
 				c.log.Debug("socket read ended", "err", err)
 			}
 			break
@@ -236,6 +245,18 @@ func (c *socket) serve(handle func(protocol.Frame), initDeadline time.Duration) 
 // connection when told to or when a deadline passes.
 func (c *socket) writeLoop(initDeadline time.Duration) {
 	defer close(c.writeDone)
+	// The write deadline is one timer per socket, armed around each write,
+	// rather than a context with a timeout per write: that costs a timer,
+	// a context and an AfterFunc registration in coder/websocket per frame.
+	// Cutting the connection ends the write in progress, as the context's
+	// expiry does. Its goroutine (when it fires) only closes the connection.
+	limit := c.s.writeTimeout
+	stuck := time.AfterFunc(limit, func() {
+		c.log.Debug("socket write timed out")
+		_ = c.conn.CloseNow()
+	})
+	stuck.Stop()
+	defer stuck.Stop()
 	idleLimit := idleLimit(c.s.cfg.IdleTimeout, c.kind)
 	idle := time.NewTimer(idleLimit)
 	defer idle.Stop()
@@ -258,9 +279,9 @@ func (c *socket) writeLoop(initDeadline time.Duration) {
 				c.closeConn(m.code, m.reason)
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := c.conn.Write(ctx, websocket.MessageText, m.data)
-			cancel()
+			stuck.Reset(limit)
+			err := c.conn.Write(context.Background(), websocket.MessageText, m.data)
+			stuck.Stop()
 			if err != nil {
 				c.log.Debug("socket write failed", "err", err)
 				_ = c.conn.CloseNow()
