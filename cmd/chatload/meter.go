@@ -58,8 +58,9 @@ func perWindowPath(path string, i, n int) string {
 }
 
 // cpuProfile takes a CPU profile of every window for d (whole seconds, at
-// least 1) into path (see perWindowPath); the channel says when they are
-// written.
+// least 1) into path (see perWindowPath), and of the service (when started
+// with -debug-addr) into path's "-service" twin; the channel says when
+// they are written.
 func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 	done := make(chan error, 1)
 	if path == "" {
@@ -67,7 +68,7 @@ func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 		return done
 	}
 	secs := max(1, int(d.Seconds()))
-	errs := make([]error, len(m.p.windows))
+	errs := make([]error, len(m.p.windows)+1) // the last: the service's
 	var wg sync.WaitGroup
 	for i, w := range m.p.windows {
 		if w.debugURL == "" {
@@ -81,6 +82,19 @@ func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 			ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
 			defer cancel()
 			errs[i] = fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", w.debugURL, secs), perWindowPath(path, i, len(m.p.windows)))
+		}()
+	}
+	if m.p.serviceDebug != "" {
+		wg.Add(1)
+		// As a window's.
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
+			defer cancel()
+			ext := filepath.Ext(path)
+			if err := fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.p.serviceDebug, secs), strings.TrimSuffix(path, ext)+"-service"+ext); err != nil {
+				errs[len(errs)-1] = fmt.Errorf("service: %w", err)
+			}
 		}()
 	}
 	// This goroutine ends when every profile is written (or failed).

@@ -22,7 +22,10 @@ type procs struct {
 	windows    []*node // at least one
 	serviceURL string
 	servicePID int
-	stop       func()
+	// serviceDebug is the service's -debug-addr URL, for its CPU profile
+	// ("": none).
+	serviceDebug string
+	stop         func()
 }
 
 // node is one window process: a node of a deployment, all of them on the
@@ -94,11 +97,19 @@ func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result)
 	for k := 1; k <= cfg.agents; k++ {
 		args = append(args, "-agent", fmt.Sprintf("%s%d:%s", cfg.agentPrefix, k, cfg.agentPassword))
 	}
-	svc, urls, err := startChild(ctx, log, "service", cfg.bin, args, []*regexp.Regexp{regexp.MustCompile(`listening on (\S+)`)}, 30*time.Second)
+	svcRes := []*regexp.Regexp{regexp.MustCompile(`listening on (\S+)`)}
+	if cfg.pprof {
+		args = append(args, "-debug-addr", "127.0.0.1:0")
+		svcRes = append(svcRes, regexp.MustCompile(`metrics and pprof on (\S+)`))
+	}
+	svc, urls, err := startChild(ctx, log, "service", cfg.bin, args, svcRes, 30*time.Second)
 	if err != nil {
 		return procs{}, err
 	}
-	svcURL := urls[0]
+	svcURL, svcDebug := urls[0], ""
+	if cfg.pprof {
+		svcDebug = strings.TrimSuffix(urls[1], "/")
+	}
 	winArgs := []string{"-addr", "127.0.0.1:0", "-account", cfg.account, "-csds", svcURL, "-log-level", "warn"}
 	if !cfg.spread {
 		// Every session comes from 127.0.0.1: the window's limits per
@@ -182,7 +193,7 @@ func startProcs(ctx context.Context, cfg *config, log *slog.Logger, out *result)
 		nodes = append(nodes, n)
 		log.Info("started", floorName, n.url)
 	}
-	return procs{windows: nodes, serviceURL: svcURL, servicePID: svc.pid(), stop: stop}, nil
+	return procs{windows: nodes, serviceURL: svcURL, servicePID: svc.pid(), serviceDebug: svcDebug, stop: stop}, nil
 }
 
 // child is a process chatload started: the service or the window.

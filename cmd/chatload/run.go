@@ -123,7 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 30*time.Second, "after the ramp, how long to wait for conversations to open and be accepted while none progresses")
 	fs.BoolVar(&c.pprof, "pprof", true, "start the window with -debug-addr, where its metrics are served: a GC is forced (/debug/pprof/heap?gc=1) before memory is measured, and profiles can be taken")
 	fs.StringVar(&c.windowDebug, "window-debug", "", "with -window: the running window's -debug-addr URL (for the forced GC and profiles)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the window during the measure phase to this file (needs -pprof)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the window (FILE-window1…) and of the service (FILE-service) during the measure phase (needs -pprof)")
 	fs.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the window with the sessions held idle to this file (needs -pprof)")
 	fs.StringVar(&c.capture, "capture", "", "write the first frames the first session receives to this file, one JSON string a line (the scanner's test data)")
 	if err := fs.Parse(args); err != nil {
