@@ -180,3 +180,18 @@ func BenchmarkDecodePublishEventResponse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodePublishEventResponse encodes the answer to a publication
+// through the constructors, as the service does.
+func BenchmarkEncodePublishEventResponse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := NewResponse("42", 200, TypePublishEventResponse, PublishEventResponse{Sequence: 17})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Marshal(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -189,4 +189,3 @@ func FuzzFastDecode(f *testing.F) {
 		checkDecode(t, data)
 	})
 }
-
