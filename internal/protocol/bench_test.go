@@ -110,3 +110,88 @@ func BenchmarkEncodePublishAcceptStatusEvent(b *testing.B) {
 		}
 	}
 }
+
+// The appenders, writing into a buffer reused from frame to frame as a
+// socket's writer would.
+
+func BenchmarkAppendPublishEvent(b *testing.B) {
+	p := PublishEvent{
+		DialogID:       "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		ConversationID: "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		Event:          Event{Type: EventContent, ContentType: "text/plain", Message: "I'd like to change my <b>delivery</b> address"},
+	}
+	benchAppend(b, func(dst []byte) ([]byte, error) { return AppendPublishEvent(dst, "42", TypePublishEvent, p) })
+}
+
+func BenchmarkAppendPublishAcceptStatusEvent(b *testing.B) {
+	p := PublishEvent{
+		DialogID:       "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		ConversationID: "940f401e-dc4c-49a9-bff2-2bbb5bd0df64",
+		Event:          Event{Type: EventAcceptStatus, Status: StatusAccept, SequenceList: Seqs{3, 5, 6, 7, 9, 10, 11, 12, 14, 15}},
+	}
+	benchAppend(b, func(dst []byte) ([]byte, error) { return AppendPublishEvent(dst, "43", TypePublishEvent, p) })
+}
+
+func BenchmarkAppendMessagingEventNotification(b *testing.B) {
+	f, err := ParseFrame(benchNotification)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n MessagingEventNotification
+	if err := f.DecodeBody(&n); err != nil {
+		b.Fatal(err)
+	}
+	benchAppend(b, func(dst []byte) ([]byte, error) { return AppendMessagingEventNotification(dst, n) })
+}
+
+func BenchmarkAppendPublishEventResponse(b *testing.B) {
+	benchAppend(b, func(dst []byte) ([]byte, error) {
+		return AppendResponse(dst, "42", 200, TypePublishEventResponse, PublishEventResponse{Sequence: 17})
+	})
+}
+
+func benchAppend(b *testing.B, appendFrame func([]byte) ([]byte, error)) {
+	buf, err := appendFrame(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if buf, err = appendFrame(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodePublishEventResponse reads the answer to a publication.
+func BenchmarkDecodePublishEventResponse(b *testing.B) {
+	in := []byte(`{"kind":"resp","reqId":"42","code":200,"type":"ms.PublishEventResponse","body":{"sequence":17}}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		f, err := ParseFrame(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var r PublishEventResponse
+		if err := f.DecodeBody(&r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodePublishEventResponse encodes the answer to a publication
+// through the constructors, as the service does.
+func BenchmarkEncodePublishEventResponse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := NewResponse("42", 200, TypePublishEventResponse, PublishEventResponse{Sequence: 17})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Marshal(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -49,15 +49,29 @@ type eventIn struct {
 	Status       string          `json:"status"`
 	SequenceList Seqs            `json:"sequenceList"`
 	ChatState    string          `json:"chatState"`
+
+	// text is a string message already decoded by the fast reader
+	// (hasText); Message is then nil.
+	text    string
+	hasText bool
 }
 
 // UnmarshalJSON decodes an event liberally: a prefixed type, rich content
 // under "message", a bare sequence for a one-element sequenceList.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var in eventIn
-	if err := json.Unmarshal(b, &in); err != nil {
-		return fmt.Errorf("event: %w", err)
+	r := reader{b: b}
+	if generalOnly.Load() || !r.eventIn(&in) || !r.end() {
+		in = eventIn{}
+		if err := json.Unmarshal(b, &in); err != nil {
+			return fmt.Errorf("event: %w", err)
+		}
 	}
+	return in.event(e)
+}
+
+// event builds the Event the wire's fields describe.
+func (in *eventIn) event(e *Event) error {
 	*e = Event{
 		Type:         Canonical(in.Type),
 		ContentType:  in.ContentType,
@@ -70,6 +84,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if e.Type == "ms.ContentEvent" || e.Type == "ms.RichContentEvent" ||
 		e.Type == "ms.AcceptStatusEvent" || e.Type == "ms.ChatStateEvent" {
 		e.Type = e.Type[len("ms."):]
+	}
+	if in.hasText {
+		e.Message = in.text
+		return nil
 	}
 	msg := nullToNil(in.Message)
 	switch {
@@ -116,6 +134,11 @@ type eventOut struct {
 // MarshalJSON encodes only the fields of the event's type; a text message
 // is written even when empty, a shared file's message as its object.
 func (e Event) MarshalJSON() ([]byte, error) {
+	if !generalOnly.Load() {
+		if out, ok := appendEvent(make([]byte, 0, eventSize(&e)), &e); ok {
+			return out, nil
+		}
+	}
 	out := eventOut{Type: e.Type}
 	switch e.Type {
 	case EventContent:

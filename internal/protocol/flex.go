@@ -20,6 +20,12 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	case len(b) == 0:
 		return fmt.Errorf("id: empty")
 	case b[0] == '"':
+		// A plain string without encoding/json's second scan.
+		r := reader{b: b}
+		if s, ok := r.text(); ok && r.end() && !generalOnly.Load() {
+			*id = ID(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("id: %w", err)

@@ -79,9 +79,12 @@ type wireFrame struct {
 // can answer it.
 func ParseFrame(b []byte) (Frame, error) {
 	var w wireFrame
-	if err := json.Unmarshal(b, &w); err != nil {
-		// Salvage the request id so the error response can carry it.
-		return Frame{ID: salvageID(b)}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if r := (reader{b: b}); generalOnly.Load() || !r.frame(&w) {
+		w = wireFrame{}
+		if err := json.Unmarshal(b, &w); err != nil {
+			// Salvage the request id so the error response can carry it.
+			return Frame{ID: salvageID(b)}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	f := Frame{
 		Kind:     w.Kind,
@@ -223,6 +226,17 @@ func (f Frame) MarshalJSON() ([]byte, error) {
 // Marshal encodes v as compact JSON without HTML escaping, so that message
 // text such as "<b>" travels as written.
 func Marshal(v any) ([]byte, error) {
+	switch v.(type) {
+	case Frame, PublishEvent, MessagingEventNotification, MessagingEvent, Event, PublishEventResponse, string:
+		if b, ok := appendFast(make([]byte, 0, sizeHint(v)), v); ok {
+			return b, nil
+		}
+	}
+	return marshalGeneral(v)
+}
+
+// marshalGeneral is Marshal by encoding/json.
+func marshalGeneral(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -271,7 +285,7 @@ func rawBody(v any) (json.RawMessage, error) {
 
 // DecodeBody decodes the frame's body into v. An absent body leaves v as it is.
 func (f Frame) DecodeBody(v any) error {
-	if len(f.Body) == 0 {
+	if len(f.Body) == 0 || fastDecodeBody(f.Body, v) {
 		return nil
 	}
 	if err := json.Unmarshal(f.Body, v); err != nil {
@@ -284,6 +298,9 @@ func (f Frame) DecodeBody(v any) error {
 // when it is not a JSON string.
 func (f Frame) BodyString() string {
 	var s string
+	if fastDecodeBody(f.Body, &s) {
+		return s
+	}
 	if err := json.Unmarshal(f.Body, &s); err == nil {
 		return s
 	}

@@ -1,0 +1,414 @@
+package protocol
+
+// The fast readers of the hot frames and bodies (see scan.go for why they
+// exist and how they fall back). Each decodes into a copy of the target and
+// assigns a field only when its key is present, as encoding/json does, so
+// that decoding into a value that already holds something merges the same
+// way; the copy is committed only when the whole input was read.
+
+var frameKeys = []string{"kind", "id", "reqId", "code", "type", "headers", "body", "metadata"}
+
+// frame reads a whole frame. Headers (InitConnection only) are left to
+// encoding/json.
+func (r *reader) frame(w *wireFrame) bool {
+	var seen uint8
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		var bit uint8
+		switch string(key) {
+		case "kind":
+			bit, ok = 1<<0, r.optText(&w.Kind)
+		case "id":
+			bit, ok = 1<<1, r.id(&w.ID)
+		case "reqId":
+			bit, ok = 1<<2, r.id(&w.ReqID)
+		case "code":
+			var n int64
+			bit = 1 << 3
+			if !r.null() {
+				n, ok = r.integer()
+				w.Code = int(n)
+			}
+		case "type":
+			bit, ok = 1<<4, r.optText(&w.Type)
+		case "body":
+			bit = 1 << 5
+			w.Body, ok = r.raw()
+		case "metadata":
+			bit = 1 << 6
+			w.Metadata, ok = r.raw()
+		default:
+			ok = !foreignKey(key, frameKeys) && r.skip(0)
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		more, ok = r.next('}')
+	}
+	return ok && r.end()
+}
+
+// optText reads a string into *dst; null leaves *dst as it is.
+func (r *reader) optText(dst *string) bool {
+	if r.null() {
+		return true
+	}
+	s, ok := r.text()
+	*dst = s
+	return ok
+}
+
+// id reads an ID as ID.UnmarshalJSON does: a string, a number's text, or
+// null for none.
+func (r *reader) id(dst *ID) bool {
+	switch r.peek() {
+	case '"':
+		s, ok := r.text()
+		*dst = ID(s)
+		return ok
+	case 'n':
+		*dst = ""
+		return r.literal("null")
+	}
+	n, _, ok := r.number()
+	*dst = ID(n)
+	return ok
+}
+
+// fastDecodeBody decodes the hot bodies; false leaves v untouched and the
+// body to encoding/json.
+func fastDecodeBody(b []byte, v any) bool {
+	if generalOnly.Load() {
+		return false
+	}
+	r := reader{b: b}
+	switch v := v.(type) {
+	case *MessagingEventNotification:
+		n := *v
+		if r.notification(&n) && r.end() {
+			*v = n
+			return true
+		}
+	case *PublishEvent:
+		p := *v
+		if r.publishEvent(&p) && r.end() {
+			*v = p
+			return true
+		}
+	case *MessagingEvent:
+		// encoding/json decodes into what non-nil pointers point to; a
+		// fresh value is all the fast reader does.
+		if v.Sequence != nil || v.OriginatorMetadata != nil {
+			return false
+		}
+		m := *v
+		if r.messagingEvent(&m) && r.end() {
+			*v = m
+			return true
+		}
+	case *PublishEventResponse:
+		p := *v
+		if r.publishEventResponse(&p) && r.end() {
+			*v = p
+			return true
+		}
+	case *string:
+		s := *v
+		if r.optText(&s) && r.end() {
+			*v = s
+			return true
+		}
+	}
+	return false
+}
+
+var notificationKeys = []string{"changes"}
+
+func (r *reader) notification(n *MessagingEventNotification) bool {
+	seen := false
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		switch string(key) {
+		case "changes":
+			if seen {
+				return false
+			}
+			seen = true
+			n.Changes, ok = r.messagingEvents()
+		default:
+			ok = !foreignKey(key, notificationKeys) && r.skip(0)
+		}
+		if !ok {
+			return false
+		}
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+// messagingEvents reads a List[MessagingEvent]: an array, a bare event or
+// null.
+func (r *reader) messagingEvents() (List[MessagingEvent], bool) {
+	switch r.peek() {
+	case 'n':
+		return nil, r.literal("null")
+	case '{':
+		var m MessagingEvent
+		if !r.messagingEvent(&m) {
+			return nil, false
+		}
+		return List[MessagingEvent]{m}, true
+	}
+	more, ok := r.open('[')
+	out := List[MessagingEvent]{} // [] decodes to an empty list, not nil
+	for ok && more {
+		if r.peek() != '{' {
+			return nil, false
+		}
+		out = append(out, MessagingEvent{})
+		if !r.messagingEvent(&out[len(out)-1]) {
+			return nil, false
+		}
+		more, ok = r.next(']')
+	}
+	return out, ok
+}
+
+var messagingEventKeys = []string{"sequence", "originatorClientProperties", "originatorId", "originatorPId",
+	"originatorMetadata", "serverTimestamp", "dialogId", "conversationId", "event", "metadata"}
+
+// messagingEvent reads into m, whose pointers must be nil.
+func (r *reader) messagingEvent(m *MessagingEvent) bool {
+	var seen uint16
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		var bit uint16
+		switch string(key) {
+		case "sequence":
+			bit = 1 << 0
+			if !r.null() {
+				var n int64
+				n, ok = r.integer()
+				m.Sequence = &n
+			}
+		case "originatorClientProperties":
+			bit = 1 << 1
+			m.OriginatorClientProperties, ok = r.raw()
+		case "originatorId":
+			bit, ok = 1<<2, r.optText(&m.OriginatorID)
+		case "originatorPId":
+			bit, ok = 1<<3, r.optText(&m.OriginatorPID)
+		case "originatorMetadata":
+			bit = 1 << 4
+			if !r.null() {
+				m.OriginatorMetadata = new(OriginatorMetadata)
+				ok = r.originatorMetadata(m.OriginatorMetadata)
+			}
+		case "serverTimestamp":
+			bit = 1 << 5
+			if !r.null() {
+				m.ServerTimestamp, ok = r.integer()
+			}
+		case "dialogId":
+			bit, ok = 1<<6, r.optText(&m.DialogID)
+		case "conversationId":
+			bit, ok = 1<<7, r.optText(&m.ConversationID)
+		case "event":
+			bit, ok = 1<<8, r.event(&m.Event)
+		case "metadata":
+			bit = 1 << 9
+			m.Metadata, ok = r.raw()
+		default:
+			ok = !foreignKey(key, messagingEventKeys) && r.skip(0)
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+var originatorKeys = []string{"id", "role"}
+
+func (r *reader) originatorMetadata(o *OriginatorMetadata) bool {
+	var seen uint8
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		var bit uint8
+		switch string(key) {
+		case "id":
+			bit, ok = 1<<0, r.optText(&o.ID)
+		case "role":
+			bit, ok = 1<<1, r.optText(&o.Role)
+		default:
+			ok = !foreignKey(key, originatorKeys) && r.skip(0)
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+var publishEventKeys = []string{"dialogId", "conversationId", "event"}
+
+func (r *reader) publishEvent(p *PublishEvent) bool {
+	var seen uint8
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		var bit uint8
+		switch string(key) {
+		case "dialogId":
+			bit, ok = 1<<0, r.optText(&p.DialogID)
+		case "conversationId":
+			bit, ok = 1<<1, r.optText(&p.ConversationID)
+		case "event":
+			bit, ok = 1<<2, r.event(&p.Event)
+		default:
+			ok = !foreignKey(key, publishEventKeys) && r.skip(0)
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+var publishEventResponseKeys = []string{"sequence"}
+
+func (r *reader) publishEventResponse(p *PublishEventResponse) bool {
+	seen := false
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		switch string(key) {
+		case "sequence":
+			if seen {
+				return false
+			}
+			seen = true
+			if !r.null() {
+				p.Sequence, ok = r.integer()
+			}
+		default:
+			ok = !foreignKey(key, publishEventResponseKeys) && r.skip(0)
+		}
+		if !ok {
+			return false
+		}
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+// event reads an event object as Event.UnmarshalJSON does (null and other
+// JSON types are left to it).
+func (r *reader) event(e *Event) bool {
+	var in eventIn
+	return r.eventIn(&in) && in.event(e) == nil
+}
+
+var eventKeys = []string{"type", "contentType", "message", "content", "quickReplies", "status", "sequenceList", "chatState"}
+
+// eventIn reads the wire's fields of an event object.
+func (r *reader) eventIn(in *eventIn) bool {
+	var seen uint8
+	more, ok := r.open('{')
+	for ok && more {
+		var key []byte
+		if key, ok = r.key(); !ok {
+			return false
+		}
+		var bit uint8
+		switch string(key) {
+		case "type":
+			bit, ok = 1<<0, r.optText(&in.Type)
+		case "contentType":
+			bit, ok = 1<<1, r.optText(&in.ContentType)
+		case "message":
+			bit = 1 << 2
+			if r.peek() == '"' {
+				in.text, ok = r.text()
+				in.hasText = true
+			} else {
+				in.Message, ok = r.raw()
+			}
+		case "content":
+			bit = 1 << 3
+			in.Content, ok = r.raw()
+		case "quickReplies":
+			bit = 1 << 4
+			in.QuickReplies, ok = r.raw()
+		case "status":
+			bit, ok = 1<<5, r.optText(&in.Status)
+		case "sequenceList":
+			bit = 1 << 6
+			in.SequenceList, ok = r.seqs()
+		case "chatState":
+			bit, ok = 1<<7, r.optText(&in.ChatState)
+		default:
+			ok = !foreignKey(key, eventKeys) && r.skip(0)
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
+// seqs reads a sequence list of integers as Seqs.UnmarshalJSON does; null
+// is an empty list there, not nil. Sequences written as strings are left
+// to it.
+func (r *reader) seqs() (Seqs, bool) {
+	switch r.peek() {
+	case 'n':
+		return Seqs{}, r.literal("null")
+	case '[':
+	default:
+		n, ok := r.integer()
+		return Seqs{n}, ok
+	}
+	more, ok := r.open('[')
+	out := Seqs{}
+	for ok && more {
+		var n int64
+		if n, ok = r.integer(); !ok {
+			return nil, false
+		}
+		out = append(out, n)
+		more, ok = r.next(']')
+	}
+	return out, ok
+}
