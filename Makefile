@@ -101,6 +101,9 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzBrowserFrame$$' -fuzztime 50000x ./web/window
 	$(FUZZ) -fuzz '^FuzzUpstreamNotification$$' -fuzztime 50000x ./internal/relay
 	$(FUZZ) -fuzz '^FuzzDecodeBody$$' -fuzztime 50000x ./internal/protocol
+	$(FUZZ) -fuzz '^FuzzFastDecode$$' -fuzztime 50000x ./internal/protocol
+	$(FUZZ) -fuzz '^FuzzFastEncode$$' -fuzztime 30000x ./internal/protocol
+	$(FUZZ) -fuzz '^FuzzFrameBytes$$' -fuzztime 20000x ./internal/simulator
 	$(FUZZ) -fuzz '^FuzzParse$$' -fuzztime 100000x ./internal/richcontent
 	$(FUZZ) -fuzz '^FuzzTracker$$' -fuzztime 50000x ./internal/receipts
 	$(FUZZ) -fuzz '^FuzzSplit$$' -fuzztime 100000x ./internal/links
