@@ -211,6 +211,11 @@ type (
 // MarshalJSON encodes the frame strictly for its kind: ids as strings,
 // fields in the documented order, nothing of another kind.
 func (f Frame) MarshalJSON() ([]byte, error) {
+	// The hand-written writer first, as Marshal(f) does: the general path
+	// below wraps the frame in another type and encodes it by reflection.
+	if b, ok := appendFast(make([]byte, 0, sizeHint(f)), f); ok {
+		return b, nil
+	}
 	switch f.Kind {
 	case KindReq:
 		return Marshal(reqOut{Kind: f.Kind, ID: string(f.ID), Type: f.Type, Headers: f.Headers, Body: f.Body, Metadata: f.Metadata})
