@@ -1078,7 +1078,7 @@ func ConnectionBanner(c Connection, oob bool) templ.Component {
 // MessageItem is one bubble, with ticks on the customer's own messages.
 // Its text is isolated with its own direction (dir="auto"): a text from
 // either side, right to left or not, never reorders what is around it.
-func MessageItem(m Message, oob bool) templ.Component {
+func oldMessageItem(m Message, oob bool) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1597,7 +1597,7 @@ func Ticks(m Message) templ.Component {
 
 // Typing is the agent typing indicator: in the page only while the agent
 // types, so that it is never merely hidden by style.
-func Typing(on bool, oob bool) templ.Component {
+func oldTyping(on bool, oob bool) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2398,7 +2398,7 @@ func NewConversation() templ.Component {
 }
 
 // AppendMessages adds bubbles at the end of the conversation (over the socket).
-func AppendMessages(ms []Message) templ.Component {
+func oldAppendMessages(ms []Message) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2420,7 +2420,7 @@ func AppendMessages(ms []Message) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for _, m := range ms {
-			templ_7745c5c3_Err = MessageItem(m, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = oldMessageItem(m, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2434,7 +2434,7 @@ func AppendMessages(ms []Message) templ.Component {
 }
 
 // Announce says something to screen readers, politely.
-func Announce(text string) templ.Component {
+func oldAnnounce(text string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
