@@ -12,10 +12,11 @@ import (
 
 // A message's bubble and the fragments sent over the socket with it (the
 // typing slot, the announcement) are written by hand, not by templ: they
-// go out once per message per tab, and templ allocates a closure and a
+// are rendered for every message a session relays, and templ allocates a closure and a
 // context value per component and a string per attribute. They write
-// exactly what the equivalent templ markup wrote (web's TestRenderGolden
-// and the fuzz targets of this package hold them to it): every value is
+// byte for byte what templ markup of the same elements would (web's
+// TestRenderGolden holds them to the bytes templ wrote; FuzzAppendMessageItem
+// reads arbitrary bubbles back with an HTML parser): every value is
 // escaped as templ escapes it (appendEscaped), a link's URL sanitised by
 // templ.URL first. A file, a card and quick replies stay templ
 // components, rendered into the bubble.

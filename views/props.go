@@ -114,16 +114,15 @@ type Message struct {
 	// link (or is not a text message's).
 	Parts []TextPart
 	// At is when the message was sent (the zero time: not known).
-	At            time.Time
-	Time, TimeISO string
+	At time.Time
 	// Receipt is the state of the customer's own messages: pending, sent,
 	// accepted, read or failed; empty for others.
 	Receipt string
 	// ReceiptLabel is the text alternative of the ticks ("Sending",
 	// "Sent", "Delivered", "Read", "Not sent"), with the time of that
 	// state, ReceiptAt (the zero time: not known).
-	ReceiptLabel, ReceiptTime, ReceiptTimeISO string
-	ReceiptAt                                 time.Time
+	ReceiptLabel string
+	ReceiptAt    time.Time
 	// LocalID identifies a customer's message before it has a sequence, so a
 	// failed send can be retried.
 	LocalID string
