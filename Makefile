@@ -107,6 +107,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzParse$$' -fuzztime 100000x ./internal/richcontent
 	$(FUZZ) -fuzz '^FuzzTracker$$' -fuzztime 50000x ./internal/receipts
 	$(FUZZ) -fuzz '^FuzzSplit$$' -fuzztime 100000x ./internal/links
+	$(FUZZ) -fuzz '^FuzzAppendMessageItem$$' -fuzztime 100000x ./views
 
 ## htmx: refresh the vendored htmx (pinned; checked against these sha256)
 HTMX_VERSION := 2.0.11

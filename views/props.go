@@ -1,5 +1,7 @@
 package views
 
+import "time"
+
 // Assets are the content-hashed URLs of the page's static files.
 type Assets struct {
 	CSS, HTMX, HTMXWS, ChatJS string
@@ -111,15 +113,16 @@ type Message struct {
 	// Parts is Text cut into plain runs and links; nil when it has no
 	// link (or is not a text message's).
 	Parts []TextPart
-	// Time and TimeISO are when the message was sent, for people and for
-	// the <time> element.
-	Time, TimeISO string
+	// At is when the message was sent (the zero time: not known).
+	At time.Time
 	// Receipt is the state of the customer's own messages: pending, sent,
 	// accepted, read or failed; empty for others.
 	Receipt string
 	// ReceiptLabel is the text alternative of the ticks ("Sending",
-	// "Sent", "Delivered", "Read", "Not sent"), with the time of that state.
-	ReceiptLabel, ReceiptTime, ReceiptTimeISO string
+	// "Sent", "Delivered", "Read", "Not sent"), with the time of that
+	// state, ReceiptAt (the zero time: not known).
+	ReceiptLabel string
+	ReceiptAt    time.Time
 	// LocalID identifies a customer's message before it has a sequence, so a
 	// failed send can be retried.
 	LocalID string

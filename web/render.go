@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
+	"sync"
 
 	"github.com/a-h/templ"
 	templruntime "github.com/a-h/templ/runtime"
@@ -49,19 +49,29 @@ func RenderAllIn(ctx context.Context, comps ...templ.Component) ([]byte, error) 
 	return buf.Bytes(), nil
 }
 
-// Clock is a time as the pages show it: its clock (15:04) and its ISO
-// text for <time datetime>, in UTC (a page shows it in the reader's own
-// zone); nothing for the zero time.
-func Clock(t time.Time) (text, iso string) {
-	if t.IsZero() || t.UnixMilli() == 0 {
-		return "", ""
+// WriteFrame is the socket frame that write appends to the buffer it is
+// given: a reused one, so that write grows no buffer of its own; the frame
+// returned is a copy the size of what was written (frames wait in tabs'
+// queues, and most are small).
+func WriteFrame(write func(b []byte) ([]byte, error)) ([]byte, error) {
+	buf := frameBuffers.Get().(*[]byte)
+	b, err := write((*buf)[:0])
+	var frame []byte
+	if err == nil {
+		frame = bytes.Clone(b)
 	}
-	t = t.UTC()
-	iso = t.Format(time.RFC3339)
-	// The clock is in the ISO text ("2006-01-02T15:04:05Z") for a year of
-	// four digits: one format instead of two.
-	if len(iso) == len("2006-01-02T15:04:05Z") && iso[10] == 'T' {
-		return iso[11:16], iso
+	if cap(b) <= maxFrameBuffer {
+		*buf = b[:0]
+		frameBuffers.Put(buf)
 	}
-	return t.Format("15:04"), iso
+	if err != nil {
+		return nil, fmt.Errorf("render fragment: %w", err)
+	}
+	return frame, nil
 }
+
+// frameBuffers are WriteFrame's buffers; one grown past maxFrameBuffer
+// (a whole window) is left to the collector rather than kept.
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxFrameBuffer = 64 << 10

@@ -78,6 +78,7 @@ func TestRenderGolden(t *testing.T) {
 		{"console-change-hostile", func() ([]byte, error) { v, ch := deskWith(hostile); return cr.Change(v, ch) }},
 		{"console-signed-out", cr.SignedOut},
 	}
+	tests = append(tests, messageGoldens(t, r)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := tt.render()

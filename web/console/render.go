@@ -103,7 +103,7 @@ func deskProps(v desks.View) views.Desk {
 		}
 		if s.HasLast {
 			item.Last, item.LastFrom = preview(s.Last.Text), s.Last.From
-			item.LastTime, item.LastTimeISO = web.Clock(s.Last.At)
+			item.LastTime, item.LastTimeISO = views.Clock(s.Last.At)
 		}
 		d.Conversations = append(d.Conversations, item)
 	}
@@ -144,7 +144,7 @@ func consoleMessages(ms []desks.Message, open bool) []views.ConsoleMessage {
 // of the agent's offers a retry); times go out in UTC, like the window's.
 func consoleMessage(m desks.Message, open bool) views.ConsoleMessage {
 	p := views.ConsoleMessage{ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Mine: m.Own, Text: m.Text}
-	p.Time, p.TimeISO = web.Clock(m.At)
+	p.Time, p.TimeISO = views.Clock(m.At)
 	if m.File != nil {
 		f := fileProp(*m.File)
 		p.File = &f

@@ -39,48 +39,94 @@ func (f fragments) Window(v relay.View) ([]byte, error) {
 }
 
 func (f fragments) Change(v relay.View, ch relay.Change) ([]byte, error) {
-	w := windowProps(v, f.images, f.attach, f.office)
-	// Room for the usual change without growing (a change updating many
-	// messages grows it).
-	comps := make([]templ.Component, 0, 8)
+	return web.WriteFrame(func(b []byte) ([]byte, error) { return f.appendChange(b, v, ch) })
+}
+
+// appendChange writes the fragments of ch at the end of b. The bubbles,
+// the typing slot and the announcement, which go out with every message,
+// are written by the views' append functions; the rest (a new phase, the
+// agent, the connection, a reset) are templ components, and only then is
+// the whole window's view made.
+func (f fragments) appendChange(b []byte, v relay.View, ch relay.Change) ([]byte, error) {
+	ctx := uiContext(v)
+	var w views.Window
+	if ch.Connection || ch.Agent || ch.Reset || ch.Phase {
+		w = windowProps(v, f.images, f.attach, f.office)
+		// The components of one frame share templ's context, as
+		// web.RenderAllIn's do.
+		ctx = templ.InitializeContext(ctx)
+	}
+	var err error
 	if ch.Connection {
-		comps = append(comps, views.ConnectionBanner(w.Connection, true))
+		if b, err = views.AppendComponent(ctx, b, views.ConnectionBanner(w.Connection, true)); err != nil {
+			return nil, err
+		}
 	}
 	if ch.Agent {
-		comps = append(comps, views.AgentName(w.Agent, true))
+		if b, err = views.AppendComponent(ctx, b, views.AgentName(w.Agent, true)); err != nil {
+			return nil, err
+		}
 	}
 	if ch.Reset {
-		comps = append(comps, views.Messages(w.Messages, true))
+		if b, err = views.AppendComponent(ctx, b, views.Messages(w.Messages, true)); err != nil {
+			return nil, err
+		}
 	} else {
 		if len(ch.Added) > 0 {
-			comps = append(comps, views.AppendMessages(messageProps(ch.Added, f.images)))
+			b, err = views.AppendNewMessages(ctx, b, func(yield func(views.Message) bool) {
+				for _, m := range ch.Added {
+					if !yield(messageProp(m, f.images)) {
+						return
+					}
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 		for _, m := range ch.Updated {
-			comps = append(comps, views.MessageItem(messageProp(m, f.images), true))
+			if b, err = views.AppendMessageItem(ctx, b, messageProp(m, f.images), true); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if ch.Typing || ch.Reset || len(ch.Added) > 0 {
-		comps = append(comps, views.Typing(w.Typing, true))
+		b = views.AppendTyping(ctx, b, v.Typing, true)
 	}
 	if ch.Phase {
 		// new → open → survey keeps the composer (and what is being
 		// typed in it); the end swaps the whole footer.
+		c := views.Footer(w, true)
 		if v.Phase == relay.PhaseNew || v.Phase == relay.PhaseOpen || v.Phase == relay.PhaseSurvey {
-			comps = append(comps, views.CloseControl(w.Phase, w.ForgetURL, true))
-		} else {
-			comps = append(comps, views.Footer(w, true))
+			c = views.CloseControl(w.Phase, w.ForgetURL, true)
+		}
+		if b, err = views.AppendComponent(ctx, b, c); err != nil {
+			return nil, err
 		}
 	}
 	if ch.Announce != "" {
-		comps = append(comps, views.Announce(ch.Announce))
+		b = views.AppendAnnounce(ctx, b, ch.Announce)
 	}
-	return web.RenderAllIn(uiContext(v), comps...)
+	return b, nil
 }
 
 // uiContext is the context a session's fragments render in: its language.
 func uiContext(v relay.View) context.Context {
-	return views.WithTranslator(context.Background(), i18n.Negotiate(v.UI, ""))
+	if ctx, ok := uiContexts[v.UI]; ok {
+		return ctx
+	}
+	return uiContexts[i18n.Negotiate(v.UI, "").Tag]
 }
+
+// uiContexts are the contexts of the languages the window speaks, by
+// their tags and "" (English), made once rather than for every frame.
+var uiContexts = func() map[string]context.Context {
+	m := map[string]context.Context{"": views.WithTranslator(context.Background(), i18n.Negotiate("", ""))}
+	for _, l := range i18n.All {
+		m[l.Tag] = views.WithTranslator(context.Background(), l)
+	}
+	return m
+}()
 
 func windowProps(v relay.View, img cardImages, attach views.Attach, office *hours.Schedule) views.Window {
 	msgs := messageProps(v.Messages, img)
@@ -116,9 +162,8 @@ func messageProps(ms []relay.Message, img cardImages) []views.Message {
 func messageProp(m relay.Message, img cardImages) views.Message {
 	p := views.Message{
 		ID: m.Key, DialogID: m.DialogID, Seq: m.Seq, HasSeq: m.HasSeq, From: m.From, Text: m.Text,
-		Receipt: m.Delivery, LocalID: m.LocalID,
+		At: m.At, Receipt: m.Delivery, LocalID: m.LocalID,
 	}
-	p.Time, p.TimeISO = web.Clock(m.At)
 	if m.Rich.Card == nil && m.File == nil {
 		p.Parts = textParts(m.Text)
 	}
@@ -142,10 +187,10 @@ func messageProp(m relay.Message, img cardImages) views.Message {
 		p.ReceiptLabel = "Sent"
 	case relay.ReceiptAccepted:
 		p.ReceiptLabel = "Delivered"
-		p.ReceiptTime, p.ReceiptTimeISO = web.Clock(m.AcceptedAt)
+		p.ReceiptAt = m.AcceptedAt
 	case relay.ReceiptRead:
 		p.ReceiptLabel = "Read"
-		p.ReceiptTime, p.ReceiptTimeISO = web.Clock(m.ReadAt)
+		p.ReceiptAt = m.ReadAt
 	case relay.ReceiptFailed:
 		p.ReceiptLabel = "Not sent"
 	}

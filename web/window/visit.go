@@ -9,7 +9,6 @@ import (
 	"github.com/chatwindow/chatwindow/internal/i18n"
 	"github.com/chatwindow/chatwindow/internal/relay"
 	"github.com/chatwindow/chatwindow/views"
-	"github.com/chatwindow/chatwindow/web"
 )
 
 // visitOf is what a tab's request says of the customer's browser: its
@@ -81,7 +80,7 @@ func agentProps(v relay.View, office *hours.Schedule, now time.Time) views.Agent
 // closedUntil is when the contact center opens, in UTC with its day (the
 // server knows no zone of the customer's): "Mon 6 Jan 09:00 UTC".
 func closedUntil(t time.Time) (text, iso string) {
-	clock, iso := web.Clock(t)
+	clock, iso := views.Clock(t)
 	return t.UTC().Format("Mon 2 Jan") + " " + clock + " UTC", iso
 }
 

@@ -1,4 +1,4 @@
-package web
+package views
 
 import (
 	"testing"
