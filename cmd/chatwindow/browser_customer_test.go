@@ -76,11 +76,14 @@ func tutorialCustomer(t *testing.T, base string) string {
 // issuer, and the SDEs as the customer gave them: dates as dates, markup
 // as text, no direction override; axe finds nothing serious in it.
 func TestBrowserConsoleCustomer(t *testing.T) {
-	agent := newCustomer(t) // a fresh browser context, for the console
 	out, _ := startRun(t, "simulate", "-addr", "127.0.0.1:0", "-account", tutorialAccount,
 		"-auth-key", lpTutorial+"brand_public_key.pem", "-agent", "alice:secret")
 	base := out.wait(t, listening, 15*time.Second)
 	consoleURL := out.wait(t, regexp.MustCompile(`agent console on (\S+)`), 5*time.Second)
+	// A fresh browser context, for the console. Made after the service:
+	// cleanups run last in, first out, so the page's console is read
+	// before the service stops (its socket would then retry, refused).
+	agent := newCustomer(t)
 
 	agent.focusEmulation()
 	agent.do("load the agent console", chromedp.Navigate(consoleURL))

@@ -150,9 +150,12 @@ func consumerTexts(svc *simulator.Service, dialog, agentPID string) (texts []str
 
 // gap plays what happens while the session waits for its fresh token:
 // the customer writes, the agent writes. It returns the agent's sequence.
-func gap(t *testing.T, rt *relay.Tab, a *messaging.Agent, conv string) int64 {
+func gap(t *testing.T, rt *relay.Tab, tb *tab, a *messaging.Agent, conv string) int64 {
 	t.Helper()
 	rt.Send("written in the gap")
+	// The send reaches the tab through the session's loop: shown first,
+	// then looked at (pending while the identity renews).
+	waitUntil(t, "the gap's message shown", 10*time.Second, func() bool { return tb.receipt("written in the gap") != "" })
 	seq, err := a.Publish(t.Context(), conv, protocol.Event{Type: protocol.EventContent, ContentType: "text/plain", Message: "answered in the gap"})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +223,7 @@ func TestConnectorIdentityExtendedOnExpiry(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the session did not renew its identity after the expiry")
 	}
-	seq := gap(t, rt, a, conv)
+	seq := gap(t, rt, tb, a, conv)
 	if got := tb.receipt("written in the gap"); got != relay.ReceiptPending {
 		t.Errorf("the message written in the gap is %q, want pending", got)
 	}
@@ -271,7 +274,7 @@ func TestSignInByPageOnExpiry(t *testing.T) {
 
 	iw.clock.Advance(2 * time.Hour) // past the brand token's hour
 	iw.waitAsking(t, id.SessionID)
-	seq := gap(t, rt, a, conv)
+	seq := gap(t, rt, tb, a, conv)
 	if got := tb.receipt("written in the gap"); got != relay.ReceiptPending {
 		t.Errorf("the message written in the gap is %q, want pending", got)
 	}
