@@ -100,7 +100,7 @@ func (s *Server) Accept(c echo.Context, readLimit int64, admit func() error) (*S
 		return nil, echo.NewHTTPError(http.StatusTooManyRequests, "Too many windows open from your network. Close some and try again.")
 	}
 	s.live.Add(1)
-	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
+	conn, err := websocket.Accept(smallBuffers{c.Response()}, c.Request(), nil)
 	if err != nil {
 		release()
 		s.live.Done()
