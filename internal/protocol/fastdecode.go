@@ -11,46 +11,34 @@ var frameKeys = []string{"kind", "id", "reqId", "code", "type", "headers", "body
 // frame reads a whole frame. Headers (InitConnection only) are left to
 // encoding/json.
 func (r *reader) frame(w *wireFrame) bool {
-	var seen uint8
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
-		}
-		var bit uint8
-		switch string(key) {
+	return r.object(frameKeys, func(key string) bool {
+		switch key {
 		case "kind":
-			bit, ok = 1<<0, r.optText(&w.Kind)
+			return r.optText(&w.Kind)
 		case "id":
-			bit, ok = 1<<1, r.id(&w.ID)
+			return r.id(&w.ID)
 		case "reqId":
-			bit, ok = 1<<2, r.id(&w.ReqID)
+			return r.id(&w.ReqID)
 		case "code":
-			var n int64
-			bit = 1 << 3
-			if !r.null() {
-				n, ok = r.integer()
-				w.Code = int(n)
+			if r.null() {
+				return true
 			}
+			n, ok := r.integer()
+			w.Code = int(n)
+			return ok
 		case "type":
-			bit, ok = 1<<4, r.optText(&w.Type)
+			return r.optText(&w.Type)
 		case "body":
-			bit = 1 << 5
+			var ok bool
 			w.Body, ok = r.raw()
+			return ok
 		case "metadata":
-			bit = 1 << 6
+			var ok bool
 			w.Metadata, ok = r.raw()
-		default:
-			ok = !foreignKey(key, frameKeys) && r.skip(0)
+			return ok
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		more, ok = r.next('}')
-	}
-	return ok && r.end()
+		return false // headers
+	}) && r.end()
 }
 
 // optText reads a string into *dst; null leaves *dst as it is.
@@ -188,117 +176,66 @@ var messagingEventKeys = []string{"sequence", "originatorClientProperties", "ori
 
 // messagingEvent reads into m, whose pointers must be nil.
 func (r *reader) messagingEvent(m *MessagingEvent) bool {
-	var seen uint16
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
-		}
-		var bit uint16
-		switch string(key) {
+	return r.object(messagingEventKeys, func(key string) bool {
+		ok := true
+		switch key {
 		case "sequence":
-			bit = 1 << 0
 			if !r.null() {
 				var n int64
 				n, ok = r.integer()
 				m.Sequence = &n
 			}
 		case "originatorClientProperties":
-			bit = 1 << 1
 			m.OriginatorClientProperties, ok = r.raw()
 		case "originatorId":
-			bit, ok = 1<<2, r.optText(&m.OriginatorID)
+			ok = r.optText(&m.OriginatorID)
 		case "originatorPId":
-			bit, ok = 1<<3, r.optText(&m.OriginatorPID)
+			ok = r.optText(&m.OriginatorPID)
 		case "originatorMetadata":
-			bit = 1 << 4
 			if !r.null() {
 				m.OriginatorMetadata = new(OriginatorMetadata)
 				ok = r.originatorMetadata(m.OriginatorMetadata)
 			}
 		case "serverTimestamp":
-			bit = 1 << 5
 			if !r.null() {
 				m.ServerTimestamp, ok = r.integer()
 			}
 		case "dialogId":
-			bit, ok = 1<<6, r.optText(&m.DialogID)
+			ok = r.optText(&m.DialogID)
 		case "conversationId":
-			bit, ok = 1<<7, r.optText(&m.ConversationID)
+			ok = r.optText(&m.ConversationID)
 		case "event":
-			bit, ok = 1<<8, r.event(&m.Event)
+			ok = r.event(&m.Event)
 		case "metadata":
-			bit = 1 << 9
 			m.Metadata, ok = r.raw()
-		default:
-			ok = !foreignKey(key, messagingEventKeys) && r.skip(0)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		more, ok = r.next('}')
-	}
-	return ok
+		return ok
+	})
 }
 
 var originatorKeys = []string{"id", "role"}
 
 func (r *reader) originatorMetadata(o *OriginatorMetadata) bool {
-	var seen uint8
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
+	return r.object(originatorKeys, func(key string) bool {
+		if key == "id" {
+			return r.optText(&o.ID)
 		}
-		var bit uint8
-		switch string(key) {
-		case "id":
-			bit, ok = 1<<0, r.optText(&o.ID)
-		case "role":
-			bit, ok = 1<<1, r.optText(&o.Role)
-		default:
-			ok = !foreignKey(key, originatorKeys) && r.skip(0)
-		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		more, ok = r.next('}')
-	}
-	return ok
+		return r.optText(&o.Role)
+	})
 }
 
 var publishEventKeys = []string{"dialogId", "conversationId", "event"}
 
 func (r *reader) publishEvent(p *PublishEvent) bool {
-	var seen uint8
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
-		}
-		var bit uint8
-		switch string(key) {
+	return r.object(publishEventKeys, func(key string) bool {
+		switch key {
 		case "dialogId":
-			bit, ok = 1<<0, r.optText(&p.DialogID)
+			return r.optText(&p.DialogID)
 		case "conversationId":
-			bit, ok = 1<<1, r.optText(&p.ConversationID)
-		case "event":
-			bit, ok = 1<<2, r.event(&p.Event)
-		default:
-			ok = !foreignKey(key, publishEventKeys) && r.skip(0)
+			return r.optText(&p.ConversationID)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		more, ok = r.next('}')
-	}
-	return ok
+		return r.event(&p.Event)
+	})
 }
 
 var publishEventResponseKeys = []string{"sequence"}
@@ -342,21 +279,14 @@ var eventKeys = []string{"type", "contentType", "message", "content", "quickRepl
 
 // eventIn reads the wire's fields of an event object.
 func (r *reader) eventIn(in *eventIn) bool {
-	var seen uint8
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
-		}
-		var bit uint8
-		switch string(key) {
+	return r.object(eventKeys, func(key string) bool {
+		ok := true
+		switch key {
 		case "type":
-			bit, ok = 1<<0, r.optText(&in.Type)
+			ok = r.optText(&in.Type)
 		case "contentType":
-			bit, ok = 1<<1, r.optText(&in.ContentType)
+			ok = r.optText(&in.ContentType)
 		case "message":
-			bit = 1 << 2
 			if r.peek() == '"' {
 				in.text, ok = r.text()
 				in.hasText = true
@@ -364,28 +294,18 @@ func (r *reader) eventIn(in *eventIn) bool {
 				in.Message, ok = r.raw()
 			}
 		case "content":
-			bit = 1 << 3
 			in.Content, ok = r.raw()
 		case "quickReplies":
-			bit = 1 << 4
 			in.QuickReplies, ok = r.raw()
 		case "status":
-			bit, ok = 1<<5, r.optText(&in.Status)
+			ok = r.optText(&in.Status)
 		case "sequenceList":
-			bit = 1 << 6
 			in.SequenceList, ok = r.seqs()
 		case "chatState":
-			bit, ok = 1<<7, r.optText(&in.ChatState)
-		default:
-			ok = !foreignKey(key, eventKeys) && r.skip(0)
+			ok = r.optText(&in.ChatState)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		more, ok = r.next('}')
-	}
-	return ok
+		return ok
+	})
 }
 
 // seqs reads a sequence list of integers as Seqs.UnmarshalJSON does; null

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -102,6 +103,34 @@ func (r *reader) key() ([]byte, bool) {
 
 // foreignKey reports whether an unknown key must be refused because
 // encoding/json would match it to one of known case-insensitively.
+// object reads an object whose known keys are keys (at most 64): field
+// reads the value of each known key met, and says whether it could. A key
+// met twice gives up, as does one encoding/json would take for a known key
+// (foreignKey); any other key's value is skipped.
+func (r *reader) object(keys []string, field func(key string) bool) bool {
+	var seen uint64
+	more, ok := r.open('{')
+	for ok && more {
+		key, found := r.key()
+		if !found {
+			return false
+		}
+		i := slices.IndexFunc(keys, func(k string) bool { return k == string(key) })
+		switch {
+		case i < 0:
+			if foreignKey(key, keys) || !r.skip(0) {
+				return false
+			}
+		case seen&(1<<i) != 0 || !field(keys[i]):
+			return false
+		default:
+			seen |= 1 << i
+		}
+		more, ok = r.next('}')
+	}
+	return ok
+}
+
 func foreignKey(key []byte, known []string) bool {
 	for _, k := range known {
 		if len(k) == len(key) && strings.EqualFold(k, string(key)) {
