@@ -71,8 +71,15 @@ func TestFaults(t *testing.T) {
 	}, logs, "-reconnect-base", "20ms", "-reconnect-max", "500ms")
 	chatURL := win.wait(t, regexp.MustCompile(`chat window on (\S+)`), 15*time.Second)
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the window's log (last lines):\n%s", logs.tail(40))
+		if !t.Failed() {
+			return
+		}
+		t.Logf("the window's log (last lines):\n%s", logs.tail(40))
+		// CHATWINDOW_FAULTS_LOG=FILE keeps the whole log of a failed run.
+		if path := os.Getenv("CHATWINDOW_FAULTS_LOG"); path != "" {
+			if err := os.WriteFile(path, []byte(logs.String()), 0o644); err != nil {
+				t.Errorf("keep the window's log: %v", err)
+			}
 		}
 	})
 
