@@ -237,10 +237,19 @@ func (s *session) request(ctx context.Context, typ string, body, out any) error 
 // after a reconnect says the catch-up has been delivered: what was
 // published before the socket died is known by then (the relay holds its
 // receipts until it sees it, so none goes out twice).
+//
+// It is refused (ErrNotConnected) until the socket's items are restored
+// (StateOpen): a new socket takes requests while it restores them, and a
+// barrier there could be answered before a subscription's replay was even
+// asked for, saying "caught up" too early (a message or receipt that did
+// land would then go out again). The StateOpen that follows is the moment
+// to sync.
 func (s *session) Sync(ctx context.Context) error {
-	c, err := s.conn()
-	if err != nil {
-		return fmt.Errorf("sync: %w", err)
+	s.mu.Lock()
+	c, open := s.live, s.state == StateOpen
+	s.mu.Unlock()
+	if c == nil || !open {
+		return fmt.Errorf("sync: %w", ErrNotConnected)
 	}
 	if _, err := c.GetClock(ctx); err != nil {
 		return fmt.Errorf("sync: %w", err)
