@@ -118,29 +118,11 @@ func fastDecodeBody(b []byte, v any) bool {
 var notificationKeys = []string{"changes"}
 
 func (r *reader) notification(n *MessagingEventNotification) bool {
-	seen := false
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
-		}
-		switch string(key) {
-		case "changes":
-			if seen {
-				return false
-			}
-			seen = true
-			n.Changes, ok = r.messagingEvents()
-		default:
-			ok = !foreignKey(key, notificationKeys) && r.skip(0)
-		}
-		if !ok {
-			return false
-		}
-		more, ok = r.next('}')
-	}
-	return ok
+	return r.object(notificationKeys, func(string) bool {
+		var ok bool
+		n.Changes, ok = r.messagingEvents()
+		return ok
+	})
 }
 
 // messagingEvents reads a List[MessagingEvent]: an array, a bare event or
@@ -241,31 +223,14 @@ func (r *reader) publishEvent(p *PublishEvent) bool {
 var publishEventResponseKeys = []string{"sequence"}
 
 func (r *reader) publishEventResponse(p *PublishEventResponse) bool {
-	seen := false
-	more, ok := r.open('{')
-	for ok && more {
-		var key []byte
-		if key, ok = r.key(); !ok {
-			return false
+	return r.object(publishEventResponseKeys, func(string) bool {
+		if r.null() {
+			return true
 		}
-		switch string(key) {
-		case "sequence":
-			if seen {
-				return false
-			}
-			seen = true
-			if !r.null() {
-				p.Sequence, ok = r.integer()
-			}
-		default:
-			ok = !foreignKey(key, publishEventResponseKeys) && r.skip(0)
-		}
-		if !ok {
-			return false
-		}
-		more, ok = r.next('}')
-	}
-	return ok
+		var ok bool
+		p.Sequence, ok = r.integer()
+		return ok
+	})
 }
 
 // event reads an event object as Event.UnmarshalJSON does (null and other
