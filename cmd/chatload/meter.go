@@ -68,11 +68,21 @@ func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 		return done
 	}
 	secs := max(1, int(d.Seconds()))
-	errs := make([]error, len(m.p.windows)+1) // the last: the service's
-	var wg sync.WaitGroup
+	// Who is profiled: every window, then the service.
+	type target struct{ name, debugURL, file string }
+	var targets []target
 	for i, w := range m.p.windows {
-		if w.debugURL == "" {
-			errs[i] = fmt.Errorf("the %s has no -debug-addr (pprof)", w.name)
+		targets = append(targets, target{"the " + w.name, w.debugURL, perWindowPath(path, i, len(m.p.windows))})
+	}
+	if m.p.serviceDebug != "" {
+		ext := filepath.Ext(path)
+		targets = append(targets, target{"the service", m.p.serviceDebug, strings.TrimSuffix(path, ext) + "-service" + ext})
+	}
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, tg := range targets {
+		if tg.debugURL == "" {
+			errs[i] = fmt.Errorf("%s has no -debug-addr (pprof)", tg.name)
 			continue
 		}
 		wg.Add(1)
@@ -81,19 +91,8 @@ func (m *meter) cpuProfile(path string, d time.Duration) <-chan error {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
 			defer cancel()
-			errs[i] = fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", w.debugURL, secs), perWindowPath(path, i, len(m.p.windows)))
-		}()
-	}
-	if m.p.serviceDebug != "" {
-		wg.Add(1)
-		// As a window's.
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(m.ctx, d+30*time.Second)
-			defer cancel()
-			ext := filepath.Ext(path)
-			if err := fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.p.serviceDebug, secs), strings.TrimSuffix(path, ext)+"-service"+ext); err != nil {
-				errs[len(errs)-1] = fmt.Errorf("service: %w", err)
+			if err := fetch(ctx, m.long, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", tg.debugURL, secs), tg.file); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", tg.name, err)
 			}
 		}()
 	}
