@@ -2,11 +2,8 @@ package simulator
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -568,42 +565,7 @@ func TestCloseClosesSockets(t *testing.T) {
 func TestSlowSocketIsCut(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.RateLimit = 1e6; c.RateBurst = 1e6 })
 	e.svc.outbox = 8 // set before any socket opens
-	// A second server on the same service whose connections have small
-	// socket buffers, so that the pipe to a peer that does not read fills
-	// after little data.
-	small := httptest.NewUnstartedServer(e.svc)
-	small.Listener = smallBufListener{small.Listener}
-	small.Start()
-	defer small.Close()
-
-	token := e.signup()
-	// The socket that creates the conversation gets its events (the
-	// implicit subscription) and would be cut too by the bursts below:
-	// it leaves, and c, which never subscribes, publishes.
-	creator := e.consumer(token)
-	conv := creator.openConversation()
-	_ = creator.conn.Close(websocket.StatusNormalClosure, "")
-	c := e.consumer(token)
-	h := http.Header{}
-	h.Set("Authorization", "jwt "+token)
-	ctx, cancel := contextWithTimeout()
-	defer cancel()
-	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	transport := &http.Transport{DialContext: dialer.DialContext}
-	defer transport.CloseIdleConnections()
-	slow, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(small.URL, "http")+"/ws_api/account/123/messaging/consumer?v=3",
-		&websocket.DialOptions{HTTPHeader: h, HTTPClient: &http.Client{Transport: transport}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.CloseNow()
-	// The slow peer subscribes, then never reads again.
-	sub := `{"kind":"req","id":"s","type":"ms.SubscribeMessagingEvents","body":{"dialogId":"` + conv + `"}}`
-	if err := slow.Write(ctx, websocket.MessageText, []byte(sub)); err != nil {
-		t.Fatal(err)
-	}
+	conv, c := slowSubscriber(t, e)
 	sockets := func() int {
 		e.svc.mu.Lock()
 		defer e.svc.mu.Unlock()
@@ -628,15 +590,4 @@ func TestSlowSocketIsCut(t *testing.T) {
 		c.ok("GetClock", nil)
 	}
 	c.ok("ms.PublishEvent", text(conv, "still here"))
-}
-
-// smallBufListener gives accepted connections a small send buffer.
-type smallBufListener struct{ net.Listener }
-
-func (l smallBufListener) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetWriteBuffer(4096)
-	}
-	return conn, err
 }
