@@ -103,7 +103,6 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzDecodeBody$$' -fuzztime 50000x ./internal/protocol
 	$(FUZZ) -fuzz '^FuzzFastDecode$$' -fuzztime 50000x ./internal/protocol
 	$(FUZZ) -fuzz '^FuzzFastEncode$$' -fuzztime 30000x ./internal/protocol
-	$(FUZZ) -fuzz '^FuzzFrameBytes$$' -fuzztime 20000x ./internal/simulator
 	$(FUZZ) -fuzz '^FuzzParse$$' -fuzztime 100000x ./internal/richcontent
 	$(FUZZ) -fuzz '^FuzzTracker$$' -fuzztime 50000x ./internal/receipts
 	$(FUZZ) -fuzz '^FuzzSplit$$' -fuzztime 100000x ./internal/links

@@ -193,6 +193,22 @@ func checkEncodeAll(t *testing.T, rng *rand.Rand) {
 	}
 	checkEncode(t, "AppendFrame", func(dst []byte) ([]byte, error) { return AppendFrame(dst, f) },
 		func() ([]byte, error) { return Marshal(f) })
+	// What encoding/json calls for a Frame: the writer's bytes, as for
+	// Marshal above.
+	checkEncode(t, "Frame.MarshalJSON", func(dst []byte) ([]byte, error) {
+		b, err := f.MarshalJSON()
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
+	}, f.MarshalJSON)
+	// And the same bytes as Marshal whenever Marshal has some: the service
+	// encodes its frames by MarshalJSON directly.
+	if want, err := Marshal(f); err == nil {
+		if got, err := f.MarshalJSON(); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Frame.MarshalJSON = %q, %v; Marshal = %q", got, err, want)
+		}
+	}
 }
 
 func TestFastEncodeAgrees(t *testing.T) {
