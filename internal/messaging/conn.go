@@ -18,6 +18,7 @@ import (
 	"github.com/chatwindow/chatwindow/internal/keepalive"
 	"github.com/chatwindow/chatwindow/internal/linger"
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/wsconn"
 )
 
 // Defaults of DialOptions.
@@ -86,9 +87,10 @@ func DefaultClientProperties() *protocol.Header {
 // over by a goroutine that runs only while some wait, and pings come from
 // a timer (a server holds one Conn per browser session: docs/performance.md).
 type Conn struct {
-	ws   *websocket.Conn
-	log  *slog.Logger
-	opts DialOptions
+	ws    *websocket.Conn
+	limit *wsconn.WriteLimit // bounds every write: writeTimeout
+	log   *slog.Logger
+	opts  DialOptions
 
 	// ctx ends when the socket ends; it bounds writes, pings and waits.
 	ctx    context.Context
@@ -184,6 +186,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 	}
 	// The socket's own context: not the dial's, which ends when Dial returns.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.limit = wsconn.NewWriteLimit(writeTimeout, func() { _ = c.ws.CloseNow() })
 	if opts.PingInterval > 0 {
 		c.pinger = keepalive.Start(opts.PingInterval, func() error {
 			ctx, cancel := context.WithTimeout(c.ctx, c.opts.RequestTimeout)
@@ -345,9 +348,12 @@ func (c *Conn) write(b []byte) error {
 	if c.opts.Tap != nil {
 		c.opts.Tap(true, b)
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+	// Not c.ctx: fail and Close end a write by closing the socket, and the
+	// limit's timer is the socket's, not the frame's (wsconn.WriteLimit).
+	err := c.limit.Do(func() error {
+		return c.ws.Write(context.Background(), websocket.MessageText, b)
+	})
+	if err != nil {
 		c.fail(fmt.Errorf("write: %w", err))
 		return fmt.Errorf("%w: %w", ErrClosed, c.Err())
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/wsconn"
 )
 
 // routes lists the whole HTTP surface of docs/protocol.md: Discovery,
@@ -201,7 +202,10 @@ func (s *Service) serveSocket(w http.ResponseWriter, r *http.Request, kind socke
 	defer s.wg.Done()
 
 	var c *socket
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	// net/http's buffers, over a batch: a drain of the socket's queue is
+	// one write syscall (socket.drain).
+	batch := wsconn.NewBatch(nil)
+	conn, err := websocket.Accept(wsconn.Response{ResponseWriter: w, Batch: batch}, r, &websocket.AcceptOptions{
 		// The service is a development and test tool reached from anywhere
 		// on the machine; it checks tokens, not origins.
 		InsecureSkipVerify: true,
@@ -225,7 +229,7 @@ func (s *Service) serveSocket(w http.ResponseWriter, r *http.Request, kind socke
 		return
 	}
 	log := s.log.With("socket", kindName(kind), "remote", r.RemoteAddr)
-	c = newSocket(s, conn, kind, log)
+	c = newSocket(s, conn, batch, kind, log)
 
 	s.mu.Lock()
 	if s.closed {

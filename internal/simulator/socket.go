@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatwindow/chatwindow/internal/protocol"
+	"github.com/chatwindow/chatwindow/internal/wsconn"
 )
 
 // Close codes the service uses.
@@ -39,10 +40,11 @@ type outFrame struct {
 // (serve); a writer goroutine drains the bounded outbox, so that the service
 // never blocks on a slow peer: a socket whose outbox is full is closed.
 type socket struct {
-	s    *Service
-	conn *websocket.Conn
-	log  *slog.Logger
-	kind socketKind
+	s     *Service
+	conn  *websocket.Conn
+	batch *wsconn.Batch // under conn's writer: the writer's frames, one syscall per drain
+	log   *slog.Logger
+	kind  socketKind
 
 	out       chan outFrame
 	closing   atomic.Bool   // a close is queued or under way: drop further frames
@@ -76,10 +78,11 @@ type socket struct {
 	clientProps *protocol.Header
 }
 
-func newSocket(s *Service, conn *websocket.Conn, kind socketKind, log *slog.Logger) *socket {
+func newSocket(s *Service, conn *websocket.Conn, batch *wsconn.Batch, kind socketKind, log *slog.Logger) *socket {
 	c := &socket{
 		s:          s,
 		conn:       conn,
+		batch:      batch,
 		log:        log,
 		kind:       kind,
 		out:        make(chan outFrame, s.outbox),
@@ -242,22 +245,16 @@ func (c *socket) serve(handle func(protocol.Frame), initDeadline time.Duration) 
 	<-c.writeDone
 }
 
-// writeLoop writes queued frames with a deadline each, and closes the
+// writeLoop writes queued frames within a time limit, and closes the
 // connection when told to or when a deadline passes.
 func (c *socket) writeLoop(initDeadline time.Duration) {
 	defer close(c.writeDone)
-	// The write deadline is one timer per socket, armed around each write,
-	// rather than a context with a timeout per write: that costs a timer,
-	// a context and an AfterFunc registration in coder/websocket per frame.
-	// Cutting the connection ends the write in progress, as the context's
-	// expiry does. Its goroutine (when it fires) only closes the connection.
-	limit := c.s.writeTimeout
-	stuck := time.AfterFunc(limit, func() {
+	// Cutting the connection ends a write that outlasts the limit, as a
+	// context's expiry would (wsconn.WriteLimit says why not a context).
+	limit := wsconn.NewWriteLimit(c.s.writeTimeout, func() {
 		c.log.Debug("socket write timed out")
 		_ = c.conn.CloseNow()
 	})
-	stuck.Stop()
-	defer stuck.Stop()
 	idleLimit := idleLimit(c.s.cfg.IdleTimeout, c.kind)
 	idle := time.NewTimer(idleLimit)
 	defer idle.Stop()
@@ -276,16 +273,14 @@ func (c *socket) writeLoop(initDeadline time.Duration) {
 	for {
 		select {
 		case m := <-c.out:
-			if m.close {
-				c.closeConn(m.code, m.reason)
-				return
-			}
-			stuck.Reset(limit)
-			err := c.conn.Write(context.Background(), websocket.MessageText, m.data)
-			stuck.Stop()
+			closing, err := c.drain(limit, m)
 			if err != nil {
 				c.log.Debug("socket write failed", "err", err)
 				_ = c.conn.CloseNow()
+				return
+			}
+			if closing != nil {
+				c.closeConn(closing.code, closing.reason)
 				return
 			}
 		case <-c.killed:
@@ -316,6 +311,34 @@ func (c *socket) writeLoop(initDeadline time.Duration) {
 			idle.Reset(idleLimit - since)
 		}
 	}
+}
+
+// drain writes m and every frame queued behind it, in one syscall (the
+// batch): a response and the notifications its request caused are usually
+// queued together. It stops at a queued close, which it returns, written
+// after everything before it.
+func (c *socket) drain(limit *wsconn.WriteLimit, m outFrame) (closing *outFrame, err error) {
+	err = limit.Do(func() error {
+		c.batch.Hold()
+		for {
+			if m.close {
+				closing = &m
+				break
+			}
+			if err := c.conn.Write(context.Background(), websocket.MessageText, m.data); err != nil {
+				c.batch.Release()
+				return err
+			}
+			select {
+			case m = <-c.out:
+				continue
+			default:
+			}
+			break
+		}
+		return c.batch.Release()
+	})
+	return closing, err
 }
 
 // idleLimit is how long a socket may stay silent: IdleTimeout plus a tenth

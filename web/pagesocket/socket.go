@@ -21,11 +21,22 @@ import (
 	"github.com/chatwindow/chatwindow/internal/keepalive"
 	"github.com/chatwindow/chatwindow/internal/metrics"
 	"github.com/chatwindow/chatwindow/internal/outbox"
+	"github.com/chatwindow/chatwindow/internal/wsconn"
 	"github.com/chatwindow/chatwindow/web"
 )
 
 // writeTimeout bounds every write (and ping) to a page's socket.
 const writeTimeout = 10 * time.Second
+
+// A page socket's buffers, instead of net/http's 4 KiB reader and 4 KiB
+// writer, which coder/websocket keeps for the connection's life: 8 KiB of
+// every idle page (docs/performance.md, Memory). A page's frames are small
+// (its reports and sends fit in readBuffer, a message's fragment in
+// writeBuffer); a larger one costs one more syscall.
+const (
+	readBuffer  = 1 << 10
+	writeBuffer = 2 << 10
+)
 
 // Config configures the sockets of one surface.
 type Config struct {
@@ -100,7 +111,7 @@ func (s *Server) Accept(c echo.Context, readLimit int64, admit func() error) (*S
 		return nil, echo.NewHTTPError(http.StatusTooManyRequests, "Too many windows open from your network. Close some and try again.")
 	}
 	s.live.Add(1)
-	conn, err := websocket.Accept(smallBuffers{c.Response()}, c.Request(), nil)
+	conn, err := websocket.Accept(wsconn.Response{ResponseWriter: c.Response(), ReadBuffer: readBuffer, WriteBuffer: writeBuffer}, c.Request(), nil)
 	if err != nil {
 		release()
 		s.live.Done()
@@ -159,7 +170,8 @@ func (so *Socket) serve(page Page, read func()) {
 		defer cancel()
 		return conn.Ping(pctx)
 	}, func(error) { conn.CloseNow() })
-	page.Serve(sink{ctx: ctx, conn: conn, metrics: cfg.Metrics})
+	limit := wsconn.NewWriteLimit(writeTimeout, func() { conn.CloseNow() })
+	page.Serve(sink{limit: limit, conn: conn, metrics: cfg.Metrics})
 	read()
 	pinger.Stop()
 	cancel()
@@ -175,7 +187,7 @@ func (so *Socket) serve(page Page, read func()) {
 
 // sink is a page's socket as its outbox writes to it.
 type sink struct {
-	ctx     context.Context
+	limit   *wsconn.WriteLimit
 	conn    *websocket.Conn
 	metrics *metrics.Metrics
 }
@@ -183,9 +195,9 @@ type sink struct {
 // Write sends one frame within writeTimeout; a failed write cuts the
 // socket (its reader then ends).
 func (p sink) Write(f outbox.Frame) bool {
-	wctx, cancel := context.WithTimeout(p.ctx, writeTimeout)
-	err := p.conn.Write(wctx, websocket.MessageText, f.Data)
-	cancel()
+	err := p.limit.Do(func() error {
+		return p.conn.Write(context.Background(), websocket.MessageText, f.Data)
+	})
 	if err != nil {
 		p.conn.CloseNow()
 		return false
