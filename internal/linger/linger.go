@@ -20,6 +20,11 @@ const For = time.Second
 // has ended).
 type Idle struct {
 	wake chan struct{}
+	// timer bounds a Wait. It is made by a worker's first Wait and reset
+	// by the next: a busy worker waits between every two pieces of work,
+	// and a timer made per wait cost three allocations each time. A
+	// worker that ends lets it go (an idle owner keeps none).
+	timer *time.Timer
 }
 
 // New returns an Idle with nothing to wake for.
@@ -37,12 +42,18 @@ func (i *Idle) Wake() {
 // Wait blocks until a Wake (true), or For has passed or stop is closed
 // (false: the worker should end, once it has checked that no work came).
 func (i *Idle) Wait(stop <-chan struct{}) bool {
-	t := time.NewTimer(For)
-	defer t.Stop()
+	if i.timer == nil {
+		i.timer = time.NewTimer(For)
+	} else {
+		// Stopped by the last Wait; since Go 1.23 a stopped timer's
+		// channel holds no stale tick to drain.
+		i.timer.Reset(For)
+	}
+	defer i.timer.Stop()
 	select {
 	case <-i.wake:
 		return true
-	case <-t.C:
+	case <-i.timer.C:
 	case <-stop:
 	}
 	return false
@@ -103,6 +114,7 @@ func (w *Worker) Loop(mu sync.Locker, stop <-chan struct{}, next func() (work fu
 		}
 		if work == nil {
 			w.running = false
+			w.idle.timer = nil
 			if stopped != nil {
 				stopped()
 			}

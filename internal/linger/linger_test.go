@@ -1,6 +1,7 @@
 package linger
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +115,82 @@ func TestWorker(t *testing.T) {
 	defer mu.Unlock()
 	if len(done) != 101 || w.Running() {
 		t.Errorf("after a new kick: %d done, running %v", len(done), w.Running())
+	}
+}
+
+// BenchmarkWorkerHandoff: work pushed one piece at a time to a lingering
+// worker, each waited for, as a session's socket hands it frames.
+func BenchmarkWorkerHandoff(b *testing.B) {
+	var mu sync.Mutex
+	var queue int
+	w := NewWorker()
+	stop := make(chan struct{})
+	done := make(chan struct{}, 1)
+	next := func() (func(), bool) {
+		if queue == 0 {
+			return nil, true
+		}
+		queue--
+		return func() { done <- struct{}{} }, false
+	}
+	start := func() { go w.Loop(&mu, stop, next, nil) }
+	b.ReportAllocs()
+	for b.Loop() {
+		mu.Lock()
+		queue++
+		w.Kick(true, start)
+		mu.Unlock()
+		<-done
+	}
+	close(stop)
+	for {
+		mu.Lock()
+		running := w.Running()
+		mu.Unlock()
+		if !running {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestWaitTimerReused: a worker's waits share one timer, which its end
+// lets go, so that an idle owner keeps no timer.
+func TestWaitTimerReused(t *testing.T) {
+	var mu sync.Mutex
+	w := NewWorker()
+	stop := make(chan struct{})
+	ended := make(chan struct{})
+	waits := 0
+	var first *time.Timer
+	next := func() (func(), bool) {
+		if waits < 3 {
+			waits++
+			if w.idle.timer != nil && first == nil {
+				first = w.idle.timer
+			}
+			if first != nil && w.idle.timer != first {
+				t.Error("a wait made a new timer")
+			}
+			go w.Wake() // the work that wakes the next wait
+			return nil, true
+		}
+		if waits == 3 {
+			waits++
+			close(stop)
+		}
+		return nil, true
+	}
+	mu.Lock()
+	w.Kick(true, func() { go w.Loop(&mu, stop, next, func() { close(ended) }) })
+	mu.Unlock()
+	<-ended
+	mu.Lock()
+	defer mu.Unlock()
+	if first == nil {
+		t.Error("no timer was made")
+	}
+	if w.idle.timer != nil {
+		t.Error("the ended worker kept its timer")
 	}
 }
