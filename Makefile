@@ -99,6 +99,7 @@ FUZZ = $(GO) test -run '^$$' -fuzzminimizetime 2s
 fuzz:
 	$(FUZZ) -fuzz '^FuzzParseFrame$$' -fuzztime 200000x ./internal/protocol
 	$(FUZZ) -fuzz '^FuzzBrowserFrame$$' -fuzztime 50000x ./web/window
+	$(FUZZ) -fuzz '^FuzzReportFastPath$$' -fuzztime 100000x ./web/window
 	$(FUZZ) -fuzz '^FuzzUpstreamNotification$$' -fuzztime 50000x ./internal/relay
 	$(FUZZ) -fuzz '^FuzzDecodeBody$$' -fuzztime 50000x ./internal/protocol
 	$(FUZZ) -fuzz '^FuzzFastDecode$$' -fuzztime 50000x ./internal/protocol

@@ -34,8 +34,18 @@ type browserFrame struct {
 	Index    json.RawMessage `json:"index"`
 }
 
-// parseBrowserFrame decodes and checks one frame from the page.
+// parseBrowserFrame decodes and checks one frame from the page: chat.js's
+// reports by parseReport's fast path, anything else by decodeBrowserFrame.
 func parseBrowserFrame(b []byte) (browserFrame, error) {
+	if f, ok := parseReport(b); ok {
+		return f, nil
+	}
+	return decodeBrowserFrame(b)
+}
+
+// decodeBrowserFrame decodes any frame from the page with encoding/json,
+// and checks it.
+func decodeBrowserFrame(b []byte) (browserFrame, error) {
 	var f browserFrame
 	if err := pagesocket.Decode(b, &f); err != nil {
 		return f, err
