@@ -158,7 +158,7 @@ func (s *Session) publish(localID, what string, ev protocol.Event) {
 			// stays pending until the catch-up says (its echo matched
 			// by text), then goes out again only if it did not.
 			s.log.Info("publish "+what+": not confirmed, settled after the catch-up", "conversation_id", conv, "dialog_id", dialog, "error", err)
-			s.unsure[localID]++
+			s.unsure[localID] += unanswered(err)
 			s.syncSoon()
 		case messaging.GiveUp:
 			s.log.Info("publish "+what+" refused", "conversation_id", conv, "dialog_id", dialog, "error", err)
@@ -171,9 +171,23 @@ func (s *Session) publish(localID, what string, ev protocol.Event) {
 	s.publishChatState(protocol.ChatActive)
 }
 
-// maxResends bounds how often a message whose publish had no answer is
-// sent again before it shows as failed (with its retry button).
+// maxResends bounds how often a message is sent again, after sends that
+// got no answer on a socket that stayed up (a timeout, the service
+// failing), before it shows as failed (with its retry button). A send cut
+// by a lost socket is not counted: the network broke, not the service,
+// and the message waits for the next socket however many cuts that takes
+// (docs/reliability.md, Fault run).
 const maxResends = 3
+
+// unanswered is what a send that failed as Retry or RefreshToken counts
+// towards maxResends: 0 when its socket was lost under it (the socket
+// closed, or ended refusing the token), 1 otherwise.
+func unanswered(err error) int {
+	if errors.Is(err, messaging.ErrClosed) || messaging.Classify(err) == messaging.RefreshToken {
+		return 0
+	}
+	return 1
+}
 
 // syncSoon asks for a Sync barrier (see messaging.Consumer.Sync) unless one
 // is coming: after it, the catch-up has shown every message that landed.

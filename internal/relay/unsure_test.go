@@ -1,11 +1,17 @@
 package relay_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatwindow/chatwindow/internal/inspector"
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/outbox"
 	"github.com/chatwindow/chatwindow/internal/protocol"
 	"github.com/chatwindow/chatwindow/internal/relay"
@@ -134,4 +140,90 @@ func TestTabCapCountsInspectors(t *testing.T) {
 	}
 	wt.Close()
 	watches[1].Close()
+}
+
+// flakySends is a session's real upstream whose first fails sends of one
+// text fail with err without being sent, as a send lost under a cut or
+// left unanswered by the service would.
+type flakySends struct {
+	relay.Upstream
+	text  string
+	err   error
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakySends) PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error) {
+	f.mu.Lock()
+	fail := ev.Message == f.text && f.fails > 0
+	if fail {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if fail {
+		return 0, fmt.Errorf("%s: %w", protocol.TypePublishEvent, f.err)
+	}
+	return f.Upstream.PublishWithMetadata(ctx, dialogID, conversationID, ev, metadata)
+}
+
+// TestResendsCountUnanswered: a message whose sends were cut by lost
+// sockets, however many times, goes out once the network lets it; one
+// whose sends got no answer on a socket that stayed up (timeouts) shows
+// failed after maxResends, 3.
+func TestResendsCountUnanswered(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		fails int
+		want  string // the message's receipt in the end
+		times int    // how often the service has it
+	}{
+		{"socket lost under five sends", fmt.Errorf("%w: %w", messaging.ErrClosed, io.ErrUnexpectedEOF), 5, relay.ReceiptSent, 1},
+		{"token refused under five sends", messaging.ErrTokenRejected, 5, relay.ReceiptSent, 1},
+		{"three sends unanswered", fmt.Errorf("after 10s: %w", messaging.ErrTimeout), 3, relay.ReceiptFailed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w *world
+			w = newWorld(t, func(_ *simulator.Config, rc *relay.Config) {
+				if rc == nil {
+					return
+				}
+				rc.Consumer = func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
+					up, err := messaging.NewConsumer(messaging.ConsumerConfig{
+						Endpoints: w.ep, Token: messaging.StaticToken(token), HTTPClient: w.srv.Client(), Tap: tap,
+						SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+					})
+					return &flakySends{Upstream: up, text: "flaky", err: tt.err, fails: tt.fails}, err
+				}
+			})
+			rt, err := w.mgr.Attach(w.identity(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb := runTab(t, rt, true)
+			a, ups := w.agent(t)
+			rt.Send("first")
+			conv := acceptFirstRing(t, a, ups)
+			waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("first") == relay.ReceiptSent })
+
+			rt.Send("flaky")
+			waitUntil(t, "the message settled", 15*time.Second, func() bool {
+				r := tb.receipt("flaky")
+				return r == relay.ReceiptSent || r == relay.ReceiptFailed
+			})
+			if got := tb.receipt("flaky"); got != tt.want {
+				t.Errorf("the message ends %q, want %q", got, tt.want)
+			}
+			n := 0
+			for _, e := range w.svc.DialogEvents(conv) {
+				if e.Event.Type == protocol.EventContent && e.Event.Message == "flaky" {
+					n++
+				}
+			}
+			if n != tt.times {
+				t.Errorf("the service has the message %d times, want %d", n, tt.times)
+			}
+		})
+	}
 }
