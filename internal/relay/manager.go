@@ -282,7 +282,7 @@ func (m *Manager) startWith(id Identity, props *protocol.Header) (*Session, erro
 		conv:     NewConversation(self),
 		tracker:  receipts.New(self),
 		conn:     messaging.StateConnecting,
-		unsure:   map[string]int{},
+		unsure:   map[string]doubt{},
 		ident:    id,
 		signedIn: make(chan string, 1),
 	}

@@ -158,7 +158,10 @@ func (s *Session) publish(localID, what string, ev protocol.Event) {
 			// stays pending until the catch-up says (its echo matched
 			// by text), then goes out again only if it did not.
 			s.log.Info("publish "+what+": not confirmed, settled after the catch-up", "conversation_id", conv, "dialog_id", dialog, "error", err)
-			s.unsure[localID] += unanswered(err)
+			d := s.unsure[localID]
+			d.tries += unanswered(err)
+			d.resent = false // this send is over: the catch-up decides
+			s.unsure[localID] = d
 			s.syncSoon()
 		case messaging.GiveUp:
 			s.log.Info("publish "+what+" refused", "conversation_id", conv, "dialog_id", dialog, "error", err)
@@ -178,6 +181,31 @@ func (s *Session) publish(localID, what string, ev protocol.Event) {
 // and the message waits for the next socket however many cuts that takes
 // (docs/reliability.md, Fault run).
 const maxResends = 3
+
+// mayHaveLanded reports a request that went out and got no answer (its
+// socket was lost under it, no answer came in time, the token was refused
+// as the socket ended): the service may have it, and only the catch-up
+// says. A request that never left (messaging.NotSent) is known not to
+// have landed. A 5xx or 429 answer counts too: waiting for the catch-up
+// costs one Sync.
+func mayHaveLanded(err error) bool {
+	switch messaging.Classify(err) {
+	case messaging.Retry, messaging.RefreshToken:
+		return !messaging.NotSent(err)
+	}
+	return false
+}
+
+// doubt is what is known of a local message whose publish got no answer.
+type doubt struct {
+	// tries counts its sends that count towards maxResends.
+	tries int
+	// resent: it was sent again and that send is not over (it waits in
+	// the sender's queue for a socket, or for its answer). A catch-up
+	// meanwhile decides nothing about it: sending it once more would put
+	// it at the service twice when both sends go through.
+	resent bool
+}
 
 // unanswered is what a send that failed as Retry or RefreshToken counts
 // towards maxResends: 0 when its socket was lost under it (the socket
@@ -216,8 +244,9 @@ func (s *Session) sync() {
 
 // settleUnsure decides, after a Sync, about messages whose publish had no
 // answer: one whose echo came back in the catch-up landed (it has its
-// sequence now); any other is sent again, in the order they were written, or
-// marked failed after maxResends. So a message lost in a cut is sent once,
+// sequence now); one sent again whose send is not over waits for it; any
+// other is sent again, in the order they were written, or marked failed
+// after maxResends. So a message lost in a cut is sent once,
 // and never twice (the receipts' "never lost" of docs/protocol.md, Receipts,
 // for the customer's own words).
 func (s *Session) settleUnsure() {
@@ -228,17 +257,22 @@ func (s *Session) settleUnsure() {
 		return x - y
 	})
 	for _, id := range ids {
-		tries := s.unsure[id]
+		d := s.unsure[id]
 		m, ok := s.conv.Local(id)
 		if !ok || m.HasSeq {
 			delete(s.unsure, id)
 			continue
 		}
-		if tries >= maxResends {
+		if d.resent {
+			continue // its last send has yet to say
+		}
+		if d.tries >= maxResends {
 			delete(s.unsure, id)
 			s.broadcast(s.conv.Failed(id))
 			continue
 		}
+		d.resent = true
+		s.unsure[id] = d
 		s.publishLocal(id)
 	}
 }

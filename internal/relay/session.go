@@ -46,8 +46,9 @@ type Session struct {
 	// convWaiters wait for the conversation being requested (upload.go).
 	convWaiters  []func(error)
 	lastComposed time.Time
-	// unsure counts, per local message, publishes that got no answer.
-	unsure map[string]int
+	// unsure is what is known of each local message whose publish got no
+	// answer (see settleUnsure).
+	unsure map[string]doubt
 	// self is the consumer's id (its token's sub); notice is a system
 	// message the window shows (e.g. why the conversation restarted).
 	self, notice string
@@ -405,7 +406,7 @@ func (s *Session) leaveConversation() {
 	s.tracker = receipts.New(s.self)
 	s.reportedAt = nil
 	s.followed = map[string]bool{}
-	s.unsure = map[string]int{}
+	s.unsure = map[string]doubt{}
 	s.waiting, s.creating = nil, false
 	s.conversationSettled(fmt.Errorf("%w: the conversation was left", ErrNoFiles))
 	s.loop.StopTyping()

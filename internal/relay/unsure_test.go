@@ -142,28 +142,71 @@ func TestTabCapCountsInspectors(t *testing.T) {
 	watches[1].Close()
 }
 
-// flakySends is a session's real upstream whose first fails sends of one
-// text fail with err without being sent, as a send lost under a cut or
-// left unanswered by the service would.
+// flakySends is a session's real upstream whose sends of the texts in
+// fails fail, so many times each, with err without being sent, as a send
+// lost under a cut or left unanswered by the service would; and whose
+// first Sync, when gate is set, waits until gate closes.
 type flakySends struct {
 	relay.Upstream
-	text  string
 	err   error
 	mu    sync.Mutex
-	fails int
+	fails map[string]int
+	gate  chan struct{}
+	sent  map[string]int // sends that went through, by text
 }
 
 func (f *flakySends) PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error) {
 	f.mu.Lock()
-	fail := ev.Message == f.text && f.fails > 0
+	fail := f.fails[ev.Message] > 0
 	if fail {
-		f.fails--
+		f.fails[ev.Message]--
 	}
 	f.mu.Unlock()
 	if fail {
 		return 0, fmt.Errorf("%s: %w", protocol.TypePublishEvent, f.err)
 	}
 	return f.Upstream.PublishWithMetadata(ctx, dialogID, conversationID, ev, metadata)
+}
+
+func (f *flakySends) Sync(ctx context.Context) error {
+	f.mu.Lock()
+	gate := f.gate
+	f.gate = nil
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return f.Upstream.Sync(ctx)
+}
+
+// flakyWorld is a world whose sessions' upstreams are f.
+func flakyWorld(t *testing.T, f *flakySends) *world {
+	var w *world
+	w = newWorld(t, func(_ *simulator.Config, rc *relay.Config) {
+		if rc == nil {
+			return
+		}
+		rc.Consumer = func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
+			up, err := messaging.NewConsumer(messaging.ConsumerConfig{
+				Endpoints: w.ep, Token: messaging.StaticToken(token), HTTPClient: w.srv.Client(), Tap: tap,
+				SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
+			})
+			f.Upstream = up
+			return f, err
+		}
+	})
+	return w
+}
+
+// timesAtService counts a text's events in a conversation's history.
+func timesAtService(w *world, conv, text string) int {
+	n := 0
+	for _, e := range w.svc.DialogEvents(conv) {
+		if e.Event.Type == protocol.EventContent && e.Event.Message == text {
+			n++
+		}
+	}
+	return n
 }
 
 // TestResendsCountUnanswered: a message whose sends were cut by lost
@@ -184,19 +227,7 @@ func TestResendsCountUnanswered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var w *world
-			w = newWorld(t, func(_ *simulator.Config, rc *relay.Config) {
-				if rc == nil {
-					return
-				}
-				rc.Consumer = func(token string, tap func(bool, []byte)) (relay.Upstream, error) {
-					up, err := messaging.NewConsumer(messaging.ConsumerConfig{
-						Endpoints: w.ep, Token: messaging.StaticToken(token), HTTPClient: w.srv.Client(), Tap: tap,
-						SessionOptions: messaging.SessionOptions{Logger: testLogger(), Backoff: fastBackoff},
-					})
-					return &flakySends{Upstream: up, text: "flaky", err: tt.err, fails: tt.fails}, err
-				}
-			})
+			w := flakyWorld(t, &flakySends{err: tt.err, fails: map[string]int{"flaky": tt.fails}})
 			rt, err := w.mgr.Attach(w.identity(t))
 			if err != nil {
 				t.Fatal(err)
@@ -215,13 +246,7 @@ func TestResendsCountUnanswered(t *testing.T) {
 			if got := tb.receipt("flaky"); got != tt.want {
 				t.Errorf("the message ends %q, want %q", got, tt.want)
 			}
-			n := 0
-			for _, e := range w.svc.DialogEvents(conv) {
-				if e.Event.Type == protocol.EventContent && e.Event.Message == "flaky" {
-					n++
-				}
-			}
-			if n != tt.times {
+			if n := timesAtService(w, conv, "flaky"); n != tt.times {
 				t.Errorf("the service has the message %d times, want %d", n, tt.times)
 			}
 		})
