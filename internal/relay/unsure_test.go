@@ -144,15 +144,12 @@ func TestTabCapCountsInspectors(t *testing.T) {
 
 // flakySends is a session's real upstream whose sends of the texts in
 // fails fail, so many times each, with err without being sent, as a send
-// lost under a cut or left unanswered by the service would; and whose
-// first Sync, when gate is set, waits until gate closes.
+// lost under a cut or left unanswered by the service would.
 type flakySends struct {
 	relay.Upstream
 	err   error
 	mu    sync.Mutex
 	fails map[string]int
-	gate  chan struct{}
-	sent  map[string]int // sends that went through, by text
 }
 
 func (f *flakySends) PublishWithMetadata(ctx context.Context, dialogID, conversationID string, ev protocol.Event, metadata json.RawMessage) (int64, error) {
@@ -166,17 +163,6 @@ func (f *flakySends) PublishWithMetadata(ctx context.Context, dialogID, conversa
 		return 0, fmt.Errorf("%s: %w", protocol.TypePublishEvent, f.err)
 	}
 	return f.Upstream.PublishWithMetadata(ctx, dialogID, conversationID, ev, metadata)
-}
-
-func (f *flakySends) Sync(ctx context.Context) error {
-	f.mu.Lock()
-	gate := f.gate
-	f.gate = nil
-	f.mu.Unlock()
-	if gate != nil {
-		<-gate
-	}
-	return f.Upstream.Sync(ctx)
 }
 
 // flakyWorld is a world whose sessions' upstreams are f.
