@@ -24,15 +24,7 @@ import (
 // sent again, and the service has it exactly once.
 func TestSendCutInFlight(t *testing.T) {
 	w := newWorld(t)
-	rt, err := w.mgr.Attach(w.identity(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := runTab(t, rt, true)
-	a, ups := w.agent(t)
-	rt.Send("first")
-	conv := acceptFirstRing(t, a, ups)
-	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("first") == relay.ReceiptSent })
+	rt, tb, conv := openConversation(t, w)
 	time.Sleep(100 * time.Millisecond) // let the chat state after it go out
 
 	w.proxy.Stall()
@@ -184,6 +176,22 @@ func flakyWorld(t *testing.T, f *flakySends) *world {
 	return w
 }
 
+// openConversation attaches a tab to a new session of w and opens its
+// conversation with a first message, which an agent accepts.
+func openConversation(t *testing.T, w *world) (*relay.Tab, *tab, string) {
+	t.Helper()
+	rt, err := w.mgr.Attach(w.identity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := runTab(t, rt, true)
+	a, ups := w.agent(t)
+	rt.Send("first")
+	conv := acceptFirstRing(t, a, ups)
+	waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("first") == relay.ReceiptSent })
+	return rt, tb, conv
+}
+
 // timesAtService counts a text's events in a conversation's history.
 func timesAtService(w *world, conv, text string) int {
 	n := 0
@@ -214,15 +222,7 @@ func TestResendsCountUnanswered(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := flakyWorld(t, &flakySends{err: tt.err, fails: map[string]int{"flaky": tt.fails}})
-			rt, err := w.mgr.Attach(w.identity(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb := runTab(t, rt, true)
-			a, ups := w.agent(t)
-			rt.Send("first")
-			conv := acceptFirstRing(t, a, ups)
-			waitUntil(t, "the first message sent", 10*time.Second, func() bool { return tb.receipt("first") == relay.ReceiptSent })
+			rt, tb, conv := openConversation(t, w)
 
 			rt.Send("flaky")
 			waitUntil(t, "the message settled", 15*time.Second, func() bool {
