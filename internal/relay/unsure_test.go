@@ -37,13 +37,7 @@ func TestSendCutInFlight(t *testing.T) {
 	}
 	waitUntil(t, "the message sent after the reconnect", 15*time.Second, func() bool { return tb.receipt("in flight") == relay.ReceiptSent })
 	time.Sleep(300 * time.Millisecond)
-	n := 0
-	for _, e := range w.svc.DialogEvents(conv) {
-		if e.Event.Type == protocol.EventContent && e.Event.Message == "in flight" {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := timesAtService(w, conv, "in flight"); n != 1 {
 		t.Errorf("the service has the message %d times, want 1", n)
 	}
 }
