@@ -140,9 +140,14 @@ func (s *Session) upstream(u messaging.Update) {
 		if u.State == messaging.StateOpen {
 			s.cfg.Metrics.Connected(!s.wasOpen)
 			if s.wasOpen {
-				// Reconnected: receipts that were in flight may or may not
-				// have landed; hold them until the catch-up has shown us.
-				s.tracker.Requeue()
+				// Reconnected: hold receipts until the catch-up has shown
+				// what landed. Those in flight stay in flight, not due
+				// again: the flush that carries them may not have run yet
+				// and then runs on this socket, and it settles them when
+				// it does (one that went out unanswered holds the receipts
+				// for a catch-up: settled). Making them due here put them
+				// at the service twice: once by that flush, once by the
+				// next.
 				s.sync()
 			}
 			s.wasOpen = true
