@@ -79,6 +79,7 @@ func (d *Desk) Receipts() live.ReceiptSink {
 			_, err := d.up.Publish(ctx, b.DialogID, b.Event())
 			return err
 		},
+		Sync: d.up.Sync,
 	}
 }
 
@@ -124,9 +125,10 @@ func (d *Desk) upstream(u messaging.Update) {
 		case u.State == messaging.StateOpen:
 			d.setReady(nil)
 			if d.wasOpen && d.tracker != nil {
-				// Reconnected: receipts in flight may or may not have
-				// landed; hold them until the catch-up has shown which.
-				d.tracker.Requeue()
+				// Reconnected: hold receipts until the catch-up has shown
+				// what landed. Those in flight stay in flight: the flush
+				// that carries them may yet run on this socket, and settles
+				// them (as the relay's sessions do).
 				d.loop.HoldReceipts()
 				d.loop.Ops.Push(func(ctx context.Context) func() {
 					err := d.up.Sync(ctx)

@@ -2,8 +2,10 @@ package live
 
 import (
 	"context"
+	"slices"
 	"time"
 
+	"github.com/chatwindow/chatwindow/internal/messaging"
 	"github.com/chatwindow/chatwindow/internal/receipts"
 )
 
@@ -19,6 +21,10 @@ type ReceiptSink struct {
 	Publish func(ctx context.Context, b receipts.Batch) error
 	// Settled, if set, is told each flush's outcome, on the loop.
 	Settled func(batches []receipts.Batch, results []error)
+	// Sync asks the upstream for a Sync barrier (messaging's Sync): after a
+	// flush that went out unanswered, receipts are held until the owner's
+	// SyncUpdate releases them (ReleaseReceipts).
+	Sync func(ctx context.Context) error
 }
 
 // minFlushSpacing is the least time between two flushes of a session's
@@ -71,6 +77,23 @@ func (l *Loop[P]) ReleaseReceipts() (were bool) {
 	return were
 }
 
+// awaitCatchUp holds receipts and asks for a Sync barrier, unless they are
+// held already (a barrier is coming).
+func (l *Loop[P]) awaitCatchUp(sync func(ctx context.Context) error) {
+	if sync == nil || l.HoldReceipts() {
+		return
+	}
+	l.Ops.Push(func(ctx context.Context) func() {
+		err := sync(ctx)
+		return func() {
+			if err != nil {
+				// The socket went down: the reconnect syncs again.
+				l.log.Debug("sync for receipts", "error", err)
+			}
+		}
+	})
+}
+
 // ReceiptsHeld reports whether receipts are held (HoldReceipts).
 func (l *Loop[P]) ReceiptsHeld() bool { return l.receipts.held }
 
@@ -98,6 +121,12 @@ func (l *Loop[P]) flush(sink ReceiptSink) {
 			}
 			if sink.Settled != nil {
 				sink.Settled(batches, results)
+			}
+			if slices.ContainsFunc(results, messaging.MayHaveLanded) {
+				// Due again, but only the catch-up can say whether it
+				// landed: a flush meanwhile could run on the next socket
+				// before that socket's catch-up and publish it twice.
+				l.awaitCatchUp(sink.Sync)
 			}
 			l.ArmFlush()
 		}

@@ -163,6 +163,19 @@ func LossCause(err error) string {
 	return "network"
 }
 
+// MayHaveLanded reports a request that went out and got no answer (its
+// socket was lost under it, no answer came in time, the token was refused
+// as the socket ended): the service may have it, and only a catch-up says.
+// A request that never left (NotSent) did not land. A 5xx or 429 answer
+// counts too: the caller waiting for a catch-up costs one Sync.
+func MayHaveLanded(err error) bool {
+	switch Classify(err) {
+	case Retry, RefreshToken:
+		return !NotSent(err)
+	}
+	return false
+}
+
 // NotSent reports a request that never left (no socket was open): nothing
 // of it reached the service, so it can simply be made again.
 func NotSent(err error) bool { return errors.Is(err, ErrNotConnected) }

@@ -295,21 +295,6 @@ func (t *Tracker) Failed(b Batch, retry bool) {
 	}
 }
 
-// Requeue returns everything in flight to due, for a connection that was
-// lost with publishes unanswered. Call it before the reconnect's catch-up:
-// the catch-up replays the customer's own receipts that did go through, and
-// Observe then removes them from what is due.
-func (t *Tracker) Requeue() {
-	for _, d := range t.dialogs {
-		for n, s := range d.seqs {
-			if s.inAccept || s.inRead {
-				s.inAccept, s.inRead = false, false
-				d.markDue(n, s)
-			}
-		}
-	}
-}
-
 // Status returns the highest receipt status published for (dialogID, seq):
 // "", ACCEPT or READ.
 func (t *Tracker) Status(dialogID string, seq int64) string {

@@ -186,7 +186,6 @@ func TestOutcomes(t *testing.T) {
 		for _, b := range tr.Flush() {
 			tr.Published(b)
 		}
-		tr.Requeue()
 		if got := tr.Flush(); len(got) != 0 {
 			t.Errorf("Flush after publish = %v", got)
 		}
@@ -215,10 +214,11 @@ func TestOutcomes(t *testing.T) {
 			t.Errorf("Flush after a refusal = %v", got)
 		}
 	})
-	t.Run("requeue after a lost connection, then the echo arrives in catch-up", func(t *testing.T) {
+	t.Run("unanswered after a lost connection, then the echo arrives in catch-up", func(t *testing.T) {
 		tr := setup()
-		tr.Flush()
-		tr.Requeue()
+		for _, b := range tr.Flush() {
+			tr.Failed(b, true)
+		}
 		// The ACCEPT went through before the cut; the READ did not.
 		tr.Observe(receipt(2, me, "ACCEPT", 0, 1))
 		want := []Batch{{dlg, "READ", []int64{0}}}

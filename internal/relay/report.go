@@ -25,6 +25,7 @@ func (s *Session) Receipts() live.ReceiptSink {
 			return err
 		},
 		Settled: s.settled,
+		Sync:    s.up.Sync,
 	}
 }
 
@@ -117,17 +118,6 @@ func refusal(err error) string {
 // settled measures and counts a flush's outcome: receipt latency for each
 // receipt the service took, since its first report.
 func (s *Session) settled(batches []receipts.Batch, results []error) {
-	for _, err := range results {
-		if mayHaveLanded(err) {
-			// A batch went out and no answer came: it is due again, but
-			// only the catch-up can say whether it landed. Until a Sync
-			// has shown it, the receipts wait (a flush meanwhile could
-			// run on the next socket before that socket's catch-up, and
-			// publish it twice).
-			s.syncSoon()
-			break
-		}
-	}
 	if s.cfg.Metrics == nil {
 		return
 	}

@@ -182,20 +182,6 @@ func (s *Session) publish(localID, what string, ev protocol.Event) {
 // (docs/reliability.md, Fault run).
 const maxResends = 3
 
-// mayHaveLanded reports a request that went out and got no answer (its
-// socket was lost under it, no answer came in time, the token was refused
-// as the socket ended): the service may have it, and only the catch-up
-// says. A request that never left (messaging.NotSent) is known not to
-// have landed. A 5xx or 429 answer counts too: waiting for the catch-up
-// costs one Sync.
-func mayHaveLanded(err error) bool {
-	switch messaging.Classify(err) {
-	case messaging.Retry, messaging.RefreshToken:
-		return !messaging.NotSent(err)
-	}
-	return false
-}
-
 // doubt is what is known of a local message whose publish got no answer.
 type doubt struct {
 	// tries counts its sends that count towards maxResends.
